@@ -1,0 +1,120 @@
+"""The ``canh`` command group, its shared options, output helpers and error rendering."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from canh import __version__
+from canh.errors import CanhError
+from canh.i18n import set_language, t
+from canh.runtime import Runtime
+
+
+class Ctx:
+    """Per-invocation state: options, and the runtime opened on first use."""
+
+    def __init__(self, home: str | None, config: str | None, debug: bool) -> None:
+        self.home = home
+        self.config = config
+        self.debug = debug
+        self._runtime: Runtime | None = None
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.load(self.home, self.config)
+            if self._runtime.config.language and not _lang_forced():
+                set_language(self._runtime.config.language)
+        return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+_forced_lang: list[str] = []
+
+
+def _lang_forced() -> bool:
+    return bool(_forced_lang)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--home", envvar="CANH_HOME", type=click.Path(file_okay=False), help="Folder for config, data and state (env CANH_HOME).")
+@click.option("--config", "config", envvar="CANH_CONFIG", type=click.Path(dir_okay=False), help="Config file (env CANH_CONFIG; default <home>/canh.yml).")
+@click.option("--lang", type=click.Choice(["vi", "en"]), envvar="CANH_LANG", help="Language of messages: vi or en (env CANH_LANG).")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(__version__, prog_name="canh")
+@click.pass_context
+def cli(click_ctx: click.Context, home: str | None, config: str | None, lang: str | None, debug: bool) -> None:
+    """Canh: collect logs and packets, detect with Sigma rules, handle incidents, keep the register.
+
+    Start with `canh demo`, then `canh events search`, `canh alerts list`, `canh status`.
+    """
+    if lang:
+        set_language(lang)
+        _forced_lang.append(lang)
+    state = Ctx(home, config, debug)
+    click_ctx.obj = state
+    click_ctx.call_on_close(state.close)
+
+
+def emit_json(rows: Iterable[Mapping[str, Any]]) -> None:
+    """One JSON document per line on stdout (for scripts and tests)."""
+    out = sys.stdout.buffer
+    for row in rows:
+        out.write(orjson.dumps(row, default=str) + b"\n")
+    out.flush()
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A rich table with the given headers (already translated)."""
+    tbl = Table(title=title, show_lines=False, header_style="bold")
+    for col in columns:
+        tbl.add_column(col, overflow="fold")
+    for row in rows:
+        tbl.add_row(*["" if v is None else str(v) for v in row])
+    return tbl
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: runs the group, turns CanhError into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="canh", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("\n")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CanhError as exc:
+        if debug:
+            raise
+        Console(stderr=True, highlight=False).print(f"[bold red]canh:[/] {exc.render()}", markup=True, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            raise
+        Console(stderr=True, highlight=False).print(
+            "[bold red]canh:[/] " + t("error.unexpected", error=f"{type(exc).__name__}: {exc}"), markup=True
+        )
+        sys.exit(2)

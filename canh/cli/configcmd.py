@@ -1,0 +1,36 @@
+"""``canh config check|show``: validate the configuration file."""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+from canh.cli.app import Ctx, pass_ctx
+from canh.config import load_config, resolve_paths
+from canh.i18n import t
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check or show the configuration."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@pass_ctx
+def check_cmd(ctx: Ctx, path: str | None) -> None:
+    """Validate the config file; errors name the file, line and key."""
+    paths = resolve_paths(ctx.home, path or ctx.config)
+    load_config(paths, required=True)
+    ctx.out.print(t("config.ok", path=paths.config))
+
+
+@config_group.command("show")
+@pass_ctx
+def show_cmd(ctx: Ctx) -> None:
+    """Print the effective configuration (defaults filled in) as YAML."""
+    cfg = ctx.runtime.config.model_dump(mode="json")
+    ctx.out.print(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), markup=False)
+
+
+COMMANDS = [config_group]

@@ -1,0 +1,223 @@
+"""One-off ingestion of files (``canh ingest``): read, detect the format, parse, store, report.
+
+Bad input never stops the run: each unreadable line is reported with ``file:line`` and copied to a
+dead-letter file with the reason, and every good line is stored. Re-ingesting a file is a no-op
+because event ids come from (file, byte offset).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from canh.collectors.registry import LineContext, detect, formats, get_parser
+from canh.errors import CanhError, InputError
+from canh.events import Event, decode_line, escaped_original, local_zone, set_field
+from canh.store.base import Store, WriteResult
+
+MAX_LINE = 1 << 20  # 1 MiB: longer lines are reported and skipped, never buffered whole
+BATCH = 5000
+
+EventHook = Callable[[list[Event]], None]
+
+
+@dataclass
+class Problem:
+    """One input problem: where (``file:line``) and the message."""
+
+    where: str
+    message: str
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, for the CLI and for tests."""
+
+    files: int = 0
+    lines: int = 0
+    events: int = 0
+    written: int = 0
+    duplicates: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    dead_letter: Path | None = None
+
+    def add(self, result: WriteResult) -> None:
+        self.written += result.written
+        self.duplicates += result.duplicates
+        for rid, reason in result.failed:
+            self.problems.append(Problem(rid, reason))
+
+
+def open_input(path: Path) -> IO[bytes]:
+    """Open a file for reading bytes, transparently un-gzipping ``.gz``."""
+    raw = path.open("rb")
+    head = raw.read(2)
+    raw.seek(0)
+    if head == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    return raw
+
+
+def iter_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(byte offset, line without newline)``; a line over ``max_line`` yields ``None`` and is skipped."""
+    offset = 0
+    reader = io.BufferedReader(stream, 1 << 20) if not isinstance(stream, io.BufferedReader) else stream  # type: ignore[arg-type]
+    while True:
+        line = reader.readline(max_line + 1)
+        if not line:
+            return
+        start = offset
+        offset += len(line)
+        if len(line) > max_line and not line.endswith(b"\n"):
+            # Too long: skip to the end of this line without keeping it in memory.
+            while True:
+                more = reader.readline(1 << 20)
+                offset += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield start, None
+            continue
+        yield start, line.rstrip(b"\r\n")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and files under folders named (sorted), skipping hidden files."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(f for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+class DeadLetter:
+    """Append-only JSON-lines file of input that could not be processed, with the reason."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[bytes] | None = None
+
+    def add(self, where: str, reason: str, raw: bytes | str) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open("ab")
+        text = raw if isinstance(raw, str) else escaped_original(raw[:65536])
+        self._fh.write(orjson.dumps({"where": where, "reason": reason, "raw": text}) + b"\n")
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class Ingester:
+    """Reads files into a store, calling ``hooks`` with each stored batch (detection plugs in here)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        dead_letter: Path,
+        timezone: str = "Asia/Ho_Chi_Minh",
+        host: str | None = None,
+        hooks: Sequence[EventHook] = (),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.dead = DeadLetter(dead_letter)
+        self.tz = local_zone(timezone)
+        self.host = host
+        self.hooks = list(hooks)
+        self.now = now
+        self.progress = progress
+
+    def run(self, paths: Iterable[str | Path], fmt: str | None = None) -> IngestReport:
+        """Ingest every file; per-file and per-line problems are collected, not raised."""
+        report = IngestReport(dead_letter=self.dead.path)
+        if fmt is not None and fmt not in formats():
+            raise InputError("input.unknown_format", format=fmt, choices=", ".join(formats()))
+        try:
+            for path in expand_paths(paths):
+                if not path.exists():
+                    report.problems.append(Problem(str(path), _msg("input.not_found")))
+                    continue
+                try:
+                    self._file(path, fmt, report)
+                except OSError as exc:
+                    report.problems.append(Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc))))
+        finally:
+            self.dead.close()
+        if not report.problems:
+            report.dead_letter = None
+        return report
+
+    def _file(self, path: Path, fmt: str | None, report: IngestReport) -> None:
+        report.files += 1
+        source = str(path.resolve())
+        with open_input(path) as fh:
+            if fmt is None:
+                sample = [decode_line(ln)[0] for _, ln in zip(range(50), iter_lines(fh), strict=False) if ln is not None]
+                sample = [ln for ln in sample if ln]
+                fh.seek(0)
+                name = detect(sample)
+            else:
+                name = fmt
+            report.formats[str(path)] = name
+            parser = get_parser(name)
+            now = self.now()
+            batch: list[Event] = []
+            for line_no, (offset, raw) in enumerate(iter_lines(fh), 1):
+                report.lines += 1
+                where = f"{path}:{line_no}"
+                if raw is None:
+                    self._problem(report, where, _msg("input.line_too_long", limit=MAX_LINE), b"")
+                    continue
+                text, bad = decode_line(raw)
+                ctx = LineContext(source=source, position=offset, line_no=line_no, host=self.host, tz=self.tz, now=now)
+                try:
+                    event = parser.parse(text, ctx)
+                except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:
+                    reason = exc.render() if isinstance(exc, CanhError) else str(exc)
+                    self._problem(report, where, reason, raw)
+                    continue
+                if event is None:
+                    continue
+                if bad:
+                    set_field(event, "event.original", escaped_original(raw))
+                    tags = event.setdefault("tags", [])
+                    if "canh_invalid_utf8" not in tags:
+                        tags.append("canh_invalid_utf8")
+                batch.append(event)
+                if len(batch) >= BATCH:
+                    self._flush(batch, report)
+                    batch = []
+                    if self.progress:
+                        self.progress(offset)
+            if batch:
+                self._flush(batch, report)
+
+    def _problem(self, report: IngestReport, where: str, reason: str, raw: bytes) -> None:
+        report.problems.append(Problem(where, reason))
+        self.dead.add(where, reason, raw)
+
+    def _flush(self, batch: list[Event], report: IngestReport) -> None:
+        report.events += len(batch)
+        report.add(self.store.write("events", batch))
+        for hook in self.hooks:
+            hook(batch)
+
+
+def _msg(key: str, **params: Any) -> str:
+    from canh.i18n import t
+
+    return t(key, **params)

@@ -1,0 +1,470 @@
+"""The embedded store: one SQLite file in WAL mode, safe for a collector writing while the console reads.
+
+Records keep their whole document as JSON beside a few indexed columns (time, host, dataset, action,
+addresses, user); writes are batched in transactions and idempotent on id; schema changes are
+numbered migrations recorded in ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from canh.errors import ConflictError, NotFoundError, StoreError
+from canh.events import get, set_field, to_epoch_ms
+from canh.query import matcher, parse
+from canh.store.base import (
+    ANY,
+    NEW,
+    Bucket,
+    DocKind,
+    Store,
+    Stream,
+    Versioned,
+    WriteResult,
+    _Expect,
+    record_id,
+)
+from canh.store.sqlquery import SqlWhere, json_path, register_functions
+
+SCHEMA_VERSION = 1
+
+# Each entry brings the schema from version i to i+1. Never edit a released entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts INTEGER NOT NULL,
+        ingested INTEGER NOT NULL,
+        host TEXT, dataset TEXT, action TEXT, src_ip TEXT, dst_ip TEXT, user_name TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX events_ts ON events (ts);
+    CREATE INDEX events_host ON events (host, ts);
+    CREATE INDEX events_dataset ON events (dataset, ts);
+    CREATE INDEX events_src ON events (src_ip);
+    CREATE INDEX events_user ON events (user_name);
+    CREATE TABLE alerts (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts INTEGER NOT NULL,
+        ingested INTEGER NOT NULL,
+        rule_id TEXT, level TEXT, host TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX alerts_ts ON alerts (ts);
+    CREATE INDEX alerts_rule ON alerts (rule_id, ts);
+    CREATE TABLE audit (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts INTEGER NOT NULL,
+        ingested INTEGER NOT NULL,
+        object_id TEXT,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX audit_ts ON audit (ts);
+    CREATE INDEX audit_object ON audit (object_id, ts);
+    CREATE TABLE docs (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    """,
+)
+
+_TIME_COLUMNS = {"@timestamp": "ts", "event.ingested": "ingested"}
+_COLUMNS: dict[str, dict[str, str]] = {
+    "events": {
+        "host.name": "host",
+        "event.dataset": "dataset",
+        "event.action": "action",
+        "source.ip": "src_ip",
+        "destination.ip": "dst_ip",
+        "user.name": "user_name",
+    },
+    "alerts": {"rule.id": "rule_id", "event.severity_label": "level", "host.name": "host"},
+    "audit": {"object.id": "object_id"},
+}
+_INSERT = {
+    "events": "INSERT OR IGNORE INTO events (id, ts, ingested, host, dataset, action, src_ip, dst_ip, user_name, doc)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+    "alerts": "INSERT OR IGNORE INTO alerts (id, ts, ingested, rule_id, level, host, doc) VALUES (?,?,?,?,?,?,?)",
+    "audit": "INSERT OR IGNORE INTO audit (id, ts, ingested, object_id, doc) VALUES (?,?,?,?,?)",
+}
+
+
+def _scalar(value: Any) -> Any:
+    """Indexed columns hold one scalar: the first item of a list, nothing for objects."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if isinstance(value, dict) else value
+
+
+def _row(stream: Stream, rec: Mapping[str, Any], now_ms: int) -> tuple[Any, ...]:
+    rid = record_id(stream, rec)
+    if not rid:
+        raise ValueError("record has no id (event.id for events, id for alerts and audit)")
+    ts = rec.get("@timestamp")
+    ts_ms = to_epoch_ms(ts) if ts else now_ms
+    ingested = get(rec, "event.ingested")
+    ing_ms = to_epoch_ms(ingested) if ingested else now_ms
+    doc = orjson.dumps(rec, default=str).decode()
+    if stream == "events":
+        return (
+            rid, ts_ms, ing_ms,
+            _scalar(get(rec, "host.name")), _scalar(get(rec, "event.dataset")), _scalar(get(rec, "event.action")),
+            _scalar(get(rec, "source.ip")), _scalar(get(rec, "destination.ip")), _scalar(get(rec, "user.name")),
+            doc,
+        )  # fmt: skip
+    if stream == "alerts":
+        return (
+            rid, ts_ms, ing_ms, _scalar(get(rec, "rule.id")), _scalar(get(rec, "event.severity_label")),
+            _scalar(get(rec, "host.name")), doc,
+        )  # fmt: skip
+    return (rid, ts_ms, ing_ms, _scalar(get(rec, "object.id")), doc)
+
+
+class SQLiteStore(Store):
+    """The default store: everything in one SQLite file under the data folder."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path, *, batch_size: int = 5000) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=60, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=60000")
+            self._conn.execute("PRAGMA cache_size=-65536")
+            self._conn.execute("PRAGMA temp_store=MEMORY")
+            register_functions(self._conn)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
+        self._where = {s: SqlWhere(_COLUMNS[s], _TIME_COLUMNS) for s in _COLUMNS}
+
+    # -- schema ------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            if current > SCHEMA_VERSION:
+                raise StoreError("store.schema_newer", where=str(self.path), found=current, known=SCHEMA_VERSION)
+            for version in range(current, SCHEMA_VERSION):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version VALUES (?, ?)", (version + 1, datetime.now(UTC).isoformat())
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        return int(self._conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+
+    # -- record streams ----------------------------------------------------------------------------
+    def write(self, stream: Stream, records: Iterable[Mapping[str, Any]]) -> WriteResult:
+        total = WriteResult()
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        batch: list[tuple[Any, ...]] = []
+        failed: list[tuple[str, str]] = []
+        for rec in records:
+            try:
+                batch.append(_row(stream, rec, now_ms))
+            except (ValueError, TypeError, orjson.JSONEncodeError) as exc:
+                failed.append((str(record_id(stream, rec) or "?"), str(exc)))
+            if len(batch) >= self.batch_size:
+                total += self._insert(stream, batch)
+                batch = []
+        if batch:
+            total += self._insert(stream, batch)
+        return total + WriteResult(failed=tuple(failed))
+
+    def _insert(self, stream: Stream, rows: list[tuple[Any, ...]]) -> WriteResult:
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                before = conn.total_changes
+                conn.executemany(_INSERT[stream], rows)
+                written = conn.total_changes - before
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
+        return WriteResult(written=written, duplicates=len(rows) - written)
+
+    def _filter(
+        self, stream: Stream, query: str, since: datetime | None, until: datetime | None, time_field: str
+    ) -> tuple[str, list[Any], str]:
+        where, params = self._where[stream].build(parse(query))
+        tcol = _TIME_COLUMNS.get(time_field, "ts")
+        if since is not None:
+            where += f" AND {tcol} >= ?"
+            params.append(int(since.timestamp() * 1000))
+        if until is not None:
+            where += f" AND {tcol} < ?"
+            params.append(int(until.timestamp() * 1000))
+        return where, params, tcol
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
+
+    def search(
+        self,
+        stream: Stream,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        time_field: str = "@timestamp",
+        limit: int = 100,
+        order: Literal["asc", "desc"] = "desc",
+    ) -> list[dict[str, Any]]:
+        where, params, tcol = self._filter(stream, query, since, until, time_field)
+        direction = "ASC" if order == "asc" else "DESC"
+        rows = self._query(
+            f"SELECT doc FROM {stream} WHERE {where} ORDER BY {tcol} {direction}, id {direction} LIMIT ?",
+            [*params, int(limit)],
+        )
+        return [orjson.loads(r[0]) for r in rows]
+
+    def count(
+        self,
+        stream: Stream,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        time_field: str = "@timestamp",
+    ) -> int:
+        where, params, _ = self._filter(stream, query, since, until, time_field)
+        return int(self._query(f"SELECT count(*) FROM {stream} WHERE {where}", params)[0][0])
+
+    def terms(
+        self,
+        stream: Stream,
+        field: str,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        size: int = 10,
+    ) -> list[Bucket]:
+        where, params, _ = self._filter(stream, query, since, until, "@timestamp")
+        col = _COLUMNS[stream].get(field)
+        if col:
+            sql = (
+                f"SELECT {col} AS v, count(*) AS n FROM {stream} WHERE {where} AND {col} IS NOT NULL "
+                "GROUP BY v ORDER BY n DESC, v ASC LIMIT ?"
+            )
+            rows = self._query(sql, [*params, size])
+        else:
+            sql = (
+                f"SELECT j.value AS v, count(DISTINCT {stream}.rowid) AS n FROM {stream}, json_each({stream}.doc, ?) AS j "
+                f"WHERE {where} AND j.type NOT IN ('object', 'array', 'null') GROUP BY v ORDER BY n DESC, v ASC LIMIT ?"
+            )
+            rows = self._query(sql, [json_path(field), *params, size])
+        return [Bucket(v, int(n)) for v, n in rows]
+
+    def histogram(
+        self,
+        stream: Stream,
+        interval: timedelta,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        time_field: str = "@timestamp",
+    ) -> list[Bucket]:
+        where, params, tcol = self._filter(stream, query, since, until, time_field)
+        step = max(1, int(interval.total_seconds() * 1000))
+        rows = self._query(
+            f"SELECT ({tcol} / {step}) * {step} AS b, count(*) FROM {stream} WHERE {where} GROUP BY b ORDER BY b",
+            params,
+        )
+        return [Bucket(datetime.fromtimestamp(b / 1000, UTC), int(n)) for b, n in rows]
+
+    def scan(
+        self,
+        stream: Stream,
+        query: str = "*",
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        time_field: str = "@timestamp",
+        batch: int = 1000,
+    ) -> Iterator[dict[str, Any]]:
+        where, params, tcol = self._filter(stream, query, since, until, time_field)
+        last: tuple[int, int] = (-(2**62), -1)
+        while True:
+            rows = self._query(
+                f"SELECT {tcol}, rowid, doc FROM {stream} WHERE {where} AND ({tcol}, rowid) > (?, ?) "
+                f"ORDER BY {tcol}, rowid LIMIT ?",
+                [*params, last[0], last[1], batch],
+            )
+            if not rows:
+                return
+            for _, _, doc in rows:
+                yield orjson.loads(doc)
+            last = (rows[-1][0], rows[-1][1])
+
+    def get_records(self, stream: Stream, ids: Sequence[str]) -> list[dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for rid, doc in self._query(f"SELECT id, doc FROM {stream} WHERE id IN ({marks})", chunk):
+                found[rid] = orjson.loads(doc)
+        return [found[i] for i in ids if i in found]
+
+    def update_alerts(self, ids: Sequence[str], fields: Mapping[str, Any]) -> int:
+        changed = 0
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for rid in ids:
+                    row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (rid,)).fetchone()
+                    if row is None:
+                        continue
+                    doc = orjson.loads(row[0])
+                    for path, value in fields.items():
+                        set_field(doc, path, value)
+                    conn.execute(
+                        "UPDATE alerts SET doc = ?, level = ?, rule_id = ?, host = ? WHERE id = ?",
+                        (
+                            orjson.dumps(doc, default=str).decode(),
+                            _scalar(get(doc, "event.severity_label")),
+                            _scalar(get(doc, "rule.id")),
+                            _scalar(get(doc, "host.name")),
+                            rid,
+                        ),
+                    )
+                    changed += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return changed
+
+    # -- versioned documents ---------------------------------------------------------------------
+    def get_doc(self, kind: DocKind, doc_id: str) -> Versioned | None:
+        rows = self._query("SELECT version, doc FROM docs WHERE kind = ? AND id = ?", (kind, doc_id))
+        if not rows:
+            return None
+        version, doc = rows[0]
+        return Versioned(kind, doc_id, orjson.loads(doc), int(version), int(version))
+
+    def put_doc(
+        self, kind: DocKind, doc_id: str, doc: Mapping[str, Any], *, expect: Versioned | _Expect
+    ) -> Versioned:
+        body = orjson.dumps(doc, default=str).decode()
+        with self._lock:
+            conn = self._conn
+            try:
+                if expect is NEW:
+                    conn.execute("INSERT INTO docs (kind, id, version, doc) VALUES (?, ?, 1, ?)", (kind, doc_id, body))
+                    return Versioned(kind, doc_id, dict(doc), 1, 1)
+                if expect is ANY:
+                    conn.execute(
+                        "INSERT INTO docs (kind, id, version, doc) VALUES (?, ?, 1, ?) "
+                        "ON CONFLICT (kind, id) DO UPDATE SET version = version + 1, doc = excluded.doc",
+                        (kind, doc_id, body),
+                    )
+                    current = self.get_doc(kind, doc_id)
+                    assert current is not None
+                    return current
+                assert isinstance(expect, Versioned)
+                cur = conn.execute(
+                    "UPDATE docs SET version = version + 1, doc = ? WHERE kind = ? AND id = ? AND version = ?",
+                    (body, kind, doc_id, expect.token),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ConflictError(
+                    "store.exists", current=self.get_doc(kind, doc_id), kind=kind, id=doc_id
+                ) from exc
+            except sqlite3.Error as exc:
+                raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
+        if cur.rowcount == 1:
+            return Versioned(kind, doc_id, dict(doc), int(expect.token) + 1, int(expect.token) + 1)
+        return self._conflict(kind, doc_id)
+
+    def _conflict(self, kind: DocKind, doc_id: str) -> Versioned:
+        current = self.get_doc(kind, doc_id)
+        if current is None:
+            raise NotFoundError("store.not_found", kind=kind, id=doc_id)
+        raise ConflictError("store.conflict", current=current, kind=kind, id=doc_id, version=current.version)
+
+    def delete_doc(self, kind: DocKind, doc_id: str, *, expect: Versioned | _Expect) -> None:
+        if expect is ANY:
+            self._query("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, doc_id))
+            return
+        if not isinstance(expect, Versioned):
+            raise ValueError("delete_doc needs expect=ANY or the Versioned you read")
+        with self._lock:
+            cur = self._conn.execute(
+                "DELETE FROM docs WHERE kind = ? AND id = ? AND version = ?", (kind, doc_id, expect.token)
+            )
+        if cur.rowcount != 1:
+            self._conflict(kind, doc_id)
+
+    def find_docs(
+        self, kind: DocKind, query: str = "*", *, limit: int = 1000, sort: str | None = None
+    ) -> list[Versioned]:
+        match = matcher(query)
+        out = []
+        for doc_id, version, body in self._query("SELECT id, version, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)):
+            doc = orjson.loads(body)
+            if match(doc):
+                out.append(Versioned(kind, doc_id, doc, int(version), int(version)))
+        if sort:
+            desc = sort.startswith("-")
+            key = sort.lstrip("-")
+            out.sort(key=lambda v: (get(v.doc, key) is None, str(get(v.doc, key) or "")), reverse=desc)
+        return out[:limit]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        counts = {s: int(self._query(f"SELECT count(*) FROM {s}", ())[0][0]) for s in _COLUMNS}
+        docs = {k: int(n) for k, n in self._query("SELECT kind, count(*) FROM docs GROUP BY kind", ())}
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
+        return {"store": self.name, "location": str(self.path), "records": counts, "documents": docs, "bytes": size}
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
