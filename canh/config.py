@@ -26,6 +26,7 @@ class Section(BaseModel):
 
 class SQLiteConfig(Section):
     path: str | None = None  # default: <data>/canh.db
+    index_entities: bool = False  # IP/user indexes: faster hunting by address, ~40% slower ingest
 
 
 class ElasticsearchConfig(Section):
@@ -149,7 +150,11 @@ def parse_config(text: str, source: str = "canh.yml") -> CanhConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError("config.yaml", where=where, reason=getattr(exc, "problem", None) or str(exc)) from exc
+        reason = getattr(exc, "problem", None) or str(exc)
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and (mark is None or cmark.line != mark.line):
+            reason += f" ({context} on line {cmark.line + 1})"
+        raise ConfigError("config.yaml", where=where, reason=reason) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -8,7 +8,6 @@ because event ids come from (file, byte offset).
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,7 +68,7 @@ def open_input(path: Path) -> IO[bytes]:
 def iter_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
     """Yield ``(byte offset, line without newline)``; a line over ``max_line`` yields ``None`` and is skipped."""
     offset = 0
-    reader = io.BufferedReader(stream, 1 << 20) if not isinstance(stream, io.BufferedReader) else stream  # type: ignore[arg-type]
+    reader = stream  # buffered already (open("rb") or GzipFile); a wrapper would close it when dropped
     while True:
         line = reader.readline(max_line + 1)
         if not line:
@@ -105,11 +104,13 @@ class DeadLetter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fh: IO[bytes] | None = None
+        self.used = False
 
     def add(self, where: str, reason: str, raw: bytes | str) -> None:
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab")
+            self.used = True
         text = raw if isinstance(raw, str) else escaped_original(raw[:65536])
         self._fh.write(orjson.dumps({"where": where, "reason": reason, "raw": text}) + b"\n")
 
@@ -157,7 +158,7 @@ class Ingester:
                     report.problems.append(Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc))))
         finally:
             self.dead.close()
-        if not report.problems:
+        if not self.dead.used:
             report.dead_letter = None
         return report
 
@@ -166,8 +167,12 @@ class Ingester:
         source = str(path.resolve())
         with open_input(path) as fh:
             if fmt is None:
-                sample = [decode_line(ln)[0] for _, ln in zip(range(50), iter_lines(fh), strict=False) if ln is not None]
-                sample = [ln for ln in sample if ln]
+                sample = []
+                for _, raw in iter_lines(fh):
+                    if raw:
+                        sample.append(decode_line(raw)[0])
+                    if len(sample) >= 50:
+                        break
                 fh.seek(0)
                 name = detect(sample)
             else:

@@ -23,7 +23,7 @@ def open_store(config: CanhConfig, paths: Paths) -> Store:
     from canh.store.sqlite import SQLiteStore
 
     path = Path(config.store.sqlite.path) if config.store.sqlite.path else paths.data / "canh.db"
-    return SQLiteStore(path)
+    return SQLiteStore(path, index_entities=config.store.sqlite.index_entities)
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +76,31 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not found at {CORPUS}")
     return CORPUS
+
+
+class CanhRun:
+    """Runs the real ``canh`` executable with an isolated home, as a user would."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def __call__(self, *args: str, lang: str = "en", check: bool = False, stdin: str | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "CANH_HOME": str(self.home), "CANH_LANG": lang}
+        env.pop("CANH_CONFIG", None)
+        exe = Path(sys.executable).with_name("canh")
+        proc = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, input=stdin,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"canh {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> list[dict]:
+        """Run with --json and parse one JSON document per line."""
+        proc = self(*args, "--json", check=True)
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def canh(home: Path) -> CanhRun:
+    return CanhRun(home)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from canh import __version__
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CanhError as exc:
         if debug:
             raise
-        Console(stderr=True, highlight=False).print(f"[bold red]canh:[/] {exc.render()}", markup=True, highlight=False)
+        _error_line(exc.render())
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -114,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        Console(stderr=True, highlight=False).print(
-            "[bold red]canh:[/] " + t("error.unexpected", error=f"{type(exc).__name__}: {exc}"), markup=True
-        )
+        _error_line(t("error.unexpected", error=f"{type(exc).__name__}: {exc}"))
         sys.exit(2)
+
+
+def _error_line(text: str) -> None:
+    """One unwrapped line on stderr; the message is never read as rich markup."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]canh:[/] {escape(text)}", markup=True)

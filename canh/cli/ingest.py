@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from canh.cli.app import Ctx, emit_json, pass_ctx
@@ -32,7 +33,7 @@ def print_report(ctx: Ctx, report: IngestReport, *, as_json: bool) -> None:
         )
         return
     for p in report.problems[:50]:
-        ctx.err.print(f"[yellow]{p.where}[/]: {p.message}", markup=True, highlight=False)
+        ctx.err.print(f"[yellow]{escape(p.where)}[/]: {escape(p.message)}", markup=True, highlight=False)
     if len(report.problems) > 50:
         ctx.err.print(t("ingest.more_problems", n=len(report.problems) - 50))
     ctx.out.print(

@@ -73,7 +73,8 @@ class SqlWhere:
         if isinstance(node, Or):
             return "(" + " OR ".join(self._node(i, p) for i in node.items) + ")"
         if isinstance(node, Not):
-            return f"NOT {self._node(node.item, p)}"
+            # coalesce: a comparison with an absent (NULL) column must count as "no match", not unknown
+            return f"NOT coalesce({self._node(node.item, p)}, 0)"
         if isinstance(node, Exists):
             col = self.columns.get(node.field)
             if col:

@@ -1,0 +1,69 @@
+"""What only the embedded store has: its file, schema migrations, and readers in other processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from canh.errors import StoreError
+from canh.events import new_event
+from canh.store.sqlite import SCHEMA_VERSION, SQLiteStore
+
+
+def _events(n: int, start: int = 0) -> list[dict]:
+    return [
+        new_event(timestamp=f"2026-11-22T01:00:{i % 60:02d}.000Z", dataset="t", module="t", source="/x.log",
+                  position=i, message=f"event {i}")  # fmt: skip
+        for i in range(start, start + n)
+    ]
+
+
+def test_new_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    store = SQLiteStore(path)
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == list(range(1, SCHEMA_VERSION + 1))
+    conn.close()
+    SQLiteStore(path).close()  # reopening applies nothing twice
+
+
+def test_a_file_from_a_newer_canh_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_version VALUES (?, 'future')", (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer Canh"):
+        SQLiteStore(path)
+
+
+def _reader(path: str, rounds: int, out: mp.Queue) -> None:
+    store = SQLiteStore(path)
+    seen = []
+    for _ in range(rounds):
+        seen.append(store.count("events"))
+    store.close()
+    out.put(seen)
+
+
+def test_reader_in_another_process_sees_only_whole_batches(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    writer = SQLiteStore(path, batch_size=1000)
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_reader, args=(str(path), 300, out))
+    proc.start()
+    for k in range(20):
+        writer.write("events", _events(1000, start=k * 1000))
+    seen = out.get(timeout=120)
+    proc.join(timeout=30)
+    writer.close()
+    assert seen == sorted(seen), "counts went backwards"
+    assert all(n % 1000 == 0 for n in seen), "a reader saw a half-written batch"
