@@ -9,7 +9,9 @@ from typing import Any
 
 from rich.console import Console
 
-from canh.config import resolve_paths
+from canh.clock import ManualClock
+from canh.config import Paths, resolve_paths
+from canh.errors import CanhError
 from canh.i18n import t
 from canh.ingest import Ingester
 from canh.store.sqlite import SQLiteStore
@@ -21,16 +23,37 @@ def demo_files() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".log", ".gz", ".jsonl")))
 
 
-def run_demo(home: str | None, out: Console | None) -> dict[str, Any]:
-    """Ingest the sample into a fresh store and return (and print) a summary."""
+# The sample day is 2026-11-21 (ICT); the demo runs as if it were late that afternoon, so year
+# inference and every clock (suppression, SLAs) give the same result whenever it is run.
+DEMO_NOW = "2026-11-21T10:30:00Z"
+DEMO_MARKER = ".canh-demo"
+
+
+def prepare_home(home: str | None) -> Paths:
+    """Empty the home's data and state for the demo; refuse if they hold real (non-demo) data."""
     paths = resolve_paths(home)
-    root = paths.data.parent / "demo" if home else paths.data / "demo"
-    shutil.rmtree(root, ignore_errors=True)
-    store = SQLiteStore(root / "canh.db")
+    db = paths.data / "canh.db"
+    marker = paths.data / DEMO_MARKER
+    if db.exists() and not marker.exists():
+        raise CanhError("demo.real_data", where=str(db))
+    shutil.rmtree(paths.data, ignore_errors=True)
+    shutil.rmtree(paths.state, ignore_errors=True)
+    paths.data.mkdir(parents=True)
+    marker.write_text("made by `canh demo`; the demo may wipe this folder\n", encoding="utf-8")
+    return paths
+
+
+def run_demo(home: str | None, out: Console | None) -> dict[str, Any]:
+    """Ingest the sample into the home's fresh embedded store and return (and print) a summary."""
+    paths = prepare_home(home)
+    clock = ManualClock(DEMO_NOW)
+    store = SQLiteStore(paths.data / "canh.db")
     try:
-        report = Ingester(store, dead_letter=root / "dead-letter.jsonl").run(demo_files())
+        report = Ingester(store, dead_letter=paths.state / "dead-letter" / "demo.jsonl", now=clock.now).run(
+            demo_files()
+        )
         summary: dict[str, Any] = {
-            "store": str(root / "canh.db"),
+            "store": str(paths.data / "canh.db"),
             "events": store.count("events"),
             "datasets": {b.key: b.count for b in store.terms("events", "event.dataset", size=20)},
             "top_sources": {b.key: b.count for b in store.terms("events", "source.ip", size=5)},
@@ -42,5 +65,5 @@ def run_demo(home: str | None, out: Console | None) -> dict[str, Any]:
         out.print(t("demo.loaded", events=summary["events"], store=summary["store"]))
         for name, n in summary["datasets"].items():
             out.print(f"  {name}: {n:,}")
-        out.print(t("demo.next", home=home or ""))
+        out.print(t("demo.next", home=f"--home {home} " if home else ""))
     return summary

@@ -83,8 +83,9 @@ def emit_json(rows: Iterable[Mapping[str, Any]]) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A rich table with the given headers (already translated)."""
     tbl = Table(title=title, show_lines=False, header_style="bold")
-    for col in columns:
-        tbl.add_column(col, overflow="fold")
+    for i, col in enumerate(columns):
+        # The first column is a time or an id: never folded, so rows stay one line where they can.
+        tbl.add_column(col, overflow="fold", no_wrap=i == 0)
     for row in rows:
         tbl.add_row(*["" if v is None else str(v) for v in row])
     return tbl
