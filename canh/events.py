@@ -175,8 +175,7 @@ def parse_ts(value: str | int | float | datetime) -> datetime:
 
 def to_epoch_ms(value: str | datetime) -> int:
     """Milliseconds since the epoch, the sortable integer form of ``@timestamp``."""
-    when = parse_ts(value) if isinstance(value, str) else parse_ts(value)
-    return int(when.timestamp() * 1000)
+    return int(parse_ts(value).timestamp() * 1000)
 
 
 def normalize_text(text: str) -> str:

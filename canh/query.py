@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
 
 from canh.errors import QueryError
@@ -323,13 +323,21 @@ def _compile(node: Node) -> Callable[[Mapping[str, Any]], bool]:
         return lambda doc: any(in_range(v, r) for v in _values(doc, r.field))
     term = node
     fields = (term.field,) if term.field else DEFAULT_TEXT_FIELDS
-    checks = []
+    checks: list[tuple[str, Callable[[Any], bool]]] = []
     for f in fields:
         if is_text_field(f):
-            checks.append((f, lambda v, t=term: text_matches(v, t.kind, t.value)))
+            checks.append((f, partial(_text_check, term)))
         else:
-            checks.append((f, lambda v, t=term, f=f: keyword_matches(v, t.kind, t.value, f)))
+            checks.append((f, partial(_keyword_check, term, f)))
     return lambda doc: any(check(v) for f, check in checks for v in _values(doc, f))
+
+
+def _text_check(term: Term, value: Any) -> bool:
+    return text_matches(value, term.kind, term.value)
+
+
+def _keyword_check(term: Term, field: str, value: Any) -> bool:
+    return keyword_matches(value, term.kind, term.value, field)
 
 
 def fields_of(node: Node) -> set[str]:

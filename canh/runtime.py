@@ -17,9 +17,9 @@ from canh.store.base import Store
 def open_store(config: CanhConfig, paths: Paths) -> Store:
     """The store the config names: the embedded SQLite file by default, or Elasticsearch."""
     if config.store.type == "elasticsearch":
-        from canh.store.elasticsearch import ElasticsearchStore  # type: ignore[import-not-found]
+        from canh.store.elasticsearch import ElasticsearchStore
 
-        return ElasticsearchStore.from_config(config.store.elasticsearch, paths)  # type: ignore[no-any-return]
+        return ElasticsearchStore.from_config(config.store.elasticsearch, paths)
     from canh.store.sqlite import SQLiteStore
 
     path = Path(config.store.sqlite.path) if config.store.sqlite.path else paths.data / "canh.db"

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from canh.cli.app import Ctx, emit_json, pass_ctx
 from canh.collectors.registry import formats
 from canh.i18n import t
-from canh.ingest import IngestReport, Ingester, expand_paths
+from canh.ingest import EventHook, Ingester, IngestReport, expand_paths
 
 
 def print_report(ctx: Ctx, report: IngestReport, *, as_json: bool) -> None:
@@ -84,7 +84,7 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
         sys.exit(1)
 
 
-def _detection_hooks(rt: object) -> list:  # type: ignore[type-arg]
+def _detection_hooks(rt: object) -> list[EventHook]:
     """Detection on every stored batch, once the rules engine is wired in."""
     try:
         from canh.detection import hooks_for  # type: ignore[import-not-found,unused-ignore]

@@ -16,7 +16,7 @@ from canh.store.sqlite import SCHEMA_VERSION, SQLiteStore
 def _events(n: int, start: int = 0) -> list[dict]:
     return [
         new_event(timestamp=f"2026-11-22T01:00:{i % 60:02d}.000Z", dataset="t", module="t", source="/x.log",
-                  position=i, message=f"event {i}")  # fmt: skip
+                  position=i, message=f"event {i}")
         for i in range(start, start + n)
     ]
 
