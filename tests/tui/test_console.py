@@ -1,0 +1,85 @@
+"""The console as an analyst drives it, on a real store, through Textual's pilot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from canh.tui.factory import make_app
+from textual.widgets import DataTable, Input, Static
+
+from canh.clock import ManualClock
+from canh.config import CanhConfig
+from canh.events import new_event, set_many
+from canh.i18n import set_language
+from canh.store.sqlite import SQLiteStore
+
+
+def _store(tmp_path: Path) -> SQLiteStore:
+    store = SQLiteStore(tmp_path / "c.db")
+    evs = []
+    for i, (ip, user, outcome) in enumerate([("185.220.101.47", "root", "failure"), ("185.220.101.47", "deploy", "success"), ("10.10.20.11", "quantri", "success")]):
+        ev = new_event(timestamp=f"2026-11-21T19:1{i}:00.000Z", dataset="system.auth", module="system", source="/a.log",
+                       position=i, message=f"{outcome} login for {user} from {ip}", host="bastion-01")  # fmt: skip
+        set_many(ev, {"source.ip": ip, "user.name": user, "event.outcome": outcome})
+        evs.append(ev)
+    store.write("events", evs)
+    store.write("alerts", [{
+        "id": "a1", "@timestamp": "2026-11-21T19:11:00.000Z", "event": {"kind": "alert", "severity_label": "high"},
+        "rule": {"id": "r1", "name": "SSH login after brute force", "level": "high"}, "host": {"name": "bastion-01"},
+        "source": {"ip": "185.220.101.47"}, "user": {"name": "deploy"}, "canh": {"event_ids": [evs[0]["event"]["id"], evs[1]["event"]["id"]]},
+    }])  # fmt: skip
+    return store
+
+
+async def _run(tmp_path: Path, lang: str):  # type: ignore[no-untyped-def]
+    set_language(lang)
+    store = _store(tmp_path)
+    app = make_app(store, CanhConfig(), ManualClock("2026-11-22T00:00:00Z"))
+    return app, store
+
+
+async def test_alert_queue_shows_alerts_in_local_time(tmp_path: Path) -> None:
+    app, store = await _run(tmp_path, "en")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#alerts-table", DataTable)
+            assert table.row_count == 1
+            row = table.get_row_at(0)
+            assert row[0] == "2026-11-22 02:11:00"  # 19:11Z is 02:11 in Hanoi
+            assert str(row[1]) == "high" and row[2] == "SSH login after brute force"
+            assert "1 alert(s) in the last 7d" in str(app.query_one("#status-line", Static).render())
+            assert "185.220.101.47" in str(app.query_one("#alerts-detail", Static).render())
+    finally:
+        store.close()
+        set_language(None)
+
+
+async def test_hunting_finds_events_and_reports_bad_queries(tmp_path: Path) -> None:
+    app, store = await _run(tmp_path, "vi")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.press("slash")
+            query = app.query_one("#hunt-query", Input)
+            assert query.has_focus
+            app.query_one("#hunt-since", Input).value = "7d"
+            query.value = "source.ip:185.220.101.0/24 AND NOT event.outcome:failure"
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#hunt-table", DataTable)
+            assert table.row_count == 1
+            assert "deploy" in table.get_row_at(0)[4]
+            assert "1 trên 1 sự kiện khớp" in str(app.query_one("#status-line", Static).render())
+            query.value = "user.name:(root"
+            await pilot.press("enter")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            status = app.query_one("#status-line", Static)
+            assert status.has_class("error")
+            assert str(status.render()).startswith("không hiểu câu truy vấn")
+    finally:
+        store.close()
+        set_language(None)

@@ -1,0 +1,65 @@
+"""The Canh console: the analysts' screen on shift (alerts queue, hunting), in Vietnamese or English."""
+
+from __future__ import annotations
+
+from canh.tui.panes import AlertsPane, HuntPane
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from canh.clock import Clock
+from canh.config import CanhConfig
+from canh.events import local_zone
+from canh.i18n import t
+from canh.store.base import Store
+
+
+class CanhApp(App[None]):
+    """The console; build it with :func:`canh.tui.factory.make_app`."""
+
+    CSS_PATH = "canh.tcss"
+    TITLE = "Canh"
+
+    def __init__(self, store: Store, config: CanhConfig, clock: Clock) -> None:
+        super().__init__()
+        self.store, self.config, self.clock = store, config, clock
+        self.zone_name = config.timezone
+        self.zone = local_zone(config.timezone)
+        self.title = t("console.title")
+
+    BINDINGS = [
+        Binding("f1", "tab('alerts')", "Alerts", show=False),
+        Binding("f2", "tab('hunt')", "Hunt", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with TabbedContent(initial="alerts"):
+            with TabPane(f"{t('console.tab_alerts')} [F1]", id="alerts"):
+                yield AlertsPane(self.store, self.clock, self.zone, self.zone_name)
+            with TabPane(f"{t('console.tab_hunt')} [F2]", id="hunt"):
+                yield HuntPane(self.store, self.clock, self.zone, self.zone_name)
+        yield Static("", id="status-line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Footer labels come from the catalogue, so the key hints speak the analyst's language.
+        self.bind("r", "refresh", description=t("console.refresh"))
+        self.bind("slash", "focus_query", description=t("console.focus_query"))
+        self.bind("q", "quit", description=t("console.quit"))
+
+    def set_status(self, text: str, *, error: bool = False) -> None:
+        """One line at the bottom: counts, or an error in red (never a traceback)."""
+        line = self.query_one("#status-line", Static)
+        line.update(text)
+        line.set_class(error, "error")
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_refresh(self) -> None:
+        self.query_one(AlertsPane).reload()
+
+    def action_focus_query(self) -> None:
+        self.action_tab("hunt")
+        self.query_one("#hunt-query").focus()

@@ -1,0 +1,153 @@
+"""The console's panes: the alert queue and the hunting view. Each loads through the store interface
+in a thread worker and renders what comes back; nothing here knows which store is in use."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from canh.tui.messages import Loaded
+from rich.json import JSON
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Static
+
+from canh.clock import Clock, parse_since
+from canh.errors import CanhError
+from canh.events import get, parse_ts
+from canh.i18n import t
+from canh.store.base import Store
+
+LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def local_time(stamp: str | None, zone: tzinfo) -> str:
+    """``@timestamp`` shown in the SOC's own time zone (analysts think in local time)."""
+    if not stamp:
+        return ""
+    try:
+        return parse_ts(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp
+
+
+class AlertsPane(Vertical):
+    """Newest alerts first; the highlighted one is shown whole below the table."""
+
+    def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str, since: str = "7d") -> None:
+        super().__init__(classes="pane-body")
+        self.store, self.clock, self.zone, self.zone_name, self.since = store, clock, zone, zone_name, since
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        yield Static(t("console.select_hint"), id="alerts-detail", classes="detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("col_time", "col_level", "col_rule", "col_host", "col_source", "col_user", "col_events"):
+            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label)
+        self.reload()
+
+    @work(thread=True, exclusive=True, group="alerts")
+    def reload(self) -> None:
+        try:
+            since = parse_since(self.since, self.clock)
+            rows = self.store.search("alerts", "*", since=since, limit=500)
+            total = self.store.count("alerts", "*", since=since)
+            self.post_message(Loaded(rows, total))
+        except CanhError as exc:
+            self.post_message(Loaded(error=exc.render()))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        self.app.set_status(message.error or (
+            t("console.alerts_count", n=message.total, since=self.since) if message.total
+            else t("console.alerts_empty", since=self.since)), error=bool(message.error))  # fmt: skip
+        if message.error:
+            return
+        self.rows = message.rows
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, a in enumerate(self.rows):
+            level = str(get(a, "rule.level") or get(a, "event.severity_label") or "")
+            table.add_row(
+                local_time(a.get("@timestamp"), self.zone),
+                Text(level, style=LEVEL_STYLE.get(level, "")),
+                str(get(a, "rule.name") or get(a, "rule.title") or ""),
+                str(get(a, "host.name") or ""),
+                str(get(a, "source.ip") or ""),
+                str(get(a, "user.name") or ""),
+                str(get(a, "canh.events_count") or len(get(a, "canh.event_ids") or [])),
+                key=str(i),
+            )
+
+    @on(DataTable.RowHighlighted, "#alerts-table")
+    def show(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
+            self.query_one("#alerts-detail", Static).update(JSON.from_data(self.rows[int(event.row_key.value)], default=str))
+
+
+class HuntPane(Vertical):
+    """A Lucene query over events; a new query cancels the one still running."""
+
+    def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str) -> None:
+        super().__init__(classes="pane-body")
+        self.store, self.clock, self.zone, self.zone_name = store, clock, zone, zone_name
+        self.rows: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="hunt-bar"):
+            yield Input(placeholder=t("console.hunt_placeholder"), id="hunt-query")
+            yield Input(value="24h", placeholder=t("console.since_placeholder"), id="hunt-since")
+        yield DataTable(id="hunt-table", cursor_type="row", zebra_stripes=True)
+        yield Static(t("console.select_hint"), id="hunt-detail", classes="detail")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("col_time", "col_host", "col_dataset", "col_source", "col_message"):
+            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label)
+
+    @on(Input.Submitted)
+    def submitted(self) -> None:
+        self.app.set_status(t("console.searching"))
+        self.search(self.query_one("#hunt-query", Input).value, self.query_one("#hunt-since", Input).value)
+
+    @work(thread=True, exclusive=True, group="hunt")
+    def search(self, query: str, since_text: str) -> None:
+        try:
+            since = parse_since(since_text or None, self.clock)
+            rows = self.store.search("events", query or "*", since=since, limit=500)
+            total = self.store.count("events", query or "*", since=since)
+            self.post_message(Loaded(rows, total))
+        except CanhError as exc:
+            self.post_message(Loaded(error=exc.render()))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.error:
+            self.app.set_status(message.error, error=True)
+            return
+        self.rows = message.rows
+        self.app.set_status(
+            t("console.hunt_count", shown=len(self.rows), total=message.total) if self.rows else t("console.hunt_none")
+        )
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, e in enumerate(self.rows):
+            text = str(e.get("message") or get(e, "event.original") or "")
+            table.add_row(
+                local_time(e.get("@timestamp"), self.zone), str(get(e, "host.name") or ""),
+                str(get(e, "event.dataset") or ""), str(get(e, "source.ip") or ""), text[:300], key=str(i),
+            )  # fmt: skip
+
+    @on(DataTable.RowHighlighted, "#hunt-table")
+    def show(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
+            self.query_one("#hunt-detail", Static).update(JSON.from_data(self.rows[int(event.row_key.value)], default=str))
+
+
+def _now(clock: Clock) -> datetime:
+    return clock.now()
