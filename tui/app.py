@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from canh.tui.panes import AlertsPane, HuntPane
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -27,7 +29,7 @@ class CanhApp(App[None]):
         self.zone = local_zone(config.timezone)
         self.title = t("console.title")
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("f1", "tab('alerts')", "Alerts", show=False),
         Binding("f2", "tab('hunt')", "Hunt", show=False),
     ]

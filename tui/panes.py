@@ -3,7 +3,7 @@ in a thread worker and renders what comes back; nothing here knows which store i
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from canh.tui.messages import Loaded
@@ -33,7 +33,16 @@ def local_time(stamp: str | None, zone: tzinfo) -> str:
         return stamp
 
 
-class AlertsPane(Vertical):
+class _Pane(Vertical):
+    """A pane that reports counts and errors on the app's status line."""
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        set_status = getattr(self.app, "set_status", None)  # CanhApp's; absent when a pane runs alone
+        if set_status is not None:
+            set_status(text, error=error)
+
+
+class AlertsPane(_Pane):
     """Newest alerts first; the highlighted one is shown whole below the table."""
 
     def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str, since: str = "7d") -> None:
@@ -47,7 +56,15 @@ class AlertsPane(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("col_time", "col_level", "col_rule", "col_host", "col_source", "col_user", "col_events"):
+        for label in (
+            "col_time",
+            "col_level",
+            "col_rule",
+            "col_host",
+            "col_source",
+            "col_user",
+            "col_events",
+        ):
             table.add_column(t(f"console.{label}", zone=self.zone_name), key=label)
         self.reload()
 
@@ -63,7 +80,7 @@ class AlertsPane(Vertical):
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
-        self.app.set_status(message.error or (
+        self._status(message.error or (
             t("console.alerts_count", n=message.total, since=self.since) if message.total
             else t("console.alerts_empty", since=self.since)), error=bool(message.error))  # fmt: skip
         if message.error:
@@ -87,10 +104,12 @@ class AlertsPane(Vertical):
     @on(DataTable.RowHighlighted, "#alerts-table")
     def show(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
-            self.query_one("#alerts-detail", Static).update(JSON.from_data(self.rows[int(event.row_key.value)], default=str))
+            self.query_one("#alerts-detail", Static).update(
+                JSON.from_data(self.rows[int(event.row_key.value)], default=str)
+            )
 
 
-class HuntPane(Vertical):
+class HuntPane(_Pane):
     """A Lucene query over events; a new query cancels the one still running."""
 
     def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str) -> None:
@@ -112,7 +131,7 @@ class HuntPane(Vertical):
 
     @on(Input.Submitted)
     def submitted(self) -> None:
-        self.app.set_status(t("console.searching"))
+        self._status(t("console.searching"))
         self.search(self.query_one("#hunt-query", Input).value, self.query_one("#hunt-since", Input).value)
 
     @work(thread=True, exclusive=True, group="hunt")
@@ -128,11 +147,13 @@ class HuntPane(Vertical):
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
         if message.error:
-            self.app.set_status(message.error, error=True)
+            self._status(message.error, error=True)
             return
         self.rows = message.rows
-        self.app.set_status(
-            t("console.hunt_count", shown=len(self.rows), total=message.total) if self.rows else t("console.hunt_none")
+        self._status(
+            t("console.hunt_count", shown=len(self.rows), total=message.total)
+            if self.rows
+            else t("console.hunt_none")
         )
         table = self.query_one(DataTable)
         table.clear()
@@ -146,8 +167,6 @@ class HuntPane(Vertical):
     @on(DataTable.RowHighlighted, "#hunt-table")
     def show(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
-            self.query_one("#hunt-detail", Static).update(JSON.from_data(self.rows[int(event.row_key.value)], default=str))
-
-
-def _now(clock: Clock) -> datetime:
-    return clock.now()
+            self.query_one("#hunt-detail", Static).update(
+                JSON.from_data(self.rows[int(event.row_key.value)], default=str)
+            )

@@ -17,7 +17,13 @@ from canh.store.sqlite import SQLiteStore
 def _store(tmp_path: Path) -> SQLiteStore:
     store = SQLiteStore(tmp_path / "c.db")
     evs = []
-    for i, (ip, user, outcome) in enumerate([("185.220.101.47", "root", "failure"), ("185.220.101.47", "deploy", "success"), ("10.10.20.11", "quantri", "success")]):
+    for i, (ip, user, outcome) in enumerate(
+        [
+            ("185.220.101.47", "root", "failure"),
+            ("185.220.101.47", "deploy", "success"),
+            ("10.10.20.11", "quantri", "success"),
+        ]
+    ):
         ev = new_event(timestamp=f"2026-11-21T19:1{i}:00.000Z", dataset="system.auth", module="system", source="/a.log",
                        position=i, message=f"{outcome} login for {user} from {ip}", host="bastion-01")  # fmt: skip
         set_many(ev, {"source.ip": ip, "user.name": user, "event.outcome": outcome})
