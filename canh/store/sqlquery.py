@@ -121,6 +121,10 @@ class SqlWhere:
             if number is not None:
                 p.extend([node.value, number])
                 return f"EXISTS (SELECT 1 FROM json_each({self.doc}, ?) WHERE value = ? OR (type IN ('integer','real') AND value = ?))"
+            if node.kind == "exact" and node.value in ("true", "false"):
+                # JSON booleans: json_each types them 'true'/'false' (value 1/0), as the matcher reads them.
+                p.extend([node.value, node.value])
+                return f"EXISTS (SELECT 1 FROM json_each({self.doc}, ?) WHERE (value = ? AND type = 'text') OR type = ?)"
             p.append(node.value)
             return f"EXISTS (SELECT 1 FROM json_each({self.doc}, ?) WHERE value = ? AND type = 'text')"
         if col:
