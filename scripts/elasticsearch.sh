@@ -7,6 +7,9 @@
 # running healthy node is reported at once. Override with env vars:
 #   CANH_ES_PORT (9200)  CANH_ES_HEAP (512m)  CANH_ES_CACHE (/var/cache/canh-es)
 #   CANH_ES_RUN (/var/lib/canh-es/node-$PORT: config, data, logs)  CANH_ES_USER (canh-es)
+# A secured node (the security test starts one on another port):
+#   CANH_ES_SCHEME=https  CANH_ES_SECURITY_YML (replaces "xpack.security.enabled: false")
+#   CANH_ES_CERTS (a folder copied to <config>/certs)  CANH_ES_USERS ("name:password:role ..." file realm)
 set -euo pipefail
 
 ES_VERSION="8.19.21"   # the one pin: latest 8.x on Maven Central (9.x needs Java 21)
@@ -82,8 +85,24 @@ YML
   # (the secured node of the security test passes its own TLS and realm settings).
   printf '%s\n' "${CANH_ES_SECURITY_YML:-xpack.security.enabled: false}" >> "$RUN/config/elasticsearch.yml"
   if [ -n "${CANH_ES_EXTRA_YML:-}" ]; then printf '%s\n' "$CANH_ES_EXTRA_YML" >> "$RUN/config/elasticsearch.yml"; fi
+  # TLS files must live under the config folder (the node may read nothing else).
+  if [ -n "${CANH_ES_CERTS:-}" ]; then mkdir -p "$RUN/config/certs" && cp -r "$CANH_ES_CERTS/." "$RUN/config/certs/"; fi
   chown -R "$ES_USER" "$RUN"
+  local entry name pass role
+  for entry in ${CANH_ES_USERS:-}; do
+    IFS=: read -r name pass role <<<"$entry"
+    as_es env ES_JAVA_HOME="$(java_home)" ES_PATH_CONF="$RUN/config" \
+      "$DIST/bin/elasticsearch-users" useradd "$name" -p "$pass" -r "$role" >/dev/null
+  done
 }
+
+java_home() {
+  local h="${ES_JAVA_HOME:-${JAVA_HOME:-}}"
+  [ -n "$h" ] || h="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+  echo "$h"
+}
+
+as_es() { if [ "$(id -un)" = "$ES_USER" ]; then "$@"; else runuser -u "$ES_USER" -- "$@"; fi; }
 
 start() {
   if healthy; then echo "$URL"; return 0; fi
@@ -91,14 +110,12 @@ start() {
   ensure_user
   if ! pid_alive; then
     configure
-    local java_home="${ES_JAVA_HOME:-${JAVA_HOME:-}}"
-    [ -n "$java_home" ] || java_home="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+    local java_home; java_home="$(java_home)"
     say "starting $ES_VERSION on $URL as $ES_USER (heap $HEAP, logs in $RUN/logs)"
     local run=(env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp"
       ES_JAVA_OPTS="-Xms$HEAP -Xmx$HEAP -XX:ActiveProcessorCount=1" "$DIST/bin/elasticsearch" -d -p "$RUN/es.pid")
     mkdir -p "$RUN/tmp" && chown "$ES_USER" "$RUN/tmp"
-    if [ "$(id -un)" = "$ES_USER" ]; then "${run[@]}" >"$RUN/logs/console.log" 2>&1
-    else runuser -u "$ES_USER" -- "${run[@]}" >"$RUN/logs/console.log" 2>&1; fi
+    as_es "${run[@]}" >"$RUN/logs/console.log" 2>&1
   fi
   for _ in $(seq 1 180); do
     if healthy; then echo "$URL"; return 0; fi

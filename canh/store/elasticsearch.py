@@ -153,8 +153,10 @@ class ElasticsearchStore(Store):
             return StoreError("es.auth", where=where)
         if isinstance(exc, es_exc.AuthorizationException):
             return StoreError("es.forbidden", where=where, reason=_reason(exc))
+        if isinstance(exc, es_exc.SSLError):
+            return StoreError("es.tls", where=where, reason=_cause(exc))
         if isinstance(exc, es_exc.ConnectionError | es_exc.ConnectionTimeout):
-            return StoreError("es.unreachable", where=where, reason=str(exc)[:200])
+            return StoreError("es.unreachable", where=where, reason=_cause(exc))
         if isinstance(exc, es_exc.ApiError):
             return StoreError("store.failed", where=where, reason=_reason(exc))
         return StoreError("store.failed", where=where, reason=str(exc)[:200])
@@ -671,6 +673,14 @@ class ElasticsearchStore(Store):
             self.drain(force=True)
         finally:
             self.client.close()
+
+
+def _cause(exc: Exception) -> str:
+    """The transport's underlying error in one line (``TLS error`` alone says too little)."""
+    errors = getattr(exc, "errors", ()) or ()
+    message = getattr(exc, "message", None)
+    text = str(errors[0]) if errors else message if isinstance(message, str) and message else str(exc)
+    return " ".join(text.split())[:300]
 
 
 def _reason(exc: es_exc.ApiError) -> str:
