@@ -35,9 +35,27 @@ def status_cmd(ctx: Ctx, as_json: bool) -> None:
         ctx.out.print(f"  {t('doc.' + kind)}: {n:,}")
     if "bytes" in stats:
         ctx.out.print(t("status.size", mb=f"{stats['bytes'] / 1e6:,.1f}"))
+    _print_cluster(ctx, stats)
     for key, value in stats.items():
-        if key not in {"store", "location", "records", "documents", "bytes"}:
+        if key not in {"store", "location", "records", "documents", "bytes", "cluster", "spool", "indices"}:
             ctx.out.print(f"  {key}: {value}")
+
+
+def _print_cluster(ctx: Ctx, stats: dict[str, object]) -> None:
+    """Elasticsearch only: cluster health, the size of each index, what waits in the spool."""
+    cluster = stats.get("cluster")
+    if isinstance(cluster, dict):
+        if cluster.get("status") == "unreachable":
+            ctx.out.print(t("es.status.unreachable", reason=cluster.get("reason", "")))
+        else:
+            ctx.out.print(t("es.status.cluster", **{k: cluster.get(k, "?") for k in ("cluster", "status", "nodes")}))
+    indices = stats.get("indices")
+    if isinstance(indices, dict):
+        for index, row in sorted(indices.items()):
+            ctx.out.print(t("es.status.index", index=index, docs=f"{row['docs']:,}", mb=f"{row['bytes'] / 1e6:,.1f}"))
+    spool = stats.get("spool")
+    if isinstance(spool, dict):
+        ctx.out.print(t("es.status.spool", mb=f"{int(spool['bytes']) / 1e6:,.1f}", path=spool["path"]))
 
 
 COMMANDS = [status_cmd]

@@ -106,6 +106,7 @@ class ElasticsearchStore(Store):
         self._lock = threading.RLock()
         self._next_drain = 0.0
         self.spooled = 0  # records sent to the spool by this process (for the ingest summary)
+        self._dirty = False  # wrote since the last refresh: close() makes it visible to the next command
 
     @classmethod
     def from_config(cls, cfg: ElasticsearchConfig, paths: Paths) -> ElasticsearchStore:
@@ -122,7 +123,7 @@ class ElasticsearchStore(Store):
             kwargs["verify_certs"] = cfg.verify_certs
             if cfg.ca_certs:
                 kwargs["ca_certs"] = cfg.ca_certs
-        client = Elasticsearch(os.environ.get("CANH_ES_URL") or cfg.url, **kwargs)
+        client = Elasticsearch(cfg.url, **kwargs)
         spool = Path(cfg.spool_dir) if cfg.spool_dir else paths.state / "spool"
         return cls(
             client,
@@ -236,6 +237,7 @@ class ElasticsearchStore(Store):
         except (es_exc.ApiError, es_exc.TransportError) as exc:
             raise self._error(exc) from exc
         self._dead_letter(out)
+        self._dirty = self._dirty or out.written > 0
         return WriteResult(
             written=out.written,
             duplicates=out.duplicates,
@@ -608,6 +610,7 @@ class ElasticsearchStore(Store):
     # -- lifecycle -----------------------------------------------------------------------------------
     def refresh(self) -> None:
         self.drain(force=True)
+        self._dirty = False
         self.setup()
         self._call(
             self.client.indices.refresh,
@@ -670,7 +673,13 @@ class ElasticsearchStore(Store):
 
     def close(self) -> None:
         try:
-            self.drain(force=True)
+            if self.drain(force=True) and self._dirty:
+                # One command's writes are what the next command (`canh status`, a search) expects to see.
+                self.client.indices.refresh(
+                    index=f"{self.prefix}-*", ignore_unavailable=True, allow_no_indices=True
+                )
+        except (es_exc.ApiError, es_exc.TransportError):
+            pass
         finally:
             self.client.close()
 
