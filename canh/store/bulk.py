@@ -9,8 +9,10 @@ the chunk lands.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +79,7 @@ class BulkWriter:
         max_retries: int = 5,
         initial_backoff: float = 0.5,
         max_backoff: float = 8.0,
+        threads: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -86,6 +89,7 @@ class BulkWriter:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.sleep = sleep
+        self.threads = threads
 
     def write(
         self, actions: Iterable[tuple[str, str, dict[str, Any]]], *, refresh: bool = False
@@ -93,15 +97,57 @@ class BulkWriter:
         """Write every ``(index, id, doc)``; per-document failures are returned, outages raised."""
         out = BulkOutcome()
         stream = chunks(actions, max_docs=self.max_docs, max_bytes=self.max_bytes)
-        for chunk in stream:
+        if self.threads <= 1:
+            for chunk in stream:
+                try:
+                    self._send(chunk, out, refresh)
+                except Unavailable as exc:
+                    # Everything not yet sent goes back to the caller (to the spool), in order.
+                    for rest in stream:
+                        exc.pending.extend((i, d, doc) for i, d, doc, _ in rest)
+                    exc.outcome = out
+                    raise
+            return out
+        return self._write_parallel(stream, out, refresh)
+
+    def _write_parallel(
+        self, stream: Iterator[list[tuple[str, str, dict[str, Any], bytes]]], out: BulkOutcome, refresh: bool
+    ) -> BulkOutcome:
+        """Encode the next chunks while earlier ones are in flight (as helpers.parallel_bulk does)."""
+        lock = threading.Lock()
+        failed: list[Unavailable] = []
+
+        def send(chunk: list[tuple[str, str, dict[str, Any], bytes]]) -> None:
+            part = BulkOutcome()
             try:
-                self._send(chunk, out, refresh)
+                self._send(chunk, part, refresh)
             except Unavailable as exc:
-                # Everything not yet sent goes back to the caller (to the spool), in order.
-                for rest in stream:
-                    exc.pending.extend((i, d, doc) for i, d, doc, _ in rest)
-                exc.outcome = out
-                raise
+                with lock:
+                    failed.append(exc)
+            with lock:
+                out.written += part.written
+                out.duplicates += part.duplicates
+                out.failed.extend(part.failed)
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            inflight: list[Future[None]] = []
+            for chunk in stream:
+                if failed:
+                    # The cluster went away: stop sending, hand the rest to the caller in order.
+                    extra = [(i, d, doc) for i, d, doc, _ in chunk]
+                    for rest in stream:
+                        extra.extend((i, d, doc) for i, d, doc, _ in rest)
+                    failed.append(Unavailable(failed[0].reason, extra))
+                    break
+                inflight.append(pool.submit(send, chunk))
+                if len(inflight) >= self.threads * 2:
+                    inflight.pop(0).result()
+            for f in inflight:
+                f.result()
+        if failed:
+            exc = Unavailable(failed[0].reason, [p for e in failed for p in e.pending])
+            exc.outcome = out
+            raise exc
         return out
 
     def _send(

@@ -203,13 +203,18 @@ class ElasticsearchStore(Store):
         self, stream: Stream, records: Iterable[Mapping[str, Any]], now_ms: int, failed: list[tuple[str, str]]
     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         for rec in records:
-            rid = record_id(stream, rec) or (get(rec, "event.id") if stream == "events" else None)
+            ev = rec.get("event")
+            if stream == "events" and type(ev) is dict:  # the hot path: a nested ECS event
+                rid, stamp = ev.get("id"), ev.get("ingested")
+            else:
+                rid = record_id(stream, rec) or (get(rec, "event.id") if stream == "events" else None)
+                stamp = get(rec, "event.ingested")
             if not rid:
                 failed.append(("?", "record has no id (event.id for events, id for alerts and audit)"))
                 continue
             try:
                 ts = _ms(rec.get("@timestamp"), now_ms)
-                ingested = _ms(get(rec, "event.ingested"), now_ms)
+                ingested = _ms(stamp, now_ms)
             except (ValueError, TypeError) as exc:
                 failed.append((str(rid), str(exc)))
                 continue
@@ -702,7 +707,17 @@ def _reason(exc: es_exc.ApiError) -> str:
     return str(exc)[:300]
 
 
+_last_stamp: list[Any] = [None, 0]
+
+
 def _ms(stamp: Any, default: int) -> int:
     if not stamp:
         return default
-    return to_epoch_ms(stamp)
+    if stamp == _last_stamp[0]:
+        return int(_last_stamp[1])  # a batch shares its ingest time
+    if type(stamp) is str and len(stamp) == 24 and stamp[-1] == "Z":
+        ms = int(datetime.fromisoformat(stamp).timestamp() * 1000)  # Canh's own format: the fast C path
+    else:
+        ms = to_epoch_ms(stamp)
+    _last_stamp[0], _last_stamp[1] = stamp, ms
+    return ms
