@@ -87,7 +87,7 @@ def main() -> None:
         store = ElasticsearchStore(client, prefix=prefix, url=args.url)
         store.setup()
         try:
-            canh_rates.append(timed("canh writer", lambda: store.write("events", events), len(events)))
+            canh_rates.append(timed("canh writer", lambda s=store: s.write("events", events), len(events)))
         finally:
             store.drop()
 
@@ -95,7 +95,7 @@ def main() -> None:
         ref = ElasticsearchStore(client, prefix=prefix, url=args.url)
         ref.setup()  # same templates and mappings: only the sending differs
 
-        def plain() -> None:
+        def plain(ref: ElasticsearchStore = ref) -> None:
             actions = (
                 {
                     "_op_type": "create",
