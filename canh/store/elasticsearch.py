@@ -327,8 +327,20 @@ class ElasticsearchStore(Store):
             bounds["lt"] = int(until.timestamp() * 1000)
         return {"bool": {"filter": [q, {"range": {tf: bounds}}]}}
 
-    def _search(self, target: str, **body: Any) -> Any:
+    def _before_read(self) -> None:
+        """Read your own writes, as with SQLite: refresh once if this store wrote since the last one."""
         self.setup()
+        if self._dirty:
+            self._dirty = False
+            self._call(
+                self.client.indices.refresh,
+                index=f"{self.prefix}-*",
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+
+    def _search(self, target: str, **body: Any) -> Any:
+        self._before_read()
         return self._call(
             self.client.search, index=target, ignore_unavailable=True, allow_no_indices=True, **body
         )
@@ -363,7 +375,7 @@ class ElasticsearchStore(Store):
         until: datetime | None = None,
         time_field: str = "@timestamp",
     ) -> int:
-        self.setup()
+        self._before_read()
         resp = self._call(
             self.client.count,
             index=self.read_target(stream),
@@ -440,7 +452,7 @@ class ElasticsearchStore(Store):
         batch: int = 1000,
     ) -> Iterator[dict[str, Any]]:
         """search_after over a point in time: a consistent snapshot, oldest first."""
-        self.setup()
+        self._before_read()
         tf = _TIME.get(time_field, time_field)
         q = self._query(query, since, until, time_field)
         target = self.read_target(stream)

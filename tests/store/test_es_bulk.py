@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -85,16 +86,20 @@ def test_overload_is_retried_for_the_failed_documents_only(es: ElasticsearchStor
 
 
 def test_overload_that_outlasts_the_retries_goes_to_the_spool_and_replays(es: ElasticsearchStore) -> None:
-    es.write("events", [_ev(0)])
+    es.write("events", [_ev(0, event={"id": "b000000", "ingested": "2020-01-01T00:00:00.000Z"})])
     es.refresh()
     index = es.index_for("events", 1795309200000)
     es.client.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": True})
     es.writer.max_retries = 1
     es.writer.initial_backoff = 0.05
-    result = es.write("events", [_ev(i) for i in range(1, 51)])
+    stale = {"id": "", "ingested": "2020-01-01T00:00:00.000Z"}
+    result = es.write("events", [_ev(i, event={**stale, "id": f"b{i:06d}"}) for i in range(1, 51)])
     assert result.written == 0 and es.spooled == 50
     assert es.spool is not None and not es.spool.empty()
     es.client.indices.put_settings(index=index, settings={"index.blocks.read_only_allow_delete": None})
+    before = datetime.now(UTC) - timedelta(seconds=5)
     es.refresh()  # drains the spool first
     assert es.spool.empty()
     assert es.count("events") == 51
+    # Their ingest time is when they reached the cluster, so scheduled detection still sees them.
+    assert es.count("events", since=before, time_field="event.ingested") == 50

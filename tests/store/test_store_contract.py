@@ -42,6 +42,12 @@ def test_rewriting_the_same_events_adds_nothing(store: Store) -> None:
     assert store.count("events") == len(SAMPLE)
 
 
+def test_a_store_reads_its_own_writes_without_refresh(store: Store) -> None:
+    store.write("events", SAMPLE[:4])
+    assert store.count("events") == 4
+    assert ids(store.search("events", "host.name:web-02")) == ["ev004"]
+
+
 def test_a_record_without_id_is_reported_and_the_rest_lands(store: Store) -> None:
     result = store.write("events", [{"@timestamp": "2026-11-22T00:00:00Z", "message": "no id"}, SAMPLE[0]])
     store.refresh()
