@@ -24,7 +24,7 @@ import orjson
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
-from canh.errors import ConfigError, ConflictError, NotFoundError, StoreError
+from canh.errors import ConfigError, ConflictError, NotFoundError, QueryError, StoreError
 from canh.events import get, set_field, to_epoch_ms
 from canh.fields import is_text_field
 from canh.i18n import t
@@ -147,7 +147,7 @@ class ElasticsearchStore(Store):
         """What searches read: every daily events index, or the one index of a stream/kind."""
         return f"{self.prefix}-events-*" if stream == "events" else f"{self.prefix}-{stream}"
 
-    def _error(self, exc: Exception) -> StoreError:
+    def _error(self, exc: Exception) -> StoreError | QueryError:
         """One clear StoreError for a client failure (credentials, reachability, the cluster's reason)."""
         where = self.url or "elasticsearch"
         if isinstance(exc, es_exc.AuthenticationException):
@@ -158,6 +158,10 @@ class ElasticsearchStore(Store):
             return StoreError("es.tls", where=where, reason=_cause(exc))
         if isinstance(exc, es_exc.ConnectionError | es_exc.ConnectionTimeout):
             return StoreError("es.unreachable", where=where, reason=_cause(exc))
+        if isinstance(exc, es_exc.BadRequestError) and "query" in _reason(exc):
+            # The cluster could not build the query (e.g. a regular expression too complex for
+            # Lucene's automaton): the user's query is the problem, not the store.
+            return QueryError("query.invalid", reason=_reason(exc))
         if isinstance(exc, es_exc.ApiError):
             return StoreError("store.failed", where=where, reason=_reason(exc))
         return StoreError("store.failed", where=where, reason=str(exc)[:200])

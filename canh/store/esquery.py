@@ -75,7 +75,7 @@ def _term(node: Term) -> dict[str, Any]:
         if node.kind == "wildcard":
             # Indexed words are lower-cased: the pattern is matched against each word, as canh.query does.
             return {"wildcard": {field: {"value": node.value.lower()}}}
-        return {"regexp": {field: {"value": node.value, "flags": "NONE"}}}
+        return _regexp(field, node.value, words=True)
     if node.kind == "exact" or node.kind == "phrase":
         if node.kind == "phrase" and "/" in node.value and is_ip_field(field):
             return MATCH_NONE  # a quoted "10.0.0.0/8" is a literal value no address equals
@@ -84,4 +84,113 @@ def _term(node: Term) -> dict[str, Any]:
         return {"match": {field: {"query": node.value, "lenient": True}}}
     if node.kind == "wildcard":
         return {"wildcard": {field: {"value": node.value}}}
-    return {"regexp": {field: {"value": node.value, "flags": "NONE"}}}
+    return _regexp(field, node.value)
+
+
+def _regexp(field: str, pattern: str, *, words: bool = False) -> dict[str, Any]:
+    value, caseless = lucene_regex(pattern)
+    if caseless and words:
+        # Indexed words are lower-case already: a lower-cased pattern is the same test, and it keeps
+        # the automaton small (case_insensitive multiplies its states).
+        value, caseless = value.lower(), False
+    # Sigma-style patterns (.*a.*b.*c) need more automaton states than the default 10,000.
+    body: dict[str, Any] = {"value": value, "flags": "NONE", "max_determinized_states": 200_000}
+    if caseless:
+        body["case_insensitive"] = True
+    return {"regexp": {field: body}}
+
+
+_CLASS_ESCAPES = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " \t\n\r\f\v"}
+_CHAR_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f", "v": "\v"}
+
+
+def lucene_regex(pattern: str) -> tuple[str, bool]:
+    r"""A Python regex (as the matcher reads it) in Lucene's dialect, and whether it is case-insensitive.
+
+    Both are anchored (Python via fullmatch). Translated: ``(?i)``, ``(?:``, ``\d \w \s`` and their
+    negations, ``\t``-style escapes, lazy quantifiers (same match set when anchored), ``^``/``$`` at
+    the ends. Refused with a clear error: lookaround, backreferences, ``\b``, other inline flags.
+    """
+    from canh.errors import QueryError
+
+    caseless = False
+    if pattern.startswith("(?i)"):
+        caseless, pattern = True, pattern[4:]
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt in _CLASS_ESCAPES:
+                body = _CLASS_ESCAPES[nxt].replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
+                body = body.replace("\\f", "\f").replace("\\v", "\v")
+                out.append(body if in_class else f"[{body}]")
+            elif nxt.lower() in _CLASS_ESCAPES and nxt.isupper():
+                if in_class:
+                    raise QueryError(
+                        "query.invalid",
+                        reason=f"/{pattern}/: a negated class escape inside [...] is not supported",
+                    )
+                body = (
+                    _CLASS_ESCAPES[nxt.lower()].replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
+                )
+                body = body.replace("\\f", "\f").replace("\\v", "\v")
+                out.append(f"[^{body}]")
+            elif nxt in _CHAR_ESCAPES:
+                out.append({"t": "\t", "n": "\n", "r": "\r", "f": "\f", "v": "\v"}[nxt])
+            elif nxt.isalnum():
+                raise QueryError(
+                    "query.invalid",
+                    reason=f"/{pattern}/: \\{nxt} is not supported by Elasticsearch regular expressions",
+                )
+            else:
+                out.append("\\" + nxt)
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            elif ch in '"<>@&~#':
+                out.append("\\" + ch)
+                i += 1
+                continue
+            out.append(ch)
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            out.append(ch)
+            if pattern.startswith("^", i + 1):
+                out.append("^")
+                i += 1
+            i += 1
+            continue
+        if ch == "(" and pattern.startswith("(?", i):
+            if pattern.startswith("(?:", i):
+                out.append("(")
+                i += 3
+                continue
+            raise QueryError(
+                "query.invalid", reason=f"/{pattern}/: lookaround and inline flags are not supported"
+            )
+        if ch in "+*?}" and out and pattern.startswith("?", i + 1) and ch != "?":
+            out.append(ch)  # a lazy quantifier matches the same strings when the whole value must match
+            i += 2
+            continue
+        if ch == "^" and i == 0:
+            i += 1
+            continue
+        if ch == "$" and i == n - 1:
+            i += 1
+            continue
+        if (ch == ")" and out and out[-1] == "|") or (ch == "|" and out and out[-1] in ("(", "|")):
+            out.append("()")  # Lucene has no empty alternative: spell the empty string as ()
+        if ch in '"<>@&~#':
+            out.append("\\" + ch)  # operators or delimiters in Lucene, plain characters in Python
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out), caseless

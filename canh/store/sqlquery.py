@@ -69,9 +69,9 @@ class SqlWhere:
         if isinstance(node, MatchAll):
             return "1"
         if isinstance(node, And):
-            return "(" + " AND ".join(self._node(i, p) for i in node.items) + ")"
+            return self._balanced([self._node(i, p) for i in node.items], " AND ")
         if isinstance(node, Or):
-            return "(" + " OR ".join(self._node(i, p) for i in node.items) + ")"
+            return self._balanced([self._node(i, p) for i in node.items], " OR ")
         if isinstance(node, Not):
             # coalesce: a comparison with an absent (NULL) column must count as "no match", not unknown
             return f"NOT coalesce({self._node(node.item, p)}, 0)"
@@ -84,6 +84,15 @@ class SqlWhere:
         if isinstance(node, Range):
             return self._range(node, p)
         return self._term(node, p)
+
+    @staticmethod
+    def _balanced(parts: list[str], op: str) -> str:
+        """``(a OR b OR ...)`` nested as a balanced tree: SQLite parses a flat chain of N terms N
+        levels deep and refuses past 1,000 (Sigma rules list hundreds of values)."""
+        if len(parts) <= 64:
+            return "(" + op.join(parts) + ")"
+        mid = len(parts) // 2
+        return "(" + SqlWhere._balanced(parts[:mid], op) + op + SqlWhere._balanced(parts[mid:], op) + ")"
 
     def _range(self, node: Range, p: list[Any]) -> str:
         tcol = self.time_columns.get(node.field)
@@ -99,7 +108,16 @@ class SqlWhere:
             except ValueError:
                 return "0"
             return "(" + (" AND ".join(parts) or "1") + ")"
-        p.extend([json_path(node.field), node.field, node.low, node.high, int(node.include_low), int(node.include_high)])
+        p.extend(
+            [
+                json_path(node.field),
+                node.field,
+                node.low,
+                node.high,
+                int(node.include_low),
+                int(node.include_high),
+            ]
+        )
         return f"EXISTS (SELECT 1 FROM json_each({self.doc}, ?) WHERE canh_range(value, ?, ?, ?, ?, ?))"
 
     def _term(self, node: Term, p: list[Any]) -> str:
