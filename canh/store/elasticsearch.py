@@ -26,9 +26,9 @@ from elasticsearch import exceptions as es_exc
 
 from canh.errors import ConfigError, ConflictError, NotFoundError, QueryError, StoreError
 from canh.events import get, set_field, to_epoch_ms
-from canh.fields import is_text_field
+from canh.fields import TEXT_FIELDS, is_text_field
 from canh.i18n import t
-from canh.query import matcher, parse
+from canh.query import matcher, parse, tokens
 from canh.store.base import (
     ANY,
     NEW,
@@ -43,7 +43,7 @@ from canh.store.base import (
     record_id,
 )
 from canh.store.bulk import BulkOutcome, BulkWriter, Unavailable
-from canh.store.es_mappings import META, events_template, template
+from canh.store.es_mappings import META, WORDS, events_template, template, words_key
 from canh.store.esquery import to_dsl
 from canh.store.spool import Spool
 
@@ -67,6 +67,20 @@ def _secret(value: str | None, file: str | None, env: str) -> str | None:
         except OSError as exc:
             raise ConfigError("es.secret_file", where=file, reason=exc.strerror or str(exc)) from exc
     return value
+
+
+def _words(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The words of each text field present, cut as canh.query.tokens() cuts them."""
+    out: dict[str, Any] = {}
+    for field in TEXT_FIELDS:
+        value = rec.get(field) if "." not in field else get(rec, field)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            out[words_key(field)] = [" ".join(tokens(str(v))) for v in value if v is not None]
+        elif not isinstance(value, dict):
+            out[words_key(field)] = " ".join(tokens(value if isinstance(value, str) else str(value)))
+    return out
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +238,9 @@ class ElasticsearchStore(Store):
                 continue
             doc = dict(rec)
             doc[META] = {"id": rid, "ts": ts, "ingested": ingested}
+            words = _words(rec)
+            if words:
+                doc[META][WORDS] = words
             yield self.index_for(stream, ts), str(rid), doc
 
     def write(self, stream: Stream, records: Iterable[Mapping[str, Any]]) -> WriteResult:
@@ -515,6 +532,12 @@ class ElasticsearchStore(Store):
                 doc = cur["_source"]
                 for path, value in fields.items():
                     set_field(doc, path, value)
+                meta = doc.get(META) if isinstance(doc.get(META), dict) else {}
+                meta.pop(WORDS, None)
+                words = _words({k: v for k, v in doc.items() if k != META})
+                if words:
+                    meta[WORDS] = words
+                doc[META] = meta
                 try:
                     self.client.index(
                         index=index,
@@ -552,6 +575,9 @@ class ElasticsearchStore(Store):
         index = self.index_for(kind)
         body = orjson.loads(orjson.dumps(doc, default=str))
         body[META] = {"id": doc_id}
+        words = _words(doc)
+        if words:
+            body[META][WORDS] = words
         kw: dict[str, Any] = {}
         if expect is NEW:
             kw["op_type"] = "create"

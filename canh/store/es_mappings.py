@@ -14,6 +14,17 @@ from canh.fields import DATE_FIELDS, TEXT_FIELDS
 
 DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 META = "canh_meta"
+WORDS = "words"
+
+
+def words_key(field: str) -> str:
+    """The sub-field of ``canh_meta.words`` holding a text field's words (dots would nest objects)."""
+    return field.replace(".", "__")
+
+
+def words_field(field: str) -> str:
+    """The full path of a text field's words."""
+    return f"{META}.{WORDS}.{words_key(field)}"
 
 
 def _field_tree(paths: set[str], leaf: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +60,14 @@ def mappings() -> dict[str, Any]:
             "id": {"type": "keyword"},
             "ts": {"type": "date", "format": "epoch_millis"},
             "ingested": {"type": "date", "format": "epoch_millis"},
+            # Each text field's words as canh.query.tokens() cuts them, joined by spaces: searched
+            # with the whitespace analyser, word queries mean exactly what they mean in SQLite
+            # (the standard analyser splits "out.7z" and "v2.1" where Canh does not).
+            WORDS: {
+                "properties": {
+                    words_key(f): {"type": "text", "analyzer": "whitespace"} for f in sorted(TEXT_FIELDS)
+                }
+            },
         }
     }
     return {

@@ -13,7 +13,8 @@ from typing import Any
 
 from canh.events import to_epoch_ms
 from canh.fields import DEFAULT_TEXT_FIELDS, is_date_field, is_ip_field, is_text_field
-from canh.query import And, Exists, MatchAll, Node, Not, Or, Range, Term
+from canh.query import And, Exists, MatchAll, Node, Not, Or, Range, Term, tokens
+from canh.store.es_mappings import words_field
 
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
 
@@ -70,12 +71,16 @@ def _term(node: Term) -> dict[str, Any]:
         return {"bool": {"should": alts, "minimum_should_match": 1}}
     field = node.field
     if is_text_field(field):
+        words = words_field(field)
         if node.kind in ("exact", "phrase"):
-            return {"match_phrase": {field: {"query": node.value}}}
+            wanted = tokens(node.value)
+            if not wanted:
+                return MATCH_NONE
+            return {"match_phrase": {words: {"query": " ".join(wanted)}}}
         if node.kind == "wildcard":
             # Indexed words are lower-cased: the pattern is matched against each word, as canh.query does.
-            return {"wildcard": {field: {"value": node.value.lower()}}}
-        return _regexp(field, node.value, words=True)
+            return {"wildcard": {words: {"value": node.value.lower()}}}
+        return _regexp(words, node.value, words=True)
     if node.kind == "exact" or node.kind == "phrase":
         if node.kind == "phrase" and "/" in node.value and is_ip_field(field):
             return MATCH_NONE  # a quoted "10.0.0.0/8" is a literal value no address equals
