@@ -43,6 +43,8 @@ class ElasticsearchConfig(Section):
     bulk_max_bytes: int = 5_000_000
     spool_dir: str | None = None  # default: <state>/spool
     spool_max_bytes: int = 2_000_000_000
+    replicas: int = 0  # index replicas: 0 on a single node, 1 on a cluster
+    bulk_threads: int = 4  # bulk requests in flight at once
 
 
 class StoreConfig(Section):

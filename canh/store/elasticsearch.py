@@ -106,12 +106,17 @@ class ElasticsearchStore(Store):
         bulk_max_docs: int = 2000,
         max_retries: int = 5,
         replicas: int = 0,
+        bulk_threads: int = 4,
     ) -> None:
         self.client = client
         self.prefix = prefix.lower()
         self.url = url
         self.writer = BulkWriter(
-            client, max_docs=bulk_max_docs, max_bytes=bulk_max_bytes, max_retries=max_retries
+            client,
+            max_docs=bulk_max_docs,
+            max_bytes=bulk_max_bytes,
+            max_retries=max_retries,
+            threads=bulk_threads,
         )
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes) if spool_dir else None
         self.dead_letter = Path(dead_letter) if dead_letter else None
@@ -147,6 +152,8 @@ class ElasticsearchStore(Store):
             spool_max_bytes=cfg.spool_max_bytes,
             dead_letter=paths.state / "es-dead-letter.jsonl",
             bulk_max_bytes=cfg.bulk_max_bytes,
+            bulk_threads=cfg.bulk_threads,
+            replicas=cfg.replicas,
         )
 
     # -- names and setup -----------------------------------------------------------------------------
