@@ -55,7 +55,9 @@ def _print_cluster(ctx: Ctx, stats: dict[str, object]) -> None:
             ctx.out.print(t("es.status.index", index=index, docs=f"{row['docs']:,}", mb=f"{row['bytes'] / 1e6:,.1f}"))
     spool = stats.get("spool")
     if isinstance(spool, dict):
-        ctx.out.print(t("es.status.spool", mb=f"{int(spool['bytes']) / 1e6:,.1f}", path=spool["path"]))
+        size = int(spool["bytes"])
+        text = f"{size / 1e6:,.1f} MB" if size >= 1e6 else f"{size / 1e3:,.1f} kB"
+        ctx.out.print(t("es.status.spool", size=text, path=spool["path"]))
 
 
 COMMANDS = [status_cmd]

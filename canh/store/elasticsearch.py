@@ -685,8 +685,10 @@ class ElasticsearchStore(Store):
             return {"cluster": h["cluster_name"], "status": h["status"], "nodes": h["number_of_nodes"]}
         except es_exc.AuthenticationException:
             return {"status": "unreachable", "reason": t("es.auth")}
-        except (es_exc.ConnectionError, es_exc.ConnectionTimeout, es_exc.ApiError) as exc:
-            return {"status": "unreachable", "reason": str(exc)[:200]}
+        except es_exc.ApiError as exc:
+            return {"status": "unreachable", "reason": _reason(exc)}
+        except (es_exc.ConnectionError, es_exc.ConnectionTimeout) as exc:
+            return {"status": "unreachable", "reason": _cause(exc)}
 
     def stats(self) -> dict[str, Any]:
         info: dict[str, Any] = {"store": self.name, "location": f"{self.url} ({self.prefix}-*)"}

@@ -62,7 +62,7 @@ def test_status_shows_cluster_indices_and_spool(es_home: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "Cluster:" in out.stdout and ("status green" in out.stdout or "status yellow" in out.stdout)
     assert "events-2026.11.22: 5 documents" in out.stdout
-    assert "Spool backlog: 0.0 MB" in out.stdout
+    assert "Spool backlog: 0.0 kB" in out.stdout
     data = json.loads(canh(es_home, "status", "--json").stdout)
     assert data["store"] == "elasticsearch" and data["records"]["events"] == 5
     vi = canh(es_home, "--lang", "vi", "status")
