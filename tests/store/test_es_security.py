@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,10 @@ pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:
-    for port in range(19250, 19400):
+    # Random, so two pytest-xdist workers never pick (and then share and stop) the same node.
+    ports = list(range(19250, 19900))
+    random.shuffle(ports)
+    for port in ports:
         ok = True
         for p in (port, port + 100):
             with socket.socket() as s:
