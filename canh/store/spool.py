@@ -10,12 +10,15 @@ a crash, which is harmless because records are created by id (a second copy is a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import struct
 import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 class Spool:
-    """Ordered, checksummed, fsynced batches in a folder; one writer process at a time."""
+    """Ordered, checksummed, fsynced batches in a folder; processes sharing it take turns (flock)."""
 
     def __init__(
         self, folder: str | Path, *, max_bytes: int = 2_000_000_000, segment_bytes: int = SEGMENT_BYTES
@@ -50,8 +53,23 @@ class Spool:
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         self._warned = False
-        self._cursor = self._read_cursor()
-        self._repair_tail()
+        with self._exclusive():
+            self._cursor = self._read_cursor()
+            self._repair_tail()
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """Hold the folder's lock file: two collectors on one spool never interleave frames."""
+
+        @contextlib.contextmanager
+        def held() -> Iterator[None]:
+            with self._lock, open(self.folder / "lock", "a+b") as fh:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+        return held()
 
     # -- layout --------------------------------------------------------------------------------------
     def _segments(self) -> list[int]:
@@ -133,7 +151,8 @@ class Spool:
     def append(self, stream: str, records: list[dict[str, Any]]) -> bool:
         """Store one batch durably; False (with a loud warning) when the size cap is reached."""
         payload = orjson.dumps({"stream": stream, "records": records}, default=str)
-        with self._lock:
+        with self._exclusive():
+            self._cursor = max(self._cursor, self._read_cursor())
             if self.backlog_bytes() + len(payload) > self.max_bytes:
                 if not self._warned:
                     log.error(t("es.spool_full", path=str(self.folder), mb=self.max_bytes // 1_000_000))
@@ -177,7 +196,11 @@ class Spool:
     def done(self, mark: Any) -> None:
         """The batch up to ``mark`` is stored: move the cursor and drop fully replayed segments."""
         n, end = mark
-        with self._lock:
+        with self._exclusive():
+            # Another process may have replayed further: the cursor only moves forward.
+            if (n, end) <= self._read_cursor():
+                self._cursor = self._read_cursor()
+                return
             self._save_cursor(n, end)
             for old in self._segments():
                 path = self._seg_path(old)

@@ -160,3 +160,18 @@ def test_outage_and_kill_9_lose_nothing_and_duplicate_nothing(
     finally:
         checker.drop()
         checker.close()
+
+
+def test_two_processes_appending_to_one_spool_keep_every_batch_whole(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom canh.store.spool import Spool\n"
+        "s = Spool(sys.argv[1], segment_bytes=20_000)\n"
+        "for i in range(200):\n    s.append('events', [{'who': sys.argv[2], 'i': i, 'pad': 'x' * 50}])\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "spool"), who]) for who in ("a", "b")
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    got = [(r[0]["who"], r[0]["i"]) for _, r, _ in Spool(tmp_path / "spool").replay()]
+    assert sorted(got) == sorted([(w, i) for w in ("a", "b") for i in range(200)])
+    assert [i for w, i in got if w == "a"] == list(range(200))  # each writer's order is kept
