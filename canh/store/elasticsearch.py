@@ -83,6 +83,13 @@ def _words(rec: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _doc_version(source: Mapping[str, Any], es_version: Any) -> int:
+    meta = source.get(META)
+    if isinstance(meta, Mapping) and isinstance(meta.get("version"), int):
+        return int(meta["version"])
+    return int(es_version)
+
+
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
     doc.pop(META, None)
     return doc
@@ -571,9 +578,9 @@ class ElasticsearchStore(Store):
             return None
         except (es_exc.ApiError, es_exc.TransportError) as exc:
             raise self._error(exc) from exc
-        return Versioned(
-            kind, doc_id, _strip(r["_source"]), int(r["_version"]), (r["_seq_no"], r["_primary_term"])
-        )
+        source = r["_source"]
+        version = _doc_version(source, r["_version"])
+        return Versioned(kind, doc_id, _strip(source), version, (r["_seq_no"], r["_primary_term"]))
 
     def put_doc(
         self, kind: DocKind, doc_id: str, doc: Mapping[str, Any], *, expect: Versioned | _Expect
@@ -586,14 +593,22 @@ class ElasticsearchStore(Store):
         if words:
             body[META][WORDS] = words
         kw: dict[str, Any] = {}
+        # The readable version is Canh's own counter (as in SQLite: 1 on create, +1 per update, 1
+        # again after a delete); Elasticsearch's _version keeps counting across deletes.
         if expect is NEW:
             kw["op_type"] = "create"
+            version = 1
         elif isinstance(expect, Versioned):
             if expect.token is None:
                 raise ValueError("put_doc: expect has no token; pass the Versioned get_doc returned")
             kw["if_seq_no"], kw["if_primary_term"] = expect.token
-        elif expect is not ANY:
+            version = expect.version + 1
+        elif expect is ANY:
+            current = self.get_doc(kind, doc_id)
+            version = current.version + 1 if current else 1
+        else:
             raise ValueError("put_doc needs expect=NEW, ANY or the Versioned you read")
+        body[META]["version"] = version
         try:
             r = self.client.index(index=index, id=doc_id, document=body, refresh=True, **kw)
         except es_exc.ConflictError as exc:
@@ -607,7 +622,7 @@ class ElasticsearchStore(Store):
             ) from exc
         except (es_exc.ApiError, es_exc.TransportError) as exc:
             raise self._error(exc) from exc
-        return Versioned(kind, doc_id, dict(doc), int(r["_version"]), (r["_seq_no"], r["_primary_term"]))
+        return Versioned(kind, doc_id, dict(doc), version, (r["_seq_no"], r["_primary_term"]))
 
     def delete_doc(self, kind: DocKind, doc_id: str, *, expect: Versioned | _Expect) -> None:
         self.setup()
@@ -652,11 +667,10 @@ class ElasticsearchStore(Store):
             resp = self._search(self.index_for(kind), **body)
             hits = resp["hits"]["hits"]
             for h in hits:
+                version = _doc_version(h["_source"], h["_version"])
                 doc = _strip(h["_source"])
                 if match(doc):  # the matcher has the last word, as in SQLite (e.g. analysed text)
-                    out.append(
-                        Versioned(kind, h["_id"], doc, int(h["_version"]), (h["_seq_no"], h["_primary_term"]))
-                    )
+                    out.append(Versioned(kind, h["_id"], doc, version, (h["_seq_no"], h["_primary_term"])))
             if len(hits) < 1000:
                 break
             after = hits[-1]["sort"]

@@ -58,6 +58,7 @@ def mappings() -> dict[str, Any]:
     props[META] = {
         "properties": {
             "id": {"type": "keyword"},
+            "version": {"type": "long"},
             "ts": {"type": "date", "format": "epoch_millis"},
             "ingested": {"type": "date", "format": "epoch_millis"},
             # Each text field's words as canh.query.tokens() cuts them, joined by spaces: searched

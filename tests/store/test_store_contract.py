@@ -267,6 +267,9 @@ def test_delete_under_the_same_rule(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.put_doc("systems", "S1", {"name": "x"}, expect=v2)
     store.delete_doc("systems", "S1", expect=ANY)  # deleting what is gone with ANY is fine
+    assert store.put_doc("systems", "S1", {"name": "again"}, expect=NEW).version == 1
+    got = store.get_doc("systems", "S1")
+    assert got is not None and got.version == 1
 
 
 def test_find_docs_query_and_sort(store: Store) -> None:
