@@ -69,11 +69,22 @@ def _secret(value: str | None, file: str | None, env: str) -> str | None:
     return value
 
 
+_TEXT_PATHS = tuple((f, tuple(f.split("."))) for f in sorted(TEXT_FIELDS))
+
+
 def _words(rec: Mapping[str, Any]) -> dict[str, Any]:
     """The words of each text field present, cut as canh.query.tokens() cuts them."""
     out: dict[str, Any] = {}
-    for field in TEXT_FIELDS:
-        value = rec.get(field) if "." not in field else get(rec, field)
+    flat = any("." in k for k in rec)  # dotted keys ("event.original"): the general lookup
+    for field, parts in _TEXT_PATHS:
+        if flat:
+            value = get(rec, field)
+        else:
+            value = rec
+            for part in parts:  # the hot path: plain nested dicts, most fields absent
+                value = value.get(part) if type(value) is dict else None
+                if value is None:
+                    break
         if value is None:
             continue
         if isinstance(value, list):
@@ -132,6 +143,7 @@ class ElasticsearchStore(Store):
         self._lock = threading.RLock()
         self._next_drain = 0.0
         self.spooled = 0  # records sent to the spool by this process (for the ingest summary)
+        self._day_index: dict[int, str] = {}
         self._dirty = False  # wrote since the last refresh: close() makes it visible to the next command
 
     @classmethod
@@ -167,8 +179,12 @@ class ElasticsearchStore(Store):
     def index_for(self, stream: Stream | DocKind, ts_ms: int = 0) -> str:
         """The concrete index a record or document is written to."""
         if stream == "events":
-            day = datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y.%m.%d")
-            return f"{self.prefix}-events-{day}"
+            day = ts_ms // 86_400_000
+            name = self._day_index.get(day)
+            if name is None:
+                stamp = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y.%m.%d")
+                name = self._day_index[day] = f"{self.prefix}-events-{stamp}"
+            return name
         return f"{self.prefix}-{stream}"
 
     def read_target(self, stream: Stream | DocKind) -> str:

@@ -39,6 +39,8 @@ def _dsl(node: Node, tf: dict[str, str]) -> dict[str, Any]:
     if isinstance(node, Not):
         return {"bool": {"must_not": [to_dsl(node.item)]}}
     if isinstance(node, Exists):
+        if is_text_field(node.field):
+            return {"exists": {"field": words_field(node.field)}}  # the text itself is not indexed
         return {"exists": {"field": node.field}}
     if isinstance(node, Range):
         return _range(node, tf.get(node.field, node.field))
