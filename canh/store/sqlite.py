@@ -219,11 +219,15 @@ class SQLiteStore(Store):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)"
+            )
             row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
             current = row[0] or 0
             if current > SCHEMA_VERSION:
-                raise StoreError("store.schema_newer", where=str(self.path), found=current, known=SCHEMA_VERSION)
+                raise StoreError(
+                    "store.schema_newer", where=str(self.path), found=current, known=SCHEMA_VERSION
+                )
             for version in range(current, SCHEMA_VERSION):
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
@@ -459,7 +463,9 @@ class SQLiteStore(Store):
             conn = self._conn
             try:
                 if expect is NEW:
-                    conn.execute("INSERT INTO docs (kind, id, version, doc) VALUES (?, ?, 1, ?)", (kind, doc_id, body))
+                    conn.execute(
+                        "INSERT INTO docs (kind, id, version, doc) VALUES (?, ?, 1, ?)", (kind, doc_id, body)
+                    )
                     return Versioned(kind, doc_id, dict(doc), 1, 1)
                 if expect is ANY:
                     conn.execute(
@@ -509,7 +515,9 @@ class SQLiteStore(Store):
     ) -> list[Versioned]:
         match = matcher(query)
         out = []
-        for doc_id, version, body in self._query("SELECT id, version, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)):
+        for doc_id, version, body in self._query(
+            "SELECT id, version, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)
+        ):
             doc = orjson.loads(body)
             if match(doc):
                 out.append(Versioned(kind, doc_id, doc, int(version), int(version)))
@@ -527,7 +535,13 @@ class SQLiteStore(Store):
         counts = {s: int(self._query(f"SELECT count(*) FROM {s}", ())[0][0]) for s in _COLUMNS}
         docs = {k: int(n) for k, n in self._query("SELECT kind, count(*) FROM docs GROUP BY kind", ())}
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
-        return {"store": self.name, "location": str(self.path), "records": counts, "documents": docs, "bytes": size}
+        return {
+            "store": self.name,
+            "location": str(self.path),
+            "records": counts,
+            "documents": docs,
+            "bytes": size,
+        }
 
     def close(self) -> None:
         with self._lock:

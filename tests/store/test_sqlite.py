@@ -15,8 +15,14 @@ from canh.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 def _events(n: int, start: int = 0) -> list[dict]:
     return [
-        new_event(timestamp=f"2026-11-22T01:00:{i % 60:02d}.000Z", dataset="t", module="t", source="/x.log",
-                  position=i, message=f"event {i}")
+        new_event(
+            timestamp=f"2026-11-22T01:00:{i % 60:02d}.000Z",
+            dataset="t",
+            module="t",
+            source="/x.log",
+            position=i,
+            message=f"event {i}",
+        )
         for i in range(start, start + n)
     ]
 
@@ -28,7 +34,9 @@ def test_new_file_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == list(
+        range(1, SCHEMA_VERSION + 1)
+    )
     conn.close()
     SQLiteStore(path).close()  # reopening applies nothing twice
 
