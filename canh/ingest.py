@@ -16,7 +16,16 @@ from typing import IO, Any
 
 import orjson
 
-from canh.collectors.registry import LineContext, detect, formats, get_parser
+from canh.collectors.registry import (
+    FileReader,
+    LineContext,
+    ReadProblem,
+    detect,
+    detect_file,
+    file_reader,
+    formats,
+    get_parser,
+)
 from canh.errors import CanhError, InputError
 from canh.events import Event, decode_line, escaped_original, local_zone, set_field
 from canh.store.base import Store, WriteResult
@@ -166,6 +175,13 @@ class Ingester:
         report.files += 1
         source = str(path.resolve())
         with open_input(path) as fh:
+            head = fh.read(64)
+            fh.seek(0)
+            reader = file_reader(fmt) if fmt is not None else detect_file(head, path)
+            if reader is not None:
+                report.formats[str(path)] = reader.name
+                self._records(reader, path, source, report)
+                return
             if fmt is None:
                 sample = []
                 for _, raw in iter_lines(fh):
@@ -210,6 +226,22 @@ class Ingester:
                         self.progress(offset)
             if batch:
                 self._flush(batch, report)
+
+    def _records(self, reader: FileReader, path: Path, source: str, report: IngestReport) -> None:
+        ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())
+        batch: list[Event] = []
+        for item in reader.read(path, ctx):
+            report.lines += 1
+            if isinstance(item, ReadProblem):
+                raw = item.raw.encode() if isinstance(item.raw, str) else item.raw
+                self._problem(report, item.where, item.reason, raw)
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                self._flush(batch, report)
+                batch = []
+        if batch:
+            self._flush(batch, report)
 
     def _problem(self, report: IngestReport, where: str, reason: str, raw: bytes) -> None:
         report.problems.append(Problem(where, reason))

@@ -7,9 +7,11 @@ sample of lines is in this format (0..1), for ``canh ingest`` without ``--format
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from importlib import import_module
+from pathlib import Path
 from typing import Any, Protocol
 
 from canh.events import Event, local_zone
@@ -38,6 +40,32 @@ class LineParser(Protocol):
     def sniff(self, lines: Sequence[str]) -> float: ...
 
 
+@dataclass(frozen=True)
+class ReadProblem:
+    """A record a file reader could not turn into an event: where (``file:record``), why, raw bytes or text."""
+
+    where: str
+    reason: str
+    raw: bytes | str = b""
+
+
+class FileReader(Protocol):
+    """Reads a whole binary file (EVTX, pcap) into events; claimed by its first bytes."""
+
+    name: str
+
+    def claims(self, head: bytes, path: Path) -> bool: ...
+
+    def read(self, path: Path, ctx: LineContext) -> Iterator[Event | ReadProblem]: ...
+
+
+# Binary formats live in modules that may not be importable everywhere (optional native packages);
+# they are looked up lazily by dotted path so a missing one only disables that format.
+FILE_READERS: dict[str, str] = {
+    "evtx": "canh.collectors.evtx:EvtxReader",
+    "pcap": "canh.collectors.packets.reader:PcapFileReader",
+}
+
 _FACTORIES: dict[str, Callable[[], LineParser]] = {}
 
 
@@ -50,9 +78,31 @@ def _builtin() -> dict[str, Callable[[], LineParser]]:
     return _FACTORIES
 
 
+def file_reader(name: str) -> FileReader | None:
+    """The binary-file reader for a format name, or None when unknown or its module is unavailable."""
+    target = FILE_READERS.get(name)
+    if target is None:
+        return None
+    module, _, attr = target.partition(":")
+    try:
+        cls = getattr(import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+    return cls()  # type: ignore[no-any-return,unused-ignore]
+
+
+def detect_file(head: bytes, path: Path) -> FileReader | None:
+    """The binary-file reader that claims a file by its first bytes, if any."""
+    for name in FILE_READERS:
+        reader = file_reader(name)
+        if reader is not None and reader.claims(head, path):
+            return reader
+    return None
+
+
 def formats() -> list[str]:
-    """Names of every known line format."""
-    return sorted(_builtin())
+    """Names of every known format (line formats and available binary-file formats)."""
+    return sorted(set(_builtin()) | {n for n in FILE_READERS if file_reader(n) is not None})
 
 
 def get_parser(name: str) -> LineParser:
