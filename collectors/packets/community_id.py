@@ -1,0 +1,62 @@
+"""Community ID v1 flow hashing (https://github.com/corelight/community-id-spec), so Canh's flows join
+with Zeek, Suricata and Elastic records of the same connection."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+
+from canh.collectors.packets.decode import ICMP, ICMP6
+
+# ICMP message types that have a counterpart; a flow of them is two-way (request <-> reply).
+_ICMP4_PAIRS = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
+_ICMP6_PAIRS = {
+    128: 129,
+    129: 128,
+    133: 134,
+    134: 133,
+    135: 136,
+    136: 135,
+    130: 131,
+    131: 130,
+    139: 140,
+    140: 139,
+    144: 145,
+    145: 144,
+}
+_PORTED = frozenset({6, 17, 132, 1, 58})
+
+
+def icmp_ports(proto: int, itype: int, code: int) -> tuple[int, int, bool]:
+    """ICMP (type, code) as Community ID's (source port, destination port, one_way)."""
+    pairs = _ICMP4_PAIRS if proto == ICMP else _ICMP6_PAIRS
+    other = pairs.get(itype)
+    if other is None:
+        return itype, code, True
+    return itype, other, False
+
+
+def community_id(src: bytes, dst: bytes, proto: int, sport: int = 0, dport: int = 0, seed: int = 0) -> str:
+    """The ``1:<base64 sha1>`` id of a flow; addresses packed (4 or 16 bytes), ICMP type/code as ports."""
+    one_way = False
+    if proto in (ICMP, ICMP6):
+        sport, dport, one_way = icmp_ports(proto, sport, dport)
+    return hashed(src, dst, proto, sport, dport, one_way, seed)
+
+
+def is_one_way(proto: int, sport: int) -> bool:
+    """For ICMP port equivalents: True when the message type has no counterpart."""
+    return proto in (ICMP, ICMP6) and sport not in (_ICMP4_PAIRS if proto == ICMP else _ICMP6_PAIRS)
+
+
+def hashed(
+    src: bytes, dst: bytes, proto: int, sport: int, dport: int, one_way: bool = False, seed: int = 0
+) -> str:
+    """Community ID from ports already mapped (ICMP port equivalents), in the order the flow was seen."""
+    if not one_way and (src > dst or (src == dst and sport > dport)):
+        src, dst, sport, dport = dst, src, dport, sport
+    data = struct.pack("!H", seed) + src + dst + struct.pack("!BB", proto, 0)
+    if proto in _PORTED:
+        data += struct.pack("!HH", sport, dport)
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")

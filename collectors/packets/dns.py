@@ -1,0 +1,196 @@
+"""DNS messages (RFC 1035) decoded into the ECS ``dns.*`` fields: a small pure parser, bounded and
+loop-safe on compression pointers, returning None for anything that is not a sane DNS message."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from typing import Any
+
+TYPES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    13: "HINFO",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    35: "NAPTR",
+    41: "OPT",
+    43: "DS",
+    46: "RRSIG",
+    47: "NSEC",
+    48: "DNSKEY",
+    64: "SVCB",
+    65: "HTTPS",
+    99: "SPF",
+    252: "AXFR",
+    251: "IXFR",
+    255: "ANY",
+    257: "CAA",
+    10: "NULL",
+}
+CLASSES = {1: "IN", 3: "CH", 4: "HS", 255: "ANY"}
+RCODES = {
+    0: "NOERROR",
+    1: "FORMERR",
+    2: "SERVFAIL",
+    3: "NXDOMAIN",
+    4: "NOTIMP",
+    5: "REFUSED",
+    6: "YXDOMAIN",
+    7: "YXRRSET",
+    8: "NXRRSET",
+    9: "NOTAUTH",
+    10: "NOTZONE",
+}
+OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
+_HDR = struct.Struct("!HHHHHH").unpack_from
+_RR = struct.Struct("!HHIH").unpack_from
+MAX_RECORDS = 64
+
+
+def _name(msg: bytes, pos: int) -> tuple[str, int]:
+    """(dotted name, position after it); raises ValueError on a bad or looping name."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    n = len(msg)
+    while True:
+        if pos >= n:
+            raise ValueError("name past end")
+        length = msg[pos]
+        if length == 0:
+            pos += 1
+            break
+        if length & 0xC0 == 0xC0:
+            if pos + 1 >= n:
+                raise ValueError("pointer past end")
+            if end < 0:
+                end = pos + 2
+            pos = ((length & 0x3F) << 8) | msg[pos + 1]
+            jumps += 1
+            if jumps > 32:
+                raise ValueError("pointer loop")
+            continue
+        if length & 0xC0:
+            raise ValueError("bad label")
+        label = msg[pos + 1 : pos + 1 + length]
+        if len(label) < length:
+            raise ValueError("label past end")
+        labels.append(label.decode("ascii", "backslashreplace"))
+        pos += 1 + length
+        if len(labels) > 128:
+            raise ValueError("too many labels")
+    return ".".join(labels), (end if end >= 0 else pos)
+
+
+def _rdata(msg: bytes, rtype: int, start: int, length: int) -> str:
+    data = msg[start : start + length]
+    if rtype == 1 and length == 4:
+        return str(ipaddress.IPv4Address(data))
+    if rtype == 28 and length == 16:
+        return str(ipaddress.IPv6Address(data))
+    if rtype in (2, 5, 12):
+        return _name(msg, start)[0]
+    if rtype == 15 and length > 2:
+        return f"{struct.unpack_from('!H', data)[0]} {_name(msg, start + 2)[0]}"
+    if rtype == 16:
+        parts, pos = [], 0
+        while pos < len(data):
+            ln = data[pos]
+            parts.append(data[pos + 1 : pos + 1 + ln].decode("utf-8", "backslashreplace"))
+            pos += 1 + ln
+        return "".join(parts)
+    if rtype == 33 and length > 6:
+        prio, weight, port = struct.unpack_from("!HHH", data)
+        return f"{prio} {weight} {port} {_name(msg, start + 6)[0]}"
+    if rtype == 6:
+        mname, pos = _name(msg, start)
+        rname, _ = _name(msg, pos)
+        return f"{mname} {rname}"
+    return data.hex()
+
+
+def parse(msg: bytes) -> dict[str, Any] | None:
+    """ECS ``dns`` fields of one DNS message (without the TCP length prefix), or None if it is not one."""
+    if len(msg) < 12:
+        return None
+    ident, flags, qd, an, _ns, _ar = _HDR(msg, 0)
+    if qd > MAX_RECORDS or an > 256 or (qd == 0 and an == 0):
+        return None
+    response = bool(flags & 0x8000)
+    header_flags = [
+        name
+        for bit, name in (
+            (0x0400, "AA"),
+            (0x0200, "TC"),
+            (0x0100, "RD"),
+            (0x0080, "RA"),
+            (0x0020, "AD"),
+            (0x0010, "CD"),
+        )
+        if flags & bit
+    ]
+    out: dict[str, Any] = {
+        "id": str(ident),
+        "type": "answer" if response else "query",
+        "op_code": OPCODES.get((flags >> 11) & 0xF, str((flags >> 11) & 0xF)),
+        "header_flags": header_flags,
+    }
+    if response:
+        out["response_code"] = RCODES.get(flags & 0xF, str(flags & 0xF))
+    try:
+        pos = 12
+        for i in range(qd):
+            name, pos = _name(msg, pos)
+            if pos + 4 > len(msg):
+                return None
+            qtype, qclass = struct.unpack_from("!HH", msg, pos)
+            pos += 4
+            if i == 0:
+                out["question"] = {
+                    "name": name,
+                    "type": TYPES.get(qtype, str(qtype)),
+                    "class": CLASSES.get(qclass, str(qclass)),
+                }
+                labels = name.split(".")
+                if len(labels) >= 2:
+                    out["question"]["registered_domain"] = ".".join(labels[-2:])
+                    if len(labels) > 2:
+                        out["question"]["subdomain"] = ".".join(labels[:-2])
+                    out["question"]["top_level_domain"] = labels[-1]
+        answers: list[dict[str, Any]] = []
+        resolved: list[str] = []
+        for _ in range(min(an, MAX_RECORDS)):
+            name, pos = _name(msg, pos)
+            if pos + 10 > len(msg):
+                break
+            rtype, rclass, ttl, rdlen = _RR(msg, pos)
+            pos += 10
+            if pos + rdlen > len(msg):
+                break
+            data = _rdata(msg, rtype, pos, rdlen)
+            pos += rdlen
+            answers.append(
+                {
+                    "name": name,
+                    "type": TYPES.get(rtype, str(rtype)),
+                    "class": CLASSES.get(rclass, str(rclass)),
+                    "ttl": ttl,
+                    "data": data,
+                }
+            )
+            if rtype in (1, 28):
+                resolved.append(data)
+    except (ValueError, IndexError, struct.error):
+        return None if "question" not in out else out
+    if answers:
+        out["answers"] = answers
+        out["answers_count"] = len(answers)
+    if resolved:
+        out["resolved_ip"] = resolved
+    return out

@@ -1,0 +1,520 @@
+"""The flow table and the packet loop: raw records in, ECS flow and application events out.
+
+Hot path per packet: ``decode`` (struct), one canonical-key dict lookup, a few counter updates.
+Payloads are only sliced for packets an application parser wants (DNS, DHCP, the first payload
+packets of a TCP flow, HTTP heads). Expiry uses FIFO queues instead of scanning the table: every
+flow shares the same idle timeout, so queue order is expiry order (a flow seen again is re-queued
+lazily when its turn comes), and eviction at ``max_flows`` takes the flow idle the longest.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from canh.collectors.packets import dhcp as dhcp_parser
+from canh.collectors.packets import dns as dns_parser
+from canh.collectors.packets import http as http_parser
+from canh.collectors.packets import tls as tls_parser
+from canh.collectors.packets.community_id import hashed, icmp_ports, is_one_way
+from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, decode
+from canh.collectors.packets.ecs import EventFactory
+from canh.collectors.registry import ReadProblem
+
+from canh.events import Event
+
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+FLAG_NAMES = (
+    (FIN, "FIN"),
+    (SYN, "SYN"),
+    (RST, "RST"),
+    (PSH, "PSH"),
+    (ACK, "ACK"),
+    (URG, "URG"),
+    (ECE, "ECE"),
+    (CWR, "CWR"),
+)
+TRANSPORTS = {
+    TCP: "tcp",
+    UDP: "udp",
+    ICMP: "icmp",
+    ICMP6: "ipv6-icmp",
+    132: "sctp",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    2: "igmp",
+    89: "ospf",
+    112: "vrrp",
+}
+PORT_PROTOCOLS = {
+    53: "dns",
+    80: "http",
+    8080: "http",
+    443: "tls",
+    8443: "tls",
+    22: "ssh",
+    25: "smtp",
+    587: "smtp",
+    110: "pop3",
+    143: "imap",
+    993: "tls",
+    995: "tls",
+    21: "ftp",
+    23: "telnet",
+    67: "dhcp",
+    68: "dhcp",
+    123: "ntp",
+    161: "snmp",
+    162: "snmp",
+    389: "ldap",
+    636: "tls",
+    445: "smb",
+    139: "netbios",
+    137: "netbios",
+    138: "netbios",
+    3389: "rdp",
+    5353: "mdns",
+    5355: "llmnr",
+    1900: "ssdp",
+    514: "syslog",
+    3306: "mysql",
+    5432: "postgresql",
+    1433: "mssql",
+    6379: "redis",
+    546: "dhcpv6",
+    547: "dhcpv6",
+    88: "kerberos",
+    5060: "sip",
+    1194: "openvpn",
+    500: "ipsec",
+    4500: "ipsec",
+}
+DNS_PORTS = frozenset({53, 5353, 5355})
+PROBE_PACKETS = 4  # payload packets per TCP flow examined for an application protocol
+MAX_HELLO = 16384
+
+
+@dataclass
+class FlowSettings:
+    """Flow table limits: timeouts in seconds of capture time, the maximum number of flows held."""
+
+    idle_timeout: float = 60.0
+    active_timeout: float = 1800.0
+    linger: float = 5.0  # after FIN+FIN or RST, for the last ACKs and retransmissions
+    max_flows: int = 1_000_000
+    udp_idle_timeout: float = 60.0
+
+
+class Flow:
+    """One bidirectional flow; ``rev`` says whether the initiator is the key's second endpoint."""
+
+    __slots__ = (
+        "app",
+        "buf",
+        "bytes_f",
+        "bytes_r",
+        "cid",
+        "closing",
+        "first",
+        "flags_f",
+        "flags_r",
+        "gone",
+        "key",
+        "last",
+        "macs",
+        "pending",
+        "pkts_f",
+        "pkts_r",
+        "probe",
+        "queued",
+        "rev",
+        "start",
+    )
+
+    def __init__(self, key: tuple, rev: bool, ts: float, first: int) -> None:
+        self.key = key
+        self.rev = rev
+        self.start = ts
+        self.last = ts
+        self.first = first
+        self.pkts_f = self.pkts_r = self.bytes_f = self.bytes_r = 0
+        self.flags_f = self.flags_r = 0
+        self.closing = 0  # 0 open, 1 one FIN, 2 both FINs, 3 RST
+        self.gone = False
+        self.queued = ts
+        self.app: str | None = None
+        self.probe = 0
+        self.buf: Any = None
+        self.pending: list[Any] | None = None
+        self.macs: tuple[bytes, bytes] | None = None
+        self.cid: str | None = None
+
+
+class PacketAnalyzer:
+    """Turns raw capture records into ECS events; keeps flow, ARP and DHCP state across records."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        host: str | None = None,
+        settings: FlowSettings | None = None,
+        ingested: Callable[[], str] | None = None,
+    ) -> None:
+        self.settings = settings or FlowSettings()
+        self.ev = EventFactory(source=source, host=host, ingested=ingested)
+        self.flows: dict[tuple, Flow] = {}
+        self.idle_q: deque[Flow] = deque()
+        self.close_q: deque[Flow] = deque()
+        self.out: list[Event] = []
+        self.arp_macs: dict[bytes, bytes] = {}
+        self.dhcp_names: dict[str, str] = {}
+        self.stats: dict[str, int] = {
+            "packets": 0,
+            "bytes": 0,
+            "flows": 0,
+            "events": 0,
+            "evicted": 0,
+            "errors": 0,
+            "skipped": 0,
+        }
+        self.now = 0.0
+        self._next_sweep = 0.0
+        self._linktypes_reported: set[int] = set()
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def run(
+        self, records: Iterable[tuple], index: int = 0, where: str = ""
+    ) -> Iterator[list[Event] | ReadProblem]:
+        """Feed records; yields batches of events (as flows end and app messages are seen) and problems.
+
+        ``index`` is the number of records before these (packet positions continue from it).
+        """
+        flows = self.flows
+        stats = self.stats
+        out = self.out
+        settings = self.settings
+        max_flows = settings.max_flows
+        idle_q = self.idle_q
+        npk = nby = 0
+        for rec in records:
+            index += 1
+            ts = rec[0]
+            if ts is None:
+                stats["errors"] += 1
+                stats[rec[1]] = stats.get(rec[1], 0) + 1
+                yield ReadProblem(f"{where}#{index}", rec[1], rec[2])
+                continue
+            frame = rec[2]
+            wirelen = rec[3]
+            npk += 1
+            nby += wirelen
+            r = decode(rec[1], frame)
+            if r.__class__ is str:
+                stats[r] = stats.get(r, 0) + 1
+                if r in ERRORS:
+                    stats["errors"] += 1
+                    if r == "unknown_linktype":
+                        if rec[1] not in self._linktypes_reported:
+                            self._linktypes_reported.add(rec[1])
+                            yield ReadProblem(f"{where}#{index}", f"unknown_linktype {rec[1]}", b"")
+                    else:
+                        yield ReadProblem(f"{where}#{index}", str(r), frame[:256])
+                else:
+                    stats["skipped"] += 1
+                continue
+            proto = r[0]
+            if ts > self._next_sweep:
+                self._sweep(ts)
+                if out:
+                    yield self._drain()
+            if proto == ARP:
+                self._arp(r, ts, index, frame)
+                continue
+            src = r[1]
+            dst = r[2]
+            sport = r[3]
+            dport = r[4]
+            if proto in (ICMP, ICMP6):
+                sport, dport, _ = icmp_ports(proto, sport, dport)
+            if src < dst or (src == dst and sport <= dport):
+                key = (src, sport, dst, dport, proto, r[5])
+                rev = False
+            else:
+                key = (dst, dport, src, sport, proto, r[5])
+                rev = True
+            flow = flows.get(key)
+            flags = r[6]
+            if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
+                # A new connection reusing the ports: finish the old one now (tshark splits here too).
+                self._end(flow, "reuse")
+                flow = None
+            if flow is None:
+                if len(flows) >= max_flows:
+                    self._evict()
+                # The initiator is the packet's sender, unless we first see the SYN-ACK.
+                flow = Flow(key, rev if flags & 0x12 != 0x12 else not rev, ts, index)
+                if rec[1] == 1 and len(frame) >= 14:
+                    flow.macs = (
+                        (frame[6:12], frame[0:6]) if flags & 0x12 != 0x12 else (frame[0:6], frame[6:12])
+                    )
+                flows[key] = flow
+                idle_q.append(flow)
+                stats["flows"] += 1
+            elif ts - flow.start > settings.active_timeout:
+                self._end(flow, "active_timeout")
+                flow = Flow(key, rev, ts, index)
+                flows[key] = flow
+                idle_q.append(flow)
+                stats["flows"] += 1
+            flow.last = ts
+            if rev == flow.rev:
+                flow.pkts_f += 1
+                flow.bytes_f += wirelen
+                flow.flags_f |= flags
+                fwd = True
+            else:
+                flow.pkts_r += 1
+                flow.bytes_r += wirelen
+                flow.flags_r |= flags
+                fwd = False
+            if proto == TCP:
+                if flags & 5:
+                    self._closing(flow, flags)
+                if r[8] > r[7] and (flow.probe < PROBE_PACKETS or flow.app == "http" or flow.buf is not None):
+                    self._tcp_payload(flow, fwd, r, frame, ts, index)
+            elif proto == UDP:
+                if r[8] > r[7] and (sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67):
+                    self._udp_payload(flow, r, frame, ts, index)
+            elif proto in (ICMP, ICMP6):
+                self._icmp(r, ts, index, flow)
+            if out and len(out) >= 512:
+                yield self._drain()
+        stats["packets"] += npk
+        stats["bytes"] += nby
+        if out:
+            yield self._drain()
+
+    def finish(self) -> list[Event]:
+        """End every flow still open (end of the capture or shutdown) and return what is left."""
+        for flow in list(self.flows.values()):
+            self._end(flow, "end_of_capture")
+        return self._drain()
+
+    def expire(self, now: float) -> list[Event]:
+        """Run timeouts at capture time ``now`` (a live source calls this when traffic is quiet)."""
+        self._sweep(now)
+        return self._drain()
+
+    def _drain(self) -> list[Event]:
+        batch = self.out
+        self.out = []
+        self.stats["events"] += len(batch)
+        return batch
+
+    # -- flow lifecycle --------------------------------------------------------------------------
+
+    def _closing(self, flow: Flow, flags: int) -> None:
+        if flags & RST:
+            state = 3
+        elif flow.flags_f & FIN and flow.flags_r & FIN:
+            state = 2
+        else:
+            state = 1
+        if state >= 2 and flow.closing < 2:
+            flow.closing = state
+            flow.queued = flow.last
+            self.close_q.append(flow)
+        elif state > flow.closing:
+            flow.closing = state
+
+    def _sweep(self, now: float) -> None:
+        self.now = now
+        self._next_sweep = now + 1.0
+        s = self.settings
+        close_q = self.close_q
+        while close_q and close_q[0].queued + s.linger <= now:
+            flow = close_q.popleft()
+            if not flow.gone:
+                if flow.last + s.linger <= now:
+                    self._end(flow, "rst" if flow.closing == 3 else "fin")
+                else:
+                    flow.queued = flow.last
+                    close_q.append(flow)
+        idle_q = self.idle_q
+        idle = s.idle_timeout
+        while idle_q and idle_q[0].queued + idle <= now:
+            flow = idle_q.popleft()
+            if flow.gone:
+                continue
+            if flow.last + idle <= now:
+                self._end(flow, "idle_timeout")
+            else:
+                flow.queued = flow.last
+                idle_q.append(flow)
+
+    def _evict(self) -> None:
+        idle_q = self.idle_q
+        while idle_q:
+            flow = idle_q.popleft()
+            if flow.gone:
+                continue
+            if flow.queued < flow.last:  # touched since queued: re-queue behind the idle ones
+                flow.queued = flow.last
+                idle_q.append(flow)
+                continue
+            self.stats["evicted"] += 1
+            self._end(flow, "evicted")
+            return
+
+    def _end(self, flow: Flow, reason: str) -> None:
+        flow.gone = True
+        if self.flows.get(flow.key) is flow:
+            del self.flows[flow.key]
+        if flow.pending:
+            for req_index, req_ts, fields in flow.pending:
+                self.out.append(self.ev.http(flow, req_index, req_ts, fields, None))
+            flow.pending = None
+        self.out.append(self.ev.flow(flow, reason))
+
+    # -- application layer -----------------------------------------------------------------------
+
+    def _tcp_payload(self, flow: Flow, fwd: bool, r: tuple, frame: bytes, ts: float, index: int) -> None:
+        payload = frame[r[7] : r[8]]
+        if flow.buf is not None:
+            bfwd, data, need = flow.buf
+            if bfwd == fwd:
+                data += payload
+                if len(data) >= need or len(data) > MAX_HELLO:
+                    flow.buf = None
+                    self._tls(flow, data, ts, index)
+                else:
+                    flow.buf = (bfwd, data, need)
+                return
+        flow.probe += 1
+        app = flow.app
+        key = flow.key
+        if app is None or app == "tls":
+            need = tls_parser.hello_length(payload)
+            if need:
+                flow.app = "tls"
+                if len(payload) >= 9:
+                    need = 9 + int.from_bytes(payload[6:9], "big")
+                if len(payload) < need and need <= MAX_HELLO:
+                    flow.buf = (fwd, payload, need)
+                else:
+                    self._tls(flow, payload, ts, index)
+                return
+        if (app is None or app == "http") and http_parser.looks_like(payload):
+            flow.app = "http"
+            self._http(flow, payload, ts, index)
+            return
+        if key[1] == 53 or key[3] == 53:
+            flow.app = "dns"
+            pos = 0
+            n = 0
+            while pos + 2 < len(payload) and n < 8:
+                mlen = int.from_bytes(payload[pos : pos + 2], "big")
+                msg = payload[pos + 2 : pos + 2 + mlen]
+                if len(msg) < mlen:
+                    break
+                self._dns(msg, r, ts, index, flow)
+                pos += 2 + mlen
+                n += 1
+            return
+        if app is None:
+            if payload.startswith(b"SSH-"):
+                flow.app = "ssh"
+            elif flow.probe >= PROBE_PACKETS:
+                flow.app = ""
+
+    def _udp_payload(self, flow: Flow, r: tuple, frame: bytes, ts: float, index: int) -> None:
+        payload = frame[r[7] : r[8]]
+        if r[3] == 67 or r[4] == 67:
+            fields = dhcp_parser.parse(payload)
+            if fields is not None:
+                flow.app = "dhcp"
+                self._dhcp(fields, r, ts, index, flow)
+            return
+        self._dns(payload, r, ts, index, flow)
+
+    def _dns(self, msg: bytes, r: tuple, ts: float, index: int, flow: Flow) -> None:
+        fields = dns_parser.parse(msg)
+        if fields is None:
+            self.stats["dns_unparsed"] = self.stats.get("dns_unparsed", 0) + 1
+            return
+        flow.app = "dns"
+        self.out.append(self.ev.dns(r, ts, index, fields, flow))
+
+    def _tls(self, flow: Flow, record: bytes, ts: float, index: int) -> None:
+        if len(record) > 5 and record[5] == 1:
+            fields = tls_parser.client_hello(record)
+            kind = "client_hello"
+        else:
+            fields = tls_parser.server_hello(record)
+            kind = "server_hello"
+        if fields is not None:
+            self.out.append(self.ev.tls(flow, ts, index, kind, fields))
+
+    def _http(self, flow: Flow, payload: bytes, ts: float, index: int) -> None:
+        parsed = http_parser.parse(payload)
+        if parsed is None:
+            return
+        kind, fields = parsed
+        if kind == "request":
+            if flow.pending is None:
+                flow.pending = []
+            flow.pending.append((index, ts, fields))
+            if len(flow.pending) > 32:  # a response never came: report the oldest alone
+                req_index, req_ts, req = flow.pending.pop(0)
+                self.out.append(self.ev.http(flow, req_index, req_ts, req, None))
+        elif flow.pending:
+            req_index, req_ts, req = flow.pending.pop(0)
+            self.out.append(self.ev.http(flow, req_index, req_ts, req, fields))
+        else:
+            self.out.append(self.ev.http(flow, index, ts, None, fields))
+
+    def _dhcp(self, fields: dict[str, Any], r: tuple, ts: float, index: int, flow: Flow) -> None:
+        mac = fields["client_mac"]
+        if "hostname" in fields:
+            if len(self.dhcp_names) > 65536:
+                self.dhcp_names.clear()
+            self.dhcp_names[mac] = fields["hostname"]
+        elif mac in self.dhcp_names:
+            fields["hostname"] = self.dhcp_names[mac]
+        self.out.append(self.ev.dhcp(r, ts, index, fields, flow))
+
+    def _icmp(self, r: tuple, ts: float, index: int, flow: Flow) -> None:
+        self.out.append(self.ev.icmp(r, ts, index, flow))
+
+    def _arp(self, r: tuple, ts: float, index: int, frame: bytes) -> None:
+        _, _vlan, _op, sha, spa, _tha, _tpa = r
+        previous = None
+        if spa != b"\0\0\0\0":
+            known = self.arp_macs.get(spa)
+            if known is not None and known != sha:
+                previous = known
+            if len(self.arp_macs) > 262144:
+                self.arp_macs.clear()
+            self.arp_macs[spa] = sha
+        self.out.append(self.ev.arp(r, ts, index, None))
+        if previous is not None:
+            self.stats["arp_mac_changes"] = self.stats.get("arp_mac_changes", 0) + 1
+            self.out.append(self.ev.arp(r, ts, index, previous))
+
+
+def flag_names(flags: int) -> list[str]:
+    """TCP flag bits as names, in header order."""
+    return [name for bit, name in FLAG_NAMES if flags & bit]
+
+
+def flow_community_id(flow: Flow) -> str:
+    """Community ID of a flow, from its initiator's side (ICMP one-way messages hash in that order)."""
+    src, sport, dst, dport, proto, _ = flow.key
+    if flow.rev:
+        src, sport, dst, dport = dst, dport, src, sport
+    return hashed(src, dst, proto, sport, dport, is_one_way(proto, sport))
