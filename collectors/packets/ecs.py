@@ -88,11 +88,13 @@ class EventFactory:
 
     def ts(self, epoch: float) -> str:
         """``@timestamp`` text of a capture time (cached per second: many packets share one)."""
-        sec = int(epoch)
+        # Half a microsecond up: capture stamps are whole microseconds, floats fall just short of them.
+        ms = int(epoch * 1000 + 0.0005)
+        sec = ms // 1000
         if sec != self._sec:
             self._sec = sec
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{self._prefix}.{int((epoch - sec) * 1000):03d}Z"
+        return f"{self._prefix}.{ms % 1000:03d}Z"
 
     def _base(self, ts: float, dataset: str, index: int, slot: int, message: str) -> Event:
         now = time.monotonic()

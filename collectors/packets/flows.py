@@ -302,7 +302,7 @@ class PacketAnalyzer:
     def finish(self) -> list[Event]:
         """End every flow still open (end of the capture or shutdown) and return what is left."""
         for flow in list(self.flows.values()):
-            self._end(flow, "end_of_capture")
+            self._end(flow, "rst" if flow.closing == 3 else "fin" if flow.closing == 2 else "end_of_capture")
         return self._drain()
 
     def expire(self, now: float) -> list[Event]:

@@ -6,18 +6,21 @@ import struct
 from pathlib import Path
 
 import pytest
+from canh.collectors.packets.capfile import CaptureReader, is_capture
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import PcapNgWriter, wrpcap
-
-from canh.collectors.packets.capfile import CaptureReader, is_capture
 
 
 def _pkts(n: int = 5) -> list:
     out = []
     for i in range(n):
-        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(
-            sport=1000 + i, dport=53) / (b"x" * i)
+        p = (
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / UDP(sport=1000 + i, dport=53)
+            / (b"x" * i)
+        )
         p.time = 1_700_000_000 + i + 0.25
         out.append(p)
     return out
@@ -45,7 +48,7 @@ def test_big_endian_and_nanosecond_pcap(tmp_path: Path) -> None:
     rec = struct.pack(">IIII", 1_700_000_000, 123_456_789, len(frame), len(frame) + 100) + frame
     path = tmp_path / "be.pcap"
     path.write_bytes(head + rec)
-    (ts, lt, data, wire), = _records(path)
+    ((ts, _lt, data, wire),) = _records(path)
     assert ts == pytest.approx(1_700_000_000.123456789) and data == frame and wire == len(frame) + 100
 
 
