@@ -157,12 +157,6 @@ def parse(msg: bytes) -> dict[str, Any] | None:
                     "type": TYPES.get(qtype, str(qtype)),
                     "class": CLASSES.get(qclass, str(qclass)),
                 }
-                labels = name.split(".")
-                if len(labels) >= 2:
-                    out["question"]["registered_domain"] = ".".join(labels[-2:])
-                    if len(labels) > 2:
-                        out["question"]["subdomain"] = ".".join(labels[:-2])
-                    out["question"]["top_level_domain"] = labels[-1]
         answers: list[dict[str, Any]] = []
         resolved: list[str] = []
         for _ in range(min(an, MAX_RECORDS)):

@@ -207,7 +207,7 @@ class PacketAnalyzer:
             if ts is None:
                 stats["errors"] += 1
                 stats[rec[1]] = stats.get(rec[1], 0) + 1
-                yield ReadProblem(f"{where}#{index}", rec[1], rec[2])
+                yield ReadProblem(f"{where}#{index}", reason_text(rec[1]), rec[2])
                 continue
             frame = rec[2]
             wirelen = rec[3]
@@ -221,9 +221,9 @@ class PacketAnalyzer:
                     if r == "unknown_linktype":
                         if rec[1] not in self._linktypes_reported:
                             self._linktypes_reported.add(rec[1])
-                            yield ReadProblem(f"{where}#{index}", f"unknown_linktype {rec[1]}", b"")
+                            yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=rec[1]), b"")
                     else:
-                        yield ReadProblem(f"{where}#{index}", str(r), frame[:256])
+                        yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
                 else:
                     stats["skipped"] += 1
                 continue
@@ -505,6 +505,13 @@ class PacketAnalyzer:
         if previous is not None:
             self.stats["arp_mac_changes"] = self.stats.get("arp_mac_changes", 0) + 1
             self.out.append(self.ev.arp(r, ts, index, previous))
+
+
+def reason_text(reason: str, **params: Any) -> str:
+    """A skip/damage reason code as a sentence in the user's language."""
+    from canh.i18n import t
+
+    return t(f"pcap.{reason}", **params)
 
 
 def flag_names(flags: int) -> list[str]:
