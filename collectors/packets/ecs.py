@@ -96,7 +96,9 @@ class EventFactory:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         return f"{self._prefix}.{ms % 1000:03d}Z"
 
-    def _base(self, ts: float, dataset: str, index: int, slot: int, message: str) -> Event:
+    def _base(
+        self, ts: float, dataset: str, index: int, slot: int, message: str, source: str | None = None
+    ) -> Event:
         now = time.monotonic()
         if now - self._ing_at > 0.5:
             self._ing_at = now
@@ -152,7 +154,7 @@ class EventFactory:
         message = (
             f"{transport} {s_txt}:{sport} -> {d_txt}:{dport}" if ported else f"{transport} {s_txt} -> {d_txt}"
         )
-        event = self._base(flow.start, "network.flow", flow.first, 0, message)
+        event = self._base(flow.start, "network.flow", flow.first, 0, message, flow.origin)
         fields = self._endpoints(src, sport if ported else None, dst, dport if ported else None, proto)
         protocol = flow.app or PORT_PROTOCOLS.get(dport) or PORT_PROTOCOLS.get(sport) if ported else None
         duration = flow.last - flow.start

@@ -125,6 +125,7 @@ class Flow:
         "key",
         "last",
         "macs",
+        "origin",
         "pending",
         "pkts_f",
         "pkts_r",
@@ -151,6 +152,7 @@ class Flow:
         self.pending: list[Any] | None = None
         self.macs: tuple[bytes, bytes] | None = None
         self.cid: str | None = None
+        self.origin: str | None = None  # the file a flow began in, when a source reads several
 
 
 class PacketAnalyzer:
@@ -262,12 +264,14 @@ class PacketAnalyzer:
                     flow.macs = (
                         (frame[6:12], frame[0:6]) if flags & 0x12 != 0x12 else (frame[0:6], frame[6:12])
                     )
+                flow.origin = self.ev.source
                 flows[key] = flow
                 idle_q.append(flow)
                 stats["flows"] += 1
             elif ts - flow.start > settings.active_timeout:
                 self._end(flow, "active_timeout")
                 flow = Flow(key, rev, ts, index)
+                flow.origin = self.ev.source
                 flows[key] = flow
                 idle_q.append(flow)
                 stats["flows"] += 1
