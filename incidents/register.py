@@ -1,0 +1,298 @@
+"""The security-level register: one record per information system (Decree 85 / Decree 331).
+
+Pure data and rules: no store, no clock of its own. Persistence is in :mod:`canh.incidents.systems`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import ipaddress
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from canh.incidents.regulation import DOSSIER_STATUSES, RETURN_STATUSES, can_move, rules_for
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from canh.errors import WorkflowError
+from canh.events import get
+
+SystemType = Literal["internal", "services", "infrastructure", "industrial", "other"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Contact(_Model):
+    """A person to call about the system."""
+
+    name: str
+    role: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class Assets(_Model):
+    """What links events to the system: host names (globs allowed), CIDRs and URLs."""
+
+    hosts: list[str] = Field(default_factory=list)
+    cidrs: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+
+    @field_validator("cidrs")
+    @classmethod
+    def _valid_cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            ipaddress.ip_network(c, strict=False)  # ValueError → validation error naming the value
+        return v
+
+
+class Decision(_Model):
+    """The approval decision (quyết định phê duyệt cấp độ)."""
+
+    number: str = ""
+    date: dt.date | None = None
+    authority: str = ""
+
+
+class DossierStep(_Model):
+    """One move of the dossier, with who, when and (for returns) why."""
+
+    status: str
+    at: datetime
+    by: str
+    reasons: str = ""
+
+
+class Dossier(_Model):
+    """The level dossier (hồ sơ đề xuất cấp độ) and its workflow."""
+
+    status: str = "draft"
+    history: list[DossierStep] = Field(default_factory=list)
+    decision: Decision = Field(default_factory=Decision)
+    return_reasons: str = ""
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        if v not in DOSSIER_STATUSES:
+            raise ValueError(f"unknown dossier status {v!r} (one of {', '.join(DOSSIER_STATUSES)})")
+        return v
+
+
+class Inspection(_Model):
+    """An inspection or assessment (kiểm tra, đánh giá)."""
+
+    date: dt.date
+    assessor: str = ""
+    external: bool = False
+    result: str = ""
+
+
+class Coverage(_Model):
+    """The four protection layers that people declare (layer 2 and 3 are derived from data)."""
+
+    onsite_team: bool = False
+    monitoring_provider: str = ""
+    national_connection: bool = False
+
+
+class System(_Model):
+    """An information system of the register."""
+
+    code: str
+    name_vi: str
+    name_en: str = ""
+    owner_org: str = ""
+    operator_unit: str = ""
+    security_unit: str = ""
+    system_type: SystemType = "internal"
+    regime: Literal["ND85", "ND331"] = "ND85"
+    proposed_level: int | None = Field(default=None, ge=1, le=5)
+    approved_level: int | None = Field(default=None, ge=1, le=5)
+    requires_24x7: bool = False
+    admin_procedures: bool = False
+    parent: str = ""
+    dossier: Dossier = Field(default_factory=Dossier)
+    inspections: list[Inspection] = Field(default_factory=list)
+    coverage: Coverage = Field(default_factory=Coverage)
+    contacts: list[Contact] = Field(default_factory=list)
+    assets: Assets = Field(default_factory=Assets)
+    notes: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        v = v.strip()
+        if not v or any(c.isspace() for c in v):
+            raise ValueError("code must be one word")
+        return v
+
+    @property
+    def level(self) -> int | None:
+        """The level in force: the approved one, else the proposed one."""
+        return self.approved_level or self.proposed_level
+
+    def doc(self) -> dict[str, Any]:
+        """The store document."""
+        return self.model_dump(mode="json")
+
+
+def move_dossier(
+    system: System, target: str, *, by: str, at: datetime, reasons: str = "", decision: Decision | None = None
+) -> System:
+    """The system with its dossier moved to ``target``; a forbidden move is a WorkflowError."""
+    current = system.dossier.status
+    if target not in DOSSIER_STATUSES:
+        raise WorkflowError("register.bad_status", where=system.code, status=target)
+    if not can_move(current, target):
+        raise WorkflowError("register.bad_move", where=system.code, current=current, target=target)
+    if target in RETURN_STATUSES and not reasons.strip():
+        raise WorkflowError("register.reasons_needed", where=system.code, target=target)
+    if (
+        target == "expert_opinion"
+        and (system.level or 0) < rules_for(system.regime).expert_opinion_from_level
+    ):
+        raise WorkflowError("register.no_expert_opinion", where=system.code, level=system.level or "-")
+    new = system.model_copy(deep=True)
+    if target == "approved":
+        decision = decision or new.dossier.decision
+        if not decision.number or decision.date is None:
+            raise WorkflowError("register.decision_needed", where=system.code)
+        new.dossier.decision = decision
+        new.approved_level = new.approved_level or new.proposed_level
+    new.dossier.status = target
+    new.dossier.return_reasons = reasons if target in RETURN_STATUSES else ""
+    new.dossier.history.append(DossierStep(status=target, at=at, by=by, reasons=reasons))
+    return new
+
+
+def next_inspection_due(system: System) -> date | None:
+    """When the next inspection is due: last one (else the approval date) plus the level's cadence."""
+    level = system.level
+    if level is None:
+        return None
+    every = rules_for(system.regime).inspection_every[level]
+    last = max((i.date for i in system.inspections), default=None) or system.dossier.decision.date
+    if last is None:
+        return None  # never approved nor inspected: due now, reported as such
+    return last + every
+
+
+def is_overdue(system: System, today: date) -> bool:
+    """Due date passed, or an approved-level system never inspected nor dated."""
+    due = next_inspection_due(system)
+    return (due is None and system.level is not None) or (due is not None and due < today)
+
+
+def independent_inspection_ok(system: System, today: date) -> bool:
+    """Layer 3: an external assessment within the level's cadence."""
+    level = system.level
+    if level is None:
+        return False
+    every = rules_for(system.regime).inspection_every[level]
+    return any(i.external and today - i.date <= every for i in system.inspections)
+
+
+# -- assets → systems -----------------------------------------------------------------------------
+
+# Where an event or alert names the machine it is about.
+HOST_FIELDS = ("host.name", "host.hostname", "observer.hostname", "agent.hostname", "winlog.computer_name")
+IP_FIELDS = ("host.ip", "destination.ip", "observer.ip", "source.ip")
+URL_FIELDS = (
+    "url.domain",
+    "url.full",
+    "url.original",
+    "destination.domain",
+    "server.domain",
+    "http.request.referrer",
+)
+
+
+def _host_of(value: str) -> str:
+    if "://" in value:
+        return (urlsplit(value).hostname or "").lower()
+    return value.split("/", 1)[0].split(":", 1)[0].lower()
+
+
+class AssetIndex:
+    """Finds the systems an event or alert belongs to, from their declared assets."""
+
+    def __init__(self, systems: Iterable[System]) -> None:
+        self.hosts: dict[str, set[str]] = {}
+        self.globs: list[tuple[str, str]] = []
+        self.nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+        self.domains: dict[str, set[str]] = {}
+        for s in systems:
+            for h in s.assets.hosts:
+                h = h.strip().lower()
+                if any(c in h for c in "*?["):
+                    self.globs.append((h, s.code))
+                else:
+                    self.hosts.setdefault(h, set()).add(s.code)
+            for c in s.assets.cidrs:
+                self.nets.append((ipaddress.ip_network(c, strict=False), s.code))
+            for u in s.assets.urls:
+                self.domains.setdefault(_host_of(u), set()).add(s.code)
+
+    def by_host(self, name: str) -> set[str]:
+        name = name.lower()
+        out = set(self.hosts.get(name, ()))
+        short = name.split(".", 1)[0]
+        out |= self.hosts.get(short, set())
+        out |= {code for pattern, code in self.globs if fnmatch.fnmatchcase(name, pattern)}
+        return out
+
+    def by_ip(self, value: str) -> set[str]:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            return set()
+        return {code for net, code in self.nets if ip.version == net.version and ip in net}
+
+    def by_url(self, value: str) -> set[str]:
+        return set(self.domains.get(_host_of(value), ()))
+
+    def match(self, record: Mapping[str, Any]) -> set[str]:
+        """Codes of the systems whose assets the record names."""
+        out: set[str] = set()
+        for f in HOST_FIELDS:
+            for v in _values(get(record, f)):
+                out |= self.by_host(v)
+        for f in IP_FIELDS:
+            for v in _values(get(record, f)):
+                out |= self.by_ip(v)
+        for f in URL_FIELDS:
+            for v in _values(get(record, f)):
+                out |= self.by_url(v)
+        return out
+
+
+def _values(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, list):
+        return [str(x) for x in v if x is not None]
+    return [str(v)]
+
+
+def monitored_systems(index: AssetIndex, seen: Mapping[str, Iterable[str]]) -> set[str]:
+    """Layer 2: systems whose assets appear among values seen recently (field → values)."""
+    out: set[str] = set()
+    for f, values in seen.items():
+        for v in values:
+            if f in HOST_FIELDS:
+                out |= index.by_host(v)
+            elif f in IP_FIELDS:
+                out |= index.by_ip(v)
+            else:
+                out |= index.by_url(v)
+    return out
+
+
+def inspection_window(system: System) -> timedelta | None:
+    """The level's inspection cadence (None without a level)."""
+    return rules_for(system.regime).inspection_every[system.level] if system.level else None

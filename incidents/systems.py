@@ -1,0 +1,136 @@
+"""The register in the store: ``systems`` documents, audited, with optimistic concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from canh.incidents.audit import audit_entry, diff, write_audit
+from canh.incidents.register import (
+    HOST_FIELDS,
+    IP_FIELDS,
+    AssetIndex,
+    Decision,
+    System,
+    monitored_systems,
+    move_dossier,
+)
+from pydantic import ValidationError
+
+from canh.clock import Clock
+from canh.errors import ConflictError, InputError, NotFoundError
+from canh.store.base import NEW, Store, Versioned
+
+SEEN_FIELDS = (*HOST_FIELDS[:3], *IP_FIELDS[:2], "url.domain")
+
+
+def system_from_doc(doc: dict[str, Any], where: str = "") -> System:
+    """A System from a stored or imported dict; a bad one is an InputError naming the field."""
+    try:
+        return System.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise InputError(
+            "register.bad_field", where=where or str(doc.get("code", "?")), field=field, reason=err["msg"]
+        ) from exc
+
+
+class Register:
+    """Read and change the register; every change is written to the audit stream."""
+
+    def __init__(self, store: Store, clock: Clock, actor: str = "canh") -> None:
+        self.store = store
+        self.clock = clock
+        self.actor = actor
+
+    def get(self, code: str) -> System:
+        v = self.store.get_doc("systems", code)
+        if v is None:
+            raise NotFoundError("register.not_found", where=code)
+        return system_from_doc(v.doc, code)
+
+    def get_versioned(self, code: str) -> tuple[System, Versioned]:
+        v = self.store.get_doc("systems", code)
+        if v is None:
+            raise NotFoundError("register.not_found", where=code)
+        return system_from_doc(v.doc, code), v
+
+    def all(self) -> list[System]:
+        self.store.refresh()
+        return [
+            system_from_doc(v.doc, v.id) for v in self.store.find_docs("systems", limit=100_000, sort="code")
+        ]
+
+    def save(self, system: System, *, expect: Versioned | None = None, action: str = "update") -> Versioned:
+        """Create (no ``expect``) or update a system, auditing the changed fields."""
+        doc = system.doc()
+        before = expect.doc if expect is not None else None
+        try:
+            v = self.store.put_doc("systems", system.code, doc, expect=expect if expect is not None else NEW)
+        except ConflictError as exc:
+            raise ConflictError(
+                "register.conflict",
+                where=system.code,
+                current=exc.current,
+                version=getattr(exc.current, "version", "?"),
+            ) from exc
+        write_audit(
+            self.store,
+            audit_entry(
+                "systems",
+                system.code,
+                "create" if expect is None else action,
+                self.actor,
+                self.clock.now(),
+                diff(before, doc),
+                v.version,
+            ),
+        )
+        return v
+
+    def upsert(self, system: System) -> str:
+        """Create or replace a system from an import; returns created|updated|unchanged."""
+        current = self.store.get_doc("systems", system.code)
+        if current is None:
+            self.save(system)
+            return "created"
+        if current.doc == system.doc():
+            return "unchanged"
+        self.save(system, expect=current, action="import")
+        return "updated"
+
+    def move(self, code: str, target: str, *, reasons: str = "", decision: Decision | None = None) -> System:
+        """Move a system's dossier along its workflow (audited)."""
+        system, v = self.get_versioned(code)
+        new = move_dossier(
+            system, target, by=self.actor, at=self.clock.now(), reasons=reasons, decision=decision
+        )
+        self.save(new, expect=v, action=f"dossier.{target}")
+        return new
+
+    def delete(self, code: str) -> None:
+        _, v = self.get_versioned(code)
+        self.store.delete_doc("systems", code, expect=v)
+        write_audit(
+            self.store,
+            audit_entry(
+                "systems", code, "delete", self.actor, self.clock.now(), diff(v.doc, None), v.version + 1
+            ),
+        )
+
+    def index(self, systems: Iterable[System] | None = None) -> AssetIndex:
+        return AssetIndex(self.all() if systems is None else systems)
+
+    def monitored(self, index: AssetIndex, window: timedelta = timedelta(hours=24)) -> set[str]:
+        """Systems whose assets sent events within ``window`` (the derived monitoring layer)."""
+        since = self.clock.now() - window
+        seen = {
+            f: [
+                str(b.key)
+                for b in self.store.terms("events", f, since=since, until=self.clock.now(), size=5000)
+            ]
+            for f in SEEN_FIELDS
+        }
+        return monitored_systems(index, seen)
