@@ -206,4 +206,4 @@ def frame_macs(linktype: int, frame: bytes) -> tuple[bytes, bytes] | None:
 
 def mac_text(mac: bytes) -> str:
     """ECS form of a MAC address: upper-case bytes joined by hyphens."""
-    return "-".join(f"{b:02X}" for b in mac)
+    return mac.hex("-").upper()

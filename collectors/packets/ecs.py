@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import ICMP, TCP, mac_text
 
-from canh.events import Event, format_ts, new_event, set_many
+from canh.events import Event, expand, format_ts, new_event, set_field, set_many
 
 if TYPE_CHECKING:
     from canh.collectors.packets.flows import Flow
@@ -67,6 +67,38 @@ _TRANSPORT = {
 _AF = {4: socket.AF_INET, 16: socket.AF_INET6}
 
 
+def put(event: Event, fields: dict[str, Any]) -> None:
+    """Set dotted ``fields`` (``None`` skipped) one top-level object at a time.
+
+    Same result as :func:`canh.events.set_many`, about four times faster for the twenty-odd fields of a
+    flow: grouping by the first name element makes one nested object per group instead of walking
+    the path of every field (events are built per flow on the sensor's hot path).
+    """
+    groups: dict[str, Any] = {}
+    for path, value in fields.items():
+        if value is None:
+            continue
+        head, _, rest = path.partition(".")
+        if rest:
+            sub = groups.get(head)
+            if sub is None:
+                groups[head] = sub = {}
+            sub[rest] = value
+        else:
+            groups[head] = value
+    for head, sub in groups.items():
+        if sub.__class__ is dict:
+            for key in sub:
+                if "." in key:
+                    sub = expand(sub)
+                    break
+            existing = event.get(head)
+            if existing.__class__ is dict:
+                existing.update(sub)
+                continue
+        set_field(event, head, sub)
+
+
 def ip_text(packed: bytes) -> str:
     """Text form of a packed IPv4/IPv6 address."""
     return socket.inet_ntop(_AF[len(packed)], packed)
@@ -85,6 +117,11 @@ class EventFactory:
         self._prefix = ""
         self._ing_at = 0.0
         self._ing = ""
+        from canh.collectors.packets import flows  # flows imports this module; it is loaded by now
+
+        self._ports = flows.PORT_PROTOCOLS
+        self._flag_names = flows.flag_names
+        self._community_id = flows.flow_community_id
 
     def ts(self, epoch: float) -> str:
         """``@timestamp`` text of a capture time (cached per second: many packets share one)."""
@@ -107,7 +144,7 @@ class EventFactory:
             timestamp=self.ts(ts),
             dataset=dataset,
             module=MODULE,
-            source=self.source,
+            source=source or self.source,
             position=index * 16 + slot,
             message=message,
             host=self.host,
@@ -138,62 +175,69 @@ class EventFactory:
 
     def _cid(self, flow: Flow) -> str:
         if flow.cid is None:
-            from canh.collectors.packets.flows import flow_community_id
-
-            flow.cid = flow_community_id(flow)
+            flow.cid = self._community_id(flow)
         return flow.cid
 
     def flow(self, flow: Flow, reason: str) -> Event:
         """The ``network.flow`` event of a finished (or timed-out / evicted) flow."""
-        from canh.collectors.packets.flows import PORT_PROTOCOLS, flag_names
-
+        flag_names = self._flag_names
         src, sport, dst, dport, proto = self._flow_side(flow)
         ported = proto in (6, 17, 132)
-        transport = _TRANSPORT.get(proto, str(proto))
+        transport = _TRANSPORT.get(proto) or str(proto)
         s_txt, d_txt = ip_text(src), ip_text(dst)
         message = (
             f"{transport} {s_txt}:{sport} -> {d_txt}:{dport}" if ported else f"{transport} {s_txt} -> {d_txt}"
         )
         event = self._base(flow.start, "network.flow", flow.first, 0, message, flow.origin)
-        fields = self._endpoints(src, sport if ported else None, dst, dport if ported else None, proto)
-        protocol = flow.app or PORT_PROTOCOLS.get(dport) or PORT_PROTOCOLS.get(sport) if ported else None
-        duration = flow.last - flow.start
-        fields.update(
-            {
-                "event.kind": "event",
-                "event.category": ["network"],
-                "event.type": ["connection", "end"],
-                "event.action": "network_flow",
-                "event.start": self.ts(flow.start),
-                "event.end": self.ts(flow.last),
-                "event.duration": int(duration * 1e9),
-                "event.reason": reason,
-                "network.protocol": protocol or None,
-                "network.community_id": self._cid(flow),
-                "network.bytes": flow.bytes_f + flow.bytes_r,
-                "network.packets": flow.pkts_f + flow.pkts_r,
-                "source.bytes": flow.bytes_f,
-                "source.packets": flow.pkts_f,
-                "destination.bytes": flow.bytes_r,
-                "destination.packets": flow.pkts_r,
-                "network.vlan.id": str(flow.key[5]) if flow.key[5] else None,
-                "flow.end_reason": reason,
-            }
-        )
+        # One nested object per top-level field (set_field with a dict): flows are the bulk of events.
+        ev: dict[str, Any] = {
+            **event["event"],
+            "kind": "event",
+            "category": ["network"],
+            "type": ["connection", "end"],
+            "action": "network_flow",
+            "start": self.ts(flow.start),
+            "end": self.ts(flow.last),
+            "duration": int((flow.last - flow.start) * 1e9),
+            "reason": reason,
+        }
+        source: dict[str, Any] = {"ip": s_txt, "bytes": flow.bytes_f, "packets": flow.pkts_f}
+        destination: dict[str, Any] = {"ip": d_txt, "bytes": flow.bytes_r, "packets": flow.pkts_r}
+        network: dict[str, Any] = {
+            "transport": transport,
+            "iana_number": str(proto),
+            "type": "ipv4" if len(src) == 4 else "ipv6",
+            "community_id": self._cid(flow),
+            "bytes": flow.bytes_f + flow.bytes_r,
+            "packets": flow.pkts_f + flow.pkts_r,
+        }
+        flow_info: dict[str, Any] = {"end_reason": reason}
+        if ported:
+            source["port"] = sport
+            destination["port"] = dport
+            protocol = flow.app or self._ports.get(dport) or self._ports.get(sport)
+            if protocol:
+                network["protocol"] = protocol
+        if flow.key[5]:
+            network["vlan"] = {"id": str(flow.key[5])}
         if proto == TCP:
-            fields["flow.tcp_flags"] = flag_names(flow.flags_f | flow.flags_r)
-            fields["flow.source_tcp_flags"] = flag_names(flow.flags_f)
-            fields["flow.destination_tcp_flags"] = flag_names(flow.flags_r)
-            if flow.flags_f & 0x02 and flow.flags_r & 18 != 18:
-                fields["event.outcome"] = "failure" if flow.flags_r & 0x04 or not flow.pkts_r else "unknown"
-            elif flow.flags_r & 0x12 == 0x12:
-                fields["event.outcome"] = "success"
+            flow_info["tcp_flags"] = flag_names(flow.flags_f | flow.flags_r)
+            flow_info["source_tcp_flags"] = flag_names(flow.flags_f)
+            flow_info["destination_tcp_flags"] = flag_names(flow.flags_r)
+            if flow.flags_r & 0x12 == 0x12:
+                ev["outcome"] = "success"
+            elif flow.flags_f & 0x02:
+                ev["outcome"] = "failure" if flow.flags_r & 0x04 or not flow.pkts_r else "unknown"
         elif proto in (1, 58):
-            fields["icmp.type"] = flow.key[3] if flow.rev else flow.key[1]
+            set_field(event, "icmp", {"type": flow.key[3] if flow.rev else flow.key[1]})
         if flow.macs:
-            fields["source.mac"] = mac_text(flow.macs[0])
-            fields["destination.mac"] = mac_text(flow.macs[1])
-        set_many(event, fields)
+            source["mac"] = mac_text(flow.macs[0])
+            destination["mac"] = mac_text(flow.macs[1])
+        set_field(event, "event", ev)
+        set_field(event, "source", source)
+        set_field(event, "destination", destination)
+        set_field(event, "network", network)
+        set_field(event, "flow", flow_info)
         return event
 
     def _app(
@@ -230,27 +274,71 @@ class EventFactory:
         message = f"DNS {kind} {q.get('name', '')} {q.get('type', '')}"
         if kind == "answer":
             message += f" {dns.get('response_code', '')}"
-        event, fields = self._app("network.dns", ts, index, 1, message, r, flow, f"dns_{kind}", "dns")
-        fields["dns"] = dns
+        event = self._base(ts, "network.dns", index, 1, message)
+        proto = r[0]
+        ev: dict[str, Any] = {
+            **event["event"],
+            "kind": "event",
+            "category": ["network"],
+            "type": ["protocol"],
+            "action": f"dns_{kind}",
+        }
         if kind == "answer":
-            fields["event.outcome"] = "success" if dns.get("response_code") == "NOERROR" else "failure"
+            ev["outcome"] = "success" if dns.get("response_code") == "NOERROR" else "failure"
+        network: dict[str, Any] = {
+            "transport": _TRANSPORT.get(proto) or str(proto),
+            "iana_number": str(proto),
+            "type": "ipv4" if len(r[1]) == 4 else "ipv6",
+            "protocol": "dns",
+        }
+        if flow is not None:
+            network["community_id"] = self._cid(flow)
+        set_field(event, "event", ev)
+        set_field(event, "source", {"ip": ip_text(r[1]), "port": r[3]})
+        set_field(event, "destination", {"ip": ip_text(r[2]), "port": r[4]})
+        set_field(event, "network", network)
+        set_field(event, "dns", dns)
         if dns.get("resolved_ip"):
-            fields["related.ip"] = dns["resolved_ip"]
-        set_many(event, fields)
+            set_field(event, "related", {"ip": dns["resolved_ip"]})
         return event
+
+    def _envelope(
+        self, event: Event, r: tuple, flow: Flow | None, action: str, protocol: str, **extra: Any
+    ) -> dict[str, Any]:
+        """Common fields of an application event; returns the ``event`` object for more fields."""
+        proto = r[0]
+        ev: dict[str, Any] = {
+            **event["event"],
+            "kind": "event",
+            "category": ["network"],
+            "type": ["protocol"],
+            "action": action,
+            **extra,
+        }
+        network: dict[str, Any] = {
+            "transport": _TRANSPORT.get(proto) or str(proto),
+            "iana_number": str(proto),
+            "type": "ipv4" if len(r[1]) == 4 else "ipv6",
+            "protocol": protocol,
+        }
+        if flow is not None:
+            network["community_id"] = self._cid(flow)
+        set_field(event, "event", ev)
+        set_field(event, "source", {"ip": ip_text(r[1]), "port": r[3]})
+        set_field(event, "destination", {"ip": ip_text(r[2]), "port": r[4]})
+        set_field(event, "network", network)
+        return ev
 
     def tls(self, flow: Flow, ts: float, index: int, kind: str, tls: dict[str, Any]) -> Event:
         """A TLS ClientHello or ServerHello, on the flow's orientation (source = client)."""
         src, sport, dst, dport, proto = self._flow_side(flow)
-        r = (proto, src, dst, sport, dport)
         sni = tls.get("client", {}).get("server_name", "")
-        message = f"TLS {kind} {sni}".rstrip()
-        event, fields = self._app("network.tls", ts, index, 1, message, r, flow, f"tls_{kind}", "tls")
-        fields["tls"] = tls
+        event = self._base(ts, "network.tls", index, 1, f"TLS {kind} {sni}".rstrip())
+        self._envelope(event, (proto, src, dst, sport, dport), flow, f"tls_{kind}", "tls")
+        set_field(event, "tls", tls)
         if sni:
-            fields["destination.domain"] = sni
-            fields["server.domain"] = sni
-        set_many(event, fields)
+            event["destination"]["domain"] = sni
+            set_field(event, "server", {"domain": sni})
         return event
 
     def http(
@@ -263,23 +351,28 @@ class EventFactory:
     ) -> Event:
         """An HTTP transaction: request and its response (either may be missing)."""
         src, sport, dst, dport, proto = self._flow_side(flow)
-        r = (proto, src, dst, sport, dport)
         req = request or {}
         resp = response or {}
         status = resp.get("http.response.status_code")
         message = f"HTTP {req.get('http.request.method', '-')} {req.get('url.domain', '')}{req.get('url.original', '')}"
         if status is not None:
             message += f" {status}"
-        event, fields = self._app("network.http", ts, index, 15, message, r, flow, "http_request", "http")
-        fields["event.category"] = ["network", "web"]
-        fields["event.type"] = ["protocol", "access"]
-        fields.update(req)
-        fields.update(resp)
+        event = self._base(ts, "network.http", index, 15, message)
+        ev = self._envelope(
+            event,
+            (proto, src, dst, sport, dport),
+            flow,
+            "http_request",
+            "http",
+            category=["network", "web"],
+            type=["protocol", "access"],
+        )
         if status is not None:
-            fields["event.outcome"] = "failure" if status >= 400 else "success"
+            ev["outcome"] = "failure" if status >= 400 else "success"
+        set_many(event, req)
+        set_many(event, resp)
         if "url.domain" in req:
-            fields["destination.domain"] = req["url.domain"]
-        set_many(event, fields)
+            event["destination"]["domain"] = req["url.domain"]
         return event
 
     def dhcp(self, r: tuple, ts: float, index: int, dhcp: dict[str, Any], flow: Flow | None) -> Event:
@@ -295,34 +388,22 @@ class EventFactory:
             fields["related.ip"] = [dhcp["assigned_ip"]]
         if dhcp.get("hostname"):
             fields["related.hosts"] = [dhcp["hostname"]]
-        set_many(event, fields)
+        put(event, fields)
         return event
 
     def icmp(self, r: tuple, ts: float, index: int, flow: Flow | None) -> Event:
         """One ICMP or ICMPv6 message."""
         proto, itype, code = r[0], r[3], r[4]
         names = ICMP4_TYPES if proto == ICMP else ICMP6_TYPES
-        name = names.get(itype, str(itype))
-        message = (
-            f"{'ICMP' if proto == ICMP else 'ICMPv6'} {name} code {code} {ip_text(r[1])} -> {ip_text(r[2])}"
-        )
+        name = names.get(itype) or str(itype)
+        src, dst = ip_text(r[1]), ip_text(r[2])
+        message = f"{'ICMP' if proto == ICMP else 'ICMPv6'} {name} code {code} {src} -> {dst}"
         event = self._base(ts, "network.icmp", index, 1, message)
-        fields = self._endpoints(r[1], None, r[2], None, proto)
-        fields.update(
-            {
-                "event.kind": "event",
-                "event.category": ["network"],
-                "event.type": ["protocol"],
-                "event.action": "icmp",
-                "network.protocol": "icmp" if proto == ICMP else "icmpv6",
-                "icmp.type": itype,
-                "icmp.code": code,
-                "icmp.type_name": name,
-            }
+        self._envelope(
+            event, (proto, r[1], r[2], None, None), flow, "icmp", "icmp" if proto == ICMP else "icmpv6"
         )
-        if flow is not None:
-            fields["network.community_id"] = self._cid(flow)
-        set_many(event, fields)
+        del event["source"]["port"], event["destination"]["port"]
+        set_field(event, "icmp", {"type": itype, "code": code, "type_name": name})
         return event
 
     def arp(self, r: tuple, ts: float, index: int, previous: bytes | None) -> Event:
@@ -368,5 +449,5 @@ class EventFactory:
                 "network.vlan.id": str(vlan) if vlan else None,
             }
         )
-        set_many(event, fields)
+        put(event, fields)
         return event

@@ -198,7 +198,6 @@ class PacketAnalyzer:
         """
         flows = self.flows
         stats = self.stats
-        out = self.out
         settings = self.settings
         max_flows = settings.max_flows
         idle_q = self.idle_q
@@ -232,7 +231,7 @@ class PacketAnalyzer:
             proto = r[0]
             if ts > self._next_sweep:
                 self._sweep(ts)
-                if out:
+                if self.out:
                     yield self._drain()
             if proto == ARP:
                 self._arp(r, ts, index, frame)
@@ -296,11 +295,11 @@ class PacketAnalyzer:
                     self._udp_payload(flow, r, frame, ts, index)
             elif proto in (ICMP, ICMP6):
                 self._icmp(r, ts, index, flow)
-            if out and len(out) >= 512:
+            if len(self.out) >= 512:
                 yield self._drain()
         stats["packets"] += npk
         stats["bytes"] += nby
-        if out:
+        if self.out:
             yield self._drain()
 
     def finish(self) -> list[Event]:
@@ -388,6 +387,14 @@ class PacketAnalyzer:
     # -- application layer -----------------------------------------------------------------------
 
     def _tcp_payload(self, flow: Flow, fwd: bool, r: tuple, frame: bytes, ts: float, index: int) -> None:
+        # A body segment of a known HTTP flow: only a new request/response head matters.
+        if (
+            flow.app == "http"
+            and flow.buf is None
+            and flow.probe >= PROBE_PACKETS
+            and not http_parser.looks_like(frame[r[7] : r[7] + 9])
+        ):
+            return
         payload = frame[r[7] : r[8]]
         if flow.buf is not None:
             bfwd, data, need = flow.buf
@@ -461,6 +468,7 @@ class PacketAnalyzer:
         else:
             fields = tls_parser.server_hello(record)
             kind = "server_hello"
+            flow.probe = PROBE_PACKETS  # both hellos seen: the rest is encrypted
         if fields is not None:
             self.out.append(self.ev.tls(flow, ts, index, kind, fields))
 
@@ -518,9 +526,12 @@ def reason_text(reason: str, **params: Any) -> str:
     return t(f"pcap.{reason}", **params)
 
 
+_FLAG_LISTS = [[name for bit, name in FLAG_NAMES if i & bit] for i in range(256)]
+
+
 def flag_names(flags: int) -> list[str]:
     """TCP flag bits as names, in header order."""
-    return [name for bit, name in FLAG_NAMES if flags & bit]
+    return _FLAG_LISTS[flags & 0xFF].copy()
 
 
 def flow_community_id(flow: Flow) -> str:
