@@ -196,9 +196,10 @@ class IncidentDesk:
         self, inc_id: str, status: str, *, reason: str = "", expect: Versioned | int | None = None
     ) -> Incident:
         def fn(inc: Incident, now: datetime) -> None:
-            if status == "closed" and inc.status in {"triage", "in_progress", "contained"}:
-                transition(inc, "resolved", at=now, by=self.actor, reason=reason)  # closing implies resolving
-            transition(inc, status, at=now, by=self.actor, reason=reason)
+            # Closing implies the steps before it (acknowledged, resolved): each is recorded.
+            path = _path(inc.status, status) if status == "closed" else [status]
+            for step in path or [status]:
+                transition(inc, step, at=now, by=self.actor, reason=reason)
             if status in ("resolved", "closed", "false_positive") and reason:
                 inc.resolution = reason
 
@@ -477,6 +478,23 @@ class IncidentDesk:
             set_sla(inc, self.config.sla)
             if inc.timeline:
                 inc.log(self.clock.now(), self.actor, "priority", **{"from": old, "to": new, "auto": True})
+
+
+def _path(current: str, target: str) -> list[str]:
+    """Shortest chain of allowed moves from ``current`` to ``target`` (empty when there is none)."""
+    from canh.incidents.model import TRANSITIONS
+
+    frontier: list[list[str]] = [[current]]
+    seen = {current}
+    while frontier:
+        chain = frontier.pop(0)
+        for nxt in TRANSITIONS[chain[-1]]:
+            if nxt == target:
+                return [*chain[1:], nxt]
+            if nxt not in seen and nxt != "false_positive":
+                seen.add(nxt)
+                frontier.append([*chain, nxt])
+    return []
 
 
 def _category(tags: Sequence[str]) -> str:
