@@ -9,6 +9,7 @@ lazily when its turn comes), and eviction at ``max_flows`` takes the flow idle t
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ PORT_PROTOCOLS = {
     4500: "ipsec",
 }
 DNS_PORTS = frozenset({53, 5353, 5355})
+_V4_FAST = struct.Struct("!H2xH1xB2x4s4s").unpack_from  # total length, fragment, protocol, addresses
+_TCP_FAST = struct.Struct("!HH8xBB").unpack_from  # ports, data offset, flags
+_UDP_FAST = struct.Struct("!HHH").unpack_from  # ports, length
 PROBE_PACKETS = 4  # payload packets per TCP flow examined for an application protocol
 MAX_HELLO = 16384
 
@@ -200,56 +204,95 @@ class PacketAnalyzer:
         stats = self.stats
         settings = self.settings
         max_flows = settings.max_flows
+        active_timeout = settings.active_timeout
         idle_q = self.idle_q
+        next_sweep = self._next_sweep
+        v4 = _V4_FAST
+        tcp_head = _TCP_FAST
+        udp_head = _UDP_FAST
         npk = nby = 0
-        for rec in records:
+        for ts, lt, frame, wirelen in records:
             index += 1
-            ts = rec[0]
             if ts is None:
+                # (None, reason, raw, offset): damage reported by the file reader
                 stats["errors"] += 1
-                stats[rec[1]] = stats.get(rec[1], 0) + 1
-                yield ReadProblem(f"{where}#{index}", reason_text(rec[1]), rec[2])
+                stats[lt] = stats.get(lt, 0) + 1
+                yield ReadProblem(f"{where}#{index}", reason_text(lt), frame)
                 continue
-            frame = rec[2]
-            wirelen = rec[3]
             npk += 1
             nby += wirelen
-            r = decode(rec[1], frame)
-            if r.__class__ is str:
-                stats[r] = stats.get(r, 0) + 1
-                if r in ERRORS:
-                    stats["errors"] += 1
-                    if r == "unknown_linktype":
-                        if rec[1] not in self._linktypes_reported:
-                            self._linktypes_reported.add(rec[1])
-                            yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=rec[1]), b"")
+            n = len(frame)
+            # Fast path, inline: Ethernet, IPv4 without options, first fragment, TCP or UDP. Anything
+            # else (and anything odd about these) goes through decode(), which handles every case.
+            proto = 0
+            if lt == 1 and n >= 42 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
+                total, frag, proto, src, dst = v4(frame, 16)
+                end = 14 + total
+                if end > n:
+                    end = n
+                if frag & 0x1FFF or total < 28:
+                    proto = 0
+                elif proto == 6:
+                    if end >= 54:
+                        sport, dport, doff, flags = tcp_head(frame, 34)
+                        doff = (doff >> 4) << 2
+                        if doff >= 20:
+                            pstart = 34 + doff
+                            if pstart > end:
+                                pstart = end
+                        else:
+                            proto = 0
                     else:
-                        yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
+                        proto = 0
+                elif proto == 17:
+                    sport, dport, ulen = udp_head(frame, 34)
+                    flags = 0
+                    pstart = 42
+                    if ulen >= 8:
+                        if 34 + ulen < end:
+                            end = 34 + ulen
+                    elif ulen:
+                        proto = 0
                 else:
-                    stats["skipped"] += 1
-                continue
-            proto = r[0]
-            if ts > self._next_sweep:
+                    proto = 0
+                vlan = 0
+            if not proto:
+                r = decode(lt, frame)
+                if r.__class__ is str:
+                    stats[r] = stats.get(r, 0) + 1
+                    if r in ERRORS:
+                        stats["errors"] += 1
+                        if r == "unknown_linktype":
+                            if lt not in self._linktypes_reported:
+                                self._linktypes_reported.add(lt)
+                                yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=lt), b"")
+                        else:
+                            yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
+                    else:
+                        stats["skipped"] += 1
+                    continue
+                proto = r[0]
+                if proto == ARP:
+                    self._arp(r, ts, index, frame)
+                    continue
+                proto, src, dst, sport, dport, vlan, flags, pstart, end = r
+            if ts > next_sweep:
                 self._sweep(ts)
+                next_sweep = self._next_sweep
                 if self.out:
                     yield self._drain()
-            if proto == ARP:
-                self._arp(r, ts, index, frame)
-                continue
-            src = r[1]
-            dst = r[2]
-            sport = r[3]
-            dport = r[4]
             if proto in (ICMP, ICMP6):
-                sport, dport, _ = icmp_ports(proto, sport, dport)
-            if src < dst or (src == dst and sport <= dport):
-                key = (src, sport, dst, dport, proto, r[5])
+                fsport, fdport, _ = icmp_ports(proto, sport, dport)
+            else:
+                fsport = sport
+                fdport = dport
+            if src < dst or (src == dst and fsport <= fdport):
+                key = (src, fsport, dst, fdport, proto, vlan)
                 rev = False
             else:
-                key = (dst, dport, src, sport, proto, r[5])
+                key = (dst, fdport, src, fsport, proto, vlan)
                 rev = True
             flow = flows.get(key)
-            flags = r[6]
             if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
                 # A new connection reusing the ports: finish the old one now (tshark splits here too).
                 self._end(flow, "reuse")
@@ -258,16 +301,15 @@ class PacketAnalyzer:
                 if len(flows) >= max_flows:
                     self._evict()
                 # The initiator is the packet's sender, unless we first see the SYN-ACK.
-                flow = Flow(key, rev if flags & 0x12 != 0x12 else not rev, ts, index)
-                if rec[1] == 1 and len(frame) >= 14:
-                    flow.macs = (
-                        (frame[6:12], frame[0:6]) if flags & 0x12 != 0x12 else (frame[0:6], frame[6:12])
-                    )
+                synack = flags & 0x12 == 0x12
+                flow = Flow(key, not rev if synack else rev, ts, index)
+                if lt == 1 and n >= 14:
+                    flow.macs = (frame[0:6], frame[6:12]) if synack else (frame[6:12], frame[0:6])
                 flow.origin = self.ev.source
                 flows[key] = flow
                 idle_q.append(flow)
                 stats["flows"] += 1
-            elif ts - flow.start > settings.active_timeout:
+            elif ts - flow.start > active_timeout:
                 self._end(flow, "active_timeout")
                 flow = Flow(key, rev, ts, index)
                 flow.origin = self.ev.source
@@ -288,13 +330,19 @@ class PacketAnalyzer:
             if proto == TCP:
                 if flags & 5:
                     self._closing(flow, flags)
-                if r[8] > r[7] and (flow.probe < PROBE_PACKETS or flow.app == "http" or flow.buf is not None):
-                    self._tcp_payload(flow, fwd, r, frame, ts, index)
+                if end > pstart and (
+                    flow.probe < PROBE_PACKETS or flow.app == "http" or flow.buf is not None
+                ):
+                    self._tcp_payload(
+                        flow, fwd, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
+                    )
             elif proto == UDP:
-                if r[8] > r[7] and (sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67):
-                    self._udp_payload(flow, r, frame, ts, index)
+                if end > pstart and (sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67):
+                    self._udp_payload(
+                        flow, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
+                    )
             elif proto in (ICMP, ICMP6):
-                self._icmp(r, ts, index, flow)
+                self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
             if len(self.out) >= 512:
                 yield self._drain()
         stats["packets"] += npk
