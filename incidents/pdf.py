@@ -1,0 +1,115 @@
+"""PDF rendering of report documents with fpdf2 and a TTF font that has Vietnamese glyphs.
+
+The core PDF fonts cannot show Vietnamese, so we embed DejaVu Sans (or the font CANH_PDF_FONT names).
+Without any such font we still write the PDF, with the diacritics stripped and a notice saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+from canh.incidents.reports import Doc
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from canh.i18n import t
+
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/local/share/fonts/DejaVuSans.ttf",
+    "/Library/Fonts/DejaVuSans.ttf",
+    "C:/Windows/Fonts/DejaVuSans.ttf",
+)
+
+
+def find_font() -> Path | None:
+    """A TTF with Vietnamese glyphs: CANH_PDF_FONT, else DejaVu Sans where distributions put it."""
+    env = os.environ.get("CANH_PDF_FONT")
+    for cand in ([env] if env else []) + list(FONT_CANDIDATES):
+        if cand and Path(cand).is_file():
+            return Path(cand)
+    return None
+
+
+def strip_diacritics(text: str) -> str:
+    """ASCII fallback for the core fonts (đ → d; other marks dropped)."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return (
+        "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        .encode("latin-1", "replace")
+        .decode("latin-1")
+    )
+
+
+def render_pdf(doc: Doc, lang: str, font: Path | None = None) -> tuple[bytes, str | None]:
+    """The document as PDF bytes, and a warning when no Vietnamese-capable font was found."""
+    font = font or find_font()
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_margins(15, 15, 15)
+    warning = None
+    if font is not None:
+        pdf.add_font("Body", "", str(font))
+        bold = font.with_name(font.stem + "-Bold" + font.suffix)
+        pdf.add_font("Body", "B", str(bold if bold.is_file() else font))
+        family = "Body"
+
+        def fix(text: str) -> str:
+            return text
+    else:
+        family = "Helvetica"
+        warning = t("report.no_font", lang=lang)
+        fix = strip_diacritics
+    pdf.set_title(fix(doc.title))
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    if warning:
+        pdf.set_font(family, "B", 9)
+        pdf.multi_cell(width, 5, fix(warning), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(family, "B", 15)
+    pdf.multi_cell(width, 8, fix(doc.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    for block in doc.blocks:
+        kind = block[0]
+        if kind == "h2":
+            pdf.ln(2)
+            pdf.set_font(family, "B", 12)
+            pdf.multi_cell(width, 7, fix(block[1]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        elif kind == "p":
+            pdf.set_font(family, "", 10)
+            pdf.multi_cell(width, 5.5, fix(block[1]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        elif kind in ("kv", "table"):
+            if kind == "kv":
+                headers: list[str] | None = None
+                rows = [[k, v] for k, v in block[1]]
+                widths: tuple[float, ...] = (0.35, 0.65)
+            else:
+                headers, rows = block[1], block[2]
+                widths = tuple([1 / len(headers)] * len(headers))
+                if len(headers) >= 3:  # the name column takes the room
+                    rest = 0.5 / (len(headers) - 1)
+                    widths = tuple(0.5 if i == 1 else rest for i in range(len(headers)))
+            if not rows and headers is None:
+                continue
+            pdf.set_font(family, "", 8.5)
+            with pdf.table(
+                col_widths=tuple(w * 100 for w in widths),
+                width=width,
+                line_height=4.6,
+                first_row_as_headings=headers is not None,
+                text_align="LEFT",
+            ) as tbl:
+                if headers is not None:
+                    row = tbl.row()
+                    for h in headers:
+                        row.cell(fix(h))
+                for r in rows:
+                    row = tbl.row()
+                    for c in r:
+                        row.cell(fix(c))
+            pdf.ln(1)
+    return bytes(pdf.output()), warning

@@ -1,0 +1,163 @@
+"""National incident report (initial/final) deadlines and fields, register compliance report, PDF pages
+rendered with pdftoppm and read back with pdftotext (Vietnamese diacritics intact)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.pdf import render_pdf, strip_diacritics
+from canh.incidents.register import System
+from canh.incidents.reports import (
+    incident_doc,
+    incident_report,
+    register_doc,
+    register_report,
+    to_markdown,
+)
+from PIL import Image
+
+from canh.clock import ManualClock
+from canh.config import IncidentsConfig
+from canh.store.base import Store
+from tests.incidents.fixtures import alert, sample_register
+
+
+def _incident(store: Store, clock: ManualClock, host: str = "bastion-01", level: str = "high"):  # type: ignore[no-untyped-def]
+    desk = IncidentDesk(store, clock, IncidentsConfig(), actor="lan", systems=sample_register())
+    a = alert(
+        "ssh-brute", host, "2026-11-22T00:40:00Z", level=level, src="185.220.101.47", tags=["attack.t1110"]
+    )
+    store.write("alerts", [a])
+    [iid] = desk.group_alerts([a])
+    return desk, desk.get(iid)[0]
+
+
+def test_initial_report_of_a_serious_incident_on_a_level4_system_has_24h_and_72h_deadlines(
+    sqlite_store: Store, clock: ManualClock
+) -> None:
+    desk, inc = _incident(sqlite_store, clock)
+    assert inc.systems == ["HT-KHCN-01"] and inc.priority == "P1"  # level-4 data centre (ND331 in the sample)
+    data = incident_report(inc, desk.systems, IncidentsConfig(), clock.now(), "initial")
+    assert data["serious"] and data["regime"] == "ND331"
+    assert data["deadlines"]["initial"] == "2026-11-23T00:40:00+00:00"
+    assert data["deadlines"]["detail"] == "2026-11-25T00:40:00+00:00"
+    assert data["owner_agency"] == "Sở Khoa học và Công nghệ"
+    assert data["systems"] == [{"code": "HT-KHCN-01", "name": "Trung tâm dữ liệu tỉnh", "level": 4}]
+    assert data["attacker_ips"] == ["185.220.101.47"] and data["category"]["key"] == "intrusion"
+    for key in (
+        "reporter",
+        "contact",
+        "operator_unit",
+        "security_provider",
+        "isp",
+        "description",
+        "handled",
+        "detection_method",
+        "notified",
+        "os",
+        "services",
+        "measures",
+        "public_ips",
+        "domains",
+        "attachments",
+        "confidential",
+        "recommendations",
+        "report_time",
+        "signature",
+    ):
+        assert key in data, key
+    md = to_markdown(incident_doc(data, "vi"))
+    assert "Báo cáo ban đầu sự cố" in md and "Hạn báo cáo ban đầu" in md and "2026-11-23 00:40 UTC" in md
+
+
+def test_normal_incident_has_5_day_deadline_and_final_report_counts_from_end(
+    sqlite_store: Store, clock: ManualClock
+) -> None:
+    desk, inc = _incident(sqlite_store, clock, host="mail-01", level="medium")  # level 2 → normal
+    assert inc.priority == "P3"
+    data = incident_report(inc, desk.systems, IncidentsConfig(), clock.now(), "initial")
+    assert not data["serious"] and data["deadlines"]["initial"] == "2026-11-27T00:40:00+00:00"
+    clock.advance("3h")
+    inc = desk.move(inc.id, "closed", reason="Đã chặn địa chỉ tấn công")
+    final = incident_report(inc, desk.systems, IncidentsConfig(), clock.now(), "final")
+    assert final["form"] == "BM04" and final["handling_result"] == "Đã chặn địa chỉ tấn công"
+    assert final["deadlines"]["closing"] == "2026-11-27T04:00:00+00:00"
+    assert "Báo cáo kết thúc ứng phó sự cố" in to_markdown(incident_doc(final, "vi"))
+
+
+def test_register_report_shares_overdue_and_four_layers() -> None:
+    systems = sample_register()
+    data = register_report(systems, {"HT-VP-02", "HT-VP-03"}, date(2026, 11, 22))
+    assert data["systems"] == 30 and data["approved"] == 21
+    assert data["by_level"]["4"] == {"total": 4, "approved": 2, "share": 0.5}
+    assert sum(v["total"] for v in data["by_agency"].values()) == 30 and len(data["by_agency"]) == 10
+    assert data["coverage"]["monitoring"] == 2
+    overdue = {r["code"] for r in data["overdue"]}
+    assert "HT-VP-03" in overdue and "HT-KHCN-01" not in overdue
+    md = to_markdown(register_doc(data, "vi"))
+    assert "21/30 hệ thống" in md and "Lực lượng tại chỗ" in md
+
+
+@pytest.mark.skipif(
+    not shutil.which("pdftoppm") or not shutil.which("pdftotext"), reason="poppler-utils missing"
+)
+@pytest.mark.parametrize("which", ["incident", "register"])
+def test_pdf_page_renders_vietnamese(
+    which: str, sqlite_store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    if which == "incident":
+        desk, inc = _incident(sqlite_store, clock)
+        doc = incident_doc(incident_report(inc, desk.systems, IncidentsConfig(), clock.now()), "vi")
+        expected = [
+            "Báo cáo ban đầu sự cố",
+            "Thời điểm phát hiện",
+            "Trung tâm dữ liệu tỉnh",
+            "Sở Khoa học và Công nghệ",
+        ]
+    else:
+        doc = register_doc(register_report(sample_register(), set(), date(2026, 11, 22)), "vi")
+        expected = ["Báo cáo tuân thủ bảo đảm an toàn", "Hồ sơ được phê duyệt theo cấp độ", "Số hệ thống"]
+    pdf, warning = render_pdf(doc, "vi")
+    assert warning is None
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    for phrase in expected:
+        assert phrase in flat, phrase
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")], check=True
+    )
+    [png] = tmp_path.glob("p*.png")
+    img = Image.open(png).convert("L")
+    dark = sum(img.histogram()[:128])
+    assert dark > 0.005 * img.width * img.height  # text was drawn, not a blank page
+
+
+def test_pdf_without_a_vietnamese_font_says_so_and_strips_marks(tmp_path: Path) -> None:
+    from canh.incidents import pdf as pdfmod
+    from canh.incidents.reports import Doc
+
+    doc = Doc("Báo cáo sự cố")
+    doc.p("Đơn vị vận hành")
+    old = pdfmod.FONT_CANDIDATES
+    pdfmod.FONT_CANDIDATES = ()
+    try:
+        data, warning = render_pdf(doc, "vi")
+    finally:
+        pdfmod.FONT_CANDIDATES = old
+    assert warning and "CANH_PDF_FONT" in warning
+    assert data.startswith(b"%PDF")
+    assert strip_diacritics("Đơn vị vận hành") == "Don vi van hanh"
+
+
+def test_unknown_system_levels_fall_back_to_no_level() -> None:
+    s = System(code="X", name_vi="Hệ thống")
+    assert register_report([s], set(), date(2026, 11, 22))["by_level"]["0"]["total"] == 1
