@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -364,6 +365,19 @@ def close_cmd(
     desk = open_desk(ctx)
     target = "false_positive" if false_positive else "closed"
     _do(ctx, as_json, lambda: desk.move(incident_id, target, reason=reason, expect=expect_version))
+
+
+@incidents_group.command("import-warning")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def import_warning_cmd(ctx: Ctx, path: Path, as_json: bool) -> None:
+    """Open an incident from a national monitoring centre warning (CSV, JSON or STIX 2.1 bundle)."""
+    from canh.incidents.warnings import import_warning, read_warning
+
+    desk = open_desk(ctx)
+    warning = read_warning(path)
+    _do(ctx, as_json, lambda: import_warning(desk, warning))
 
 
 COMMANDS = [incidents_group]
