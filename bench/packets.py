@@ -209,8 +209,10 @@ def generate(path: Path, count: int) -> None:
 ROW = re.compile(r"^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+ \w+)\s+(\d+)\s+(\d+ \w+)\s+(\d+)\s+(\d+ \w+)")
 
 
-def run_canh(path: Path) -> tuple[float, float, int, dict[str, int], PacketAnalyzer, list]:
-    an = PacketAnalyzer(source=str(path))
+def run_canh(
+    path: Path, applications: bool = True
+) -> tuple[float, float, int, dict[str, int], PacketAnalyzer, list]:
+    an = PacketAnalyzer(source=str(path), settings=FlowSettings(applications=applications))
     events = 0
     datasets: dict[str, int] = defaultdict(int)
     tcp_flows = []
@@ -336,6 +338,11 @@ def main() -> None:
         f"({an.stats['packets'] / cpu:,.0f}/s CPU), {events:,} events {datasets}"
     )
     print(f"            stats {an.stats}")
+    f_wall, _, f_events, _, f_an, _ = run_canh(path, applications=False)
+    print(
+        f"canh flows: {f_wall:6.2f} s wall -> {f_an.stats['packets'] / f_wall:,.0f} packets/s with application "
+        f"parsing off (applications: false), {f_events:,} flow events"
+    )
 
     if shutil.which("tshark"):
         t0 = time.perf_counter()

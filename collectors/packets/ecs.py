@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import ICMP, TCP, mac_text
 
-from canh.events import Event, expand, format_ts, new_event, set_field, set_many
+from canh.events import Event, expand, new_event, set_field, set_many
 
 if TYPE_CHECKING:
     from canh.collectors.packets.flows import Flow
@@ -108,15 +108,15 @@ class EventFactory:
     """Builds the ECS events of one capture source (a file path or ``capture://iface``)."""
 
     def __init__(
-        self, *, source: str, host: str | None = None, ingested: Callable[[], str] | None = None
+        self, *, source: str, host: str | None = None, ingested: Callable[[], datetime] | None = None
     ) -> None:
         self.source = source
         self.host = host
-        self._ingested = ingested or (lambda: format_ts(datetime.now(UTC)))
+        self._ingested = ingested or (lambda: datetime.now(UTC))
         self._sec = -1
         self._prefix = ""
         self._ing_at = 0.0
-        self._ing = ""
+        self._ing = datetime.now(UTC)
         from canh.collectors.packets import flows  # flows imports this module; it is loaded by now
 
         self._ports = flows.PORT_PROTOCOLS
@@ -137,10 +137,10 @@ class EventFactory:
         self, ts: float, dataset: str, index: int, slot: int, message: str, source: str | None = None
     ) -> Event:
         now = time.monotonic()
-        if now - self._ing_at > 0.5:
+        if now - self._ing_at > 0.5:  # one clock reading per half second, not per event
             self._ing_at = now
             self._ing = self._ingested()
-        event = new_event(
+        return new_event(
             timestamp=self.ts(ts),
             dataset=dataset,
             module=MODULE,
@@ -148,10 +148,8 @@ class EventFactory:
             position=index * 16 + slot,
             message=message,
             host=self.host,
-            ingested=None,
+            ingested=self._ing,
         )
-        event["event"]["ingested"] = self._ing
-        return event
 
     @staticmethod
     def _endpoints(
@@ -196,7 +194,7 @@ class EventFactory:
             "category": ["network"],
             "type": ["connection", "end"],
             "action": "network_flow",
-            "start": self.ts(flow.start),
+            "start": event["@timestamp"],
             "end": self.ts(flow.last),
             "duration": int((flow.last - flow.start) * 1e9),
             "reason": reason,

@@ -13,6 +13,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from canh.collectors.packets import dhcp as dhcp_parser
@@ -94,6 +95,7 @@ PORT_PROTOCOLS = {
     4500: "ipsec",
 }
 DNS_PORTS = frozenset({53, 5353, 5355})
+_HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
 _V4_FAST = struct.Struct("!H2xH1xB2x4s4s").unpack_from  # total length, fragment, protocol, addresses
 _TCP_FAST = struct.Struct("!HH8xBB").unpack_from  # ports, data offset, flags
 _UDP_FAST = struct.Struct("!HHH").unpack_from  # ports, length
@@ -109,7 +111,7 @@ class FlowSettings:
     active_timeout: float = 1800.0
     linger: float = 5.0  # after FIN+FIN or RST, for the last ACKs and retransmissions
     max_flows: int = 1_000_000
-    udp_idle_timeout: float = 60.0
+    applications: bool = True  # False: flows only (no DNS/HTTP/TLS/ICMP/ARP/DHCP events), for fast links
 
 
 class Flow:
@@ -168,7 +170,7 @@ class PacketAnalyzer:
         source: str,
         host: str | None = None,
         settings: FlowSettings | None = None,
-        ingested: Callable[[], str] | None = None,
+        ingested: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings or FlowSettings()
         self.ev = EventFactory(source=source, host=host, ingested=ingested)
@@ -207,6 +209,7 @@ class PacketAnalyzer:
         active_timeout = settings.active_timeout
         idle_q = self.idle_q
         next_sweep = self._next_sweep
+        apps = settings.applications
         v4 = _V4_FAST
         tcp_head = _TCP_FAST
         udp_head = _UDP_FAST
@@ -273,7 +276,8 @@ class PacketAnalyzer:
                     continue
                 proto = r[0]
                 if proto == ARP:
-                    self._arp(r, ts, index, frame)
+                    if apps:
+                        self._arp(r, ts, index, frame)
                     continue
                 proto, src, dst, sport, dport, vlan, flags, pstart, end = r
             if ts > next_sweep:
@@ -327,11 +331,20 @@ class PacketAnalyzer:
                 flow.bytes_r += wirelen
                 flow.flags_r |= flags
                 fwd = False
-            if proto == TCP:
+            if not apps:
+                if proto == TCP and flags & 5:
+                    self._closing(flow, flags)
+            elif proto == TCP:
                 if flags & 5:
                     self._closing(flow, flags)
-                if end > pstart and (
-                    flow.probe < PROBE_PACKETS or flow.app == "http" or flow.buf is not None
+                if (
+                    end > pstart
+                    and (
+                        flow.probe < PROBE_PACKETS
+                        or flow.buf is not None
+                        # in a known HTTP flow only a new request/response head matters, not body segments
+                        or (flow.app == "http" and frame[pstart : pstart + 9].startswith(_HTTP_STARTS))
+                    )
                 ):
                     self._tcp_payload(
                         flow, fwd, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index

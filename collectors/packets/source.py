@@ -45,10 +45,13 @@ def _options(cfg: Any) -> dict[str, Any]:
 
 def _settings(opts: dict[str, Any]) -> FlowSettings:
     s = FlowSettings()
-    for key in ("idle_timeout", "active_timeout", "linger", "max_flows"):
+    for key in ("idle_timeout", "active_timeout", "linger", "max_flows", "applications"):
         if key in opts:
+            value = opts[key]
+            if isinstance(getattr(s, key), bool) and not isinstance(value, bool):
+                value = str(value).strip().lower() in ("1", "true", "yes", "on")
             try:
-                setattr(s, key, type(getattr(s, key))(opts[key]))
+                setattr(s, key, type(getattr(s, key))(value))
             except (TypeError, ValueError) as exc:
                 raise ConfigError("config.bad_value", key=key, reason=str(exc)) from exc
     return s

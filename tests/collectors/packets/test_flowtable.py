@@ -91,3 +91,17 @@ def test_max_flows_evicts_the_longest_idle_and_counts_it() -> None:
     evicted = [get(f, "source.port") for f in flows if get(f, "event.reason") == "evicted"]
     assert evicted == [1000, 1001, 1002, 1003, 1004, 1005, 1006]
     assert sum(get(f, "network.packets") for f in flows) == 11
+
+
+def test_flows_only_mode_counts_the_same_and_skips_application_events() -> None:
+    from tests.collectors.packets import traffic
+
+    pkts = traffic.scenario()
+    recs = [(float(p.time), bytes(p)) for p in pkts]
+    full, _ = run(recs, FlowSettings())
+    an = PacketAnalyzer(source="/test.pcap", settings=FlowSettings(applications=False))
+    events = [e for item in an.run([(ts, 1, f, len(f)) for ts, f in recs]) for e in item]  # type: ignore[union-attr]
+    events += an.finish()
+    assert {e["event"]["dataset"] for e in events} == {"network.flow"}
+    key = lambda e: (get(e, "network.community_id"), get(e, "network.packets"), get(e, "network.bytes"))  # noqa: E731
+    assert sorted(map(key, events)) == sorted(map(key, full))

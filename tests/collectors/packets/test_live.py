@@ -144,6 +144,10 @@ def test_unknown_interface_and_bad_filter_are_clear_errors() -> None:
 def test_build_reads_the_source_config() -> None:
     source = build({"type": "capture", "interface": "eth9", "filter": "udp", "idle_timeout": 30}, None)
     assert isinstance(source, CaptureSource) and source.settings.idle_timeout == 30.0 and source.bpf == "udp"
+    assert (
+        build({"type": "capture", "interface": "x", "applications": "false"}, None).settings.applications
+        is False
+    )
     with pytest.raises(ConfigError):
         build({"type": "capture"}, None)
     with pytest.raises(ConfigError):
