@@ -59,11 +59,20 @@ def run_demo(home: str | None, out: Console | None) -> dict[str, Any]:
             "top_sources": {b.key: b.count for b in store.terms("events", "source.ip", size=5)},
             "problems": len(report.problems),
         }
+        from canh.incidents.demo import demo_hook  # the register, incidents and reports on top of the day
+
+        summary["incidents"] = demo_hook(store, clock, paths.data / "reports")
     finally:
         store.close()
     if out is not None:
         out.print(t("demo.loaded", events=summary["events"], store=summary["store"]))
         for name, n in summary["datasets"].items():
             out.print(f"  {name}: {n:,}")
+        inc = summary["incidents"]
+        out.print(t("incident.demo", incidents=inc["incidents"], alerts=inc["alerts"], systems=inc["systems"],
+                    linked=inc["linked_to_systems"], priorities=", ".join(f"{k}: {v}" for k, v in
+                                                                         inc["by_priority"].items())))
+        for path in inc["reports"]:
+            out.print(f"  {path}")
         out.print(t("demo.next", home=f"--home {home} " if home else ""))
     return summary

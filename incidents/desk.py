@@ -437,6 +437,12 @@ class IncidentDesk:
         level = norm_level(alert_level(alert))
         if ALERT_LEVELS.index(level) > ALERT_LEVELS.index(inc.alert_level):
             inc.alert_level = level
+            if inc.source == "alerts" and len(inc.alerts) > 1:
+                # The most severe alert names the incident (a web shell, not the scan that preceded it).
+                name = str(get(alert, "rule.name") or rule or inc.title)
+                where = host or attacker_ip(alert)
+                old_title, inc.title = inc.title, name + (f" — {where}" if where else "")
+                inc.log(now, self.actor, "title", **{"from": old_title, "to": inc.title, "auto": True})
         for code in sorted(self.index.match(alert)):
             if code not in inc.systems:
                 inc.systems.append(code)

@@ -90,7 +90,9 @@ def render_pdf(doc: Doc, lang: str, font: Path | None = None) -> tuple[bytes, st
             else:
                 headers, rows = block[1], block[2]
                 widths = tuple([1 / len(headers)] * len(headers))
-                if len(headers) >= 3:  # the name column takes the room
+                if block[3]:
+                    widths = tuple(block[3])
+                elif len(headers) >= 3:  # the name column takes the room
                     rest = 0.5 / (len(headers) - 1)
                     widths = tuple(0.5 if i == 1 else rest for i in range(len(headers)))
             if not rows and headers is None:

@@ -34,8 +34,11 @@ class Doc:
     def kv(self, pairs: Sequence[tuple[str, Any]]) -> None:
         self.blocks.append(("kv", [(k, _cell(v)) for k, v in pairs]))
 
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        self.blocks.append(("table", list(headers), [[_cell(c) for c in r] for r in rows]))
+    def table(
+        self, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[float] | None = None
+    ) -> None:
+        """A table; ``widths`` are relative column widths for the PDF (default: the 2nd column is widest)."""
+        self.blocks.append(("table", list(headers), [[_cell(c) for c in r] for r in rows], widths))
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -384,6 +387,7 @@ def register_doc(data: Mapping[str, Any], lang: str) -> Doc:
             )
             for r in data["rows"]
         ],
+        widths=(0.2, 0.1, 0.3, 0.1, 0.1, 0.1, 0.1),
     )
     return d
 

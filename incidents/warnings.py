@@ -67,7 +67,7 @@ def parse_stix(bundle: dict[str, Any], source: str) -> NationalWarning:
     objects = bundle.get("objects")
     if bundle.get("type") != "bundle" or not isinstance(objects, list):
         raise InputError("warning.not_stix", where=source)
-    head = next((o for o in objects if o.get("type") in ("report", "grouping")), {})
+    head: dict[str, Any] = next((o for o in objects if o.get("type") in ("report", "grouping")), {})
     w = NationalWarning(
         reference=str(head.get("id") or bundle.get("id") or source),
         title=str(head.get("name") or "National warning"),
