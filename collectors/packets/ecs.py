@@ -265,8 +265,16 @@ class EventFactory:
             fields["network.community_id"] = self._cid(flow)
         return event, fields
 
-    def dns(self, r: tuple, ts: float, index: int, dns: dict[str, Any], flow: Flow | None) -> Event:
-        """One DNS message (query or answer) seen in a packet."""
+    def dns(
+        self,
+        r: tuple,
+        ts: float,
+        index: int,
+        dns: dict[str, Any],
+        flow: Flow | None,
+        rtt: float | None = None,
+    ) -> Event:
+        """A DNS transaction (query and answer, ``r``/``ts`` of the query), or a lone query or answer."""
         q = dns.get("question", {})
         kind = dns["type"]
         message = f"DNS {kind} {q.get('name', '')} {q.get('type', '')}"
@@ -283,6 +291,8 @@ class EventFactory:
         }
         if kind == "answer":
             ev["outcome"] = "success" if dns.get("response_code") == "NOERROR" else "failure"
+        if rtt is not None:
+            ev["duration"] = int(rtt * 1e9)
         network: dict[str, Any] = {
             "transport": _TRANSPORT.get(proto) or str(proto),
             "iana_number": str(proto),

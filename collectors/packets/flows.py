@@ -124,6 +124,7 @@ class Flow:
         "bytes_r",
         "cid",
         "closing",
+        "dnsq",
         "first",
         "flags_f",
         "flags_r",
@@ -156,6 +157,9 @@ class Flow:
         self.probe = 0
         self.buf: Any = None
         self.pending: list[Any] | None = None
+        self.dnsq: dict[str, tuple[int, float, dict[str, Any], tuple]] | None = (
+            None  # DNS queries awaiting answers
+        )
         self.macs: tuple[bytes, bytes] | None = None
         self.cid: str | None = None
         self.origin: str | None = None  # the file a flow began in, when a source reads several
@@ -439,6 +443,10 @@ class PacketAnalyzer:
         flow.gone = True
         if self.flows.get(flow.key) is flow:
             del self.flows[flow.key]
+        if flow.dnsq:
+            for q_index, q_ts, q_fields, q_r in flow.dnsq.values():
+                self.out.append(self.ev.dns(q_r, q_ts, q_index, q_fields, flow))
+            flow.dnsq = None
         if flow.pending:
             for req_index, req_ts, fields in flow.pending:
                 self.out.append(self.ev.http(flow, req_index, req_ts, fields, None))
@@ -515,12 +523,26 @@ class PacketAnalyzer:
         self._dns(payload, r, ts, index, flow)
 
     def _dns(self, msg: bytes, r: tuple, ts: float, index: int, flow: Flow) -> None:
+        """A DNS message: a query waits in its flow for the answer, and the pair becomes one event."""
         fields = dns_parser.parse(msg)
         if fields is None:
             self.stats["dns_unparsed"] = self.stats.get("dns_unparsed", 0) + 1
             return
         flow.app = "dns"
-        self.out.append(self.ev.dns(r, ts, index, fields, flow))
+        qid = fields["id"]
+        if fields["type"] == "query":
+            if flow.dnsq is None:
+                flow.dnsq = {}
+            elif qid in flow.dnsq or len(flow.dnsq) >= 64:  # never answered: report it alone
+                old = flow.dnsq.pop(qid) if qid in flow.dnsq else flow.dnsq.pop(next(iter(flow.dnsq)))
+                self.out.append(self.ev.dns(old[3], old[1], old[0], old[2], flow))
+            flow.dnsq[qid] = (index, ts, fields, r)
+            return
+        query = flow.dnsq.pop(qid, None) if flow.dnsq else None
+        if query is None:
+            self.out.append(self.ev.dns(r, ts, index, fields, flow))
+        else:
+            self.out.append(self.ev.dns(query[3], query[1], query[0], fields, flow, rtt=ts - query[1]))
 
     def _tls(self, flow: Flow, record: bytes, ts: float, index: int) -> None:
         if len(record) > 5 and record[5] == 1:

@@ -36,7 +36,7 @@ def test_datasets(events: list[Event]) -> None:
     assert Counter(e["event"]["dataset"] for e in events) == {
         "network.flow": 7,
         "network.http": 1,
-        "network.dns": 2,
+        "network.dns": 1,
         "network.tls": 1,
         "network.icmp": 2,
         "network.arp": 3,
@@ -93,21 +93,31 @@ def test_http_transaction_pairs_request_and_response(events: list[Event]) -> Non
     assert get(http, "network.community_id") == "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
 
 
-def test_dns_query_and_answer(events: list[Event]) -> None:
-    query, answer = by(events, "network.dns")
-    assert get(query, "dns.type") == "query" and get(query, "dns.question.name") == "dichvucong.gov.vn"
-    assert get(query, "dns.question.type") == "A" and get(query, "dns.question.class") == "IN"
-    assert get(query, "source.ip") == "10.1.0.5" and get(query, "destination.port") == 53
-    assert get(answer, "dns.response_code") == "NOERROR" and get(answer, "dns.resolved_ip") == [
-        "203.0.113.10"
-    ]
-    assert get(answer, "dns.answers") == [
+def test_dns_query_and_answer_make_one_transaction(events: list[Event]) -> None:
+    (dns,) = by(events, "network.dns")
+    assert get(dns, "dns.type") == "answer" and get(dns, "dns.question.name") == "dichvucong.gov.vn"
+    assert get(dns, "dns.question.type") == "A" and get(dns, "dns.question.class") == "IN"
+    # The client asked: source is the client, the time is the query's, the duration the answer's delay.
+    assert get(dns, "source.ip") == "10.1.0.5" and get(dns, "destination.port") == 53
+    assert dns["@timestamp"] == "2025-11-22T00:00:01.000Z"
+    assert get(dns, "event.duration") == pytest.approx(2_000_000, abs=1000)
+    assert get(dns, "dns.response_code") == "NOERROR" and get(dns, "dns.resolved_ip") == ["203.0.113.10"]
+    assert get(dns, "dns.answers") == [
         {"name": "dichvucong.gov.vn", "type": "A", "class": "IN", "ttl": 300, "data": "203.0.113.10"}
     ]
-    assert set(get(answer, "dns.header_flags")) == {"AA", "RD", "RA"}
-    assert get(query, "network.community_id") == get(answer, "network.community_id")
+    assert set(get(dns, "dns.header_flags")) == {"AA", "RD", "RA"}
     (flow,) = [e for e in by(events, "network.flow") if get(e, "destination.port") == 53]
     assert get(flow, "network.protocol") == "dns" and get(flow, "network.packets") == 2
+    assert get(dns, "network.community_id") == get(flow, "network.community_id")
+
+
+def test_unanswered_query_is_reported_alone(tmp_path: Path) -> None:
+    query, _answer = traffic.dns_pair(
+        "10.1.0.5", "10.1.0.53", 40001, "khong-tra-loi.gov.vn", "192.0.2.1", traffic.T0
+    )
+    (dns,) = by(read(traffic.write(tmp_path / "q.pcap", [query])), "network.dns")
+    assert get(dns, "dns.type") == "query" and get(dns, "dns.question.name") == "khong-tra-loi.gov.vn"
+    assert get(dns, "event.action") == "dns_query" and get(dns, "source.ip") == "10.1.0.5"
 
 
 def test_tls_client_hello_sni_and_fingerprints(events: list[Event]) -> None:
