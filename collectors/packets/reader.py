@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from canh.collectors.packets.capfile import CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import LineContext, ReadProblem
 
 from canh.events import Event
+
+
+def open_capture(path: Path) -> BinaryIO:
+    """The capture's bytes, un-gzipping ``.pcap.gz`` (as ``canh ingest`` does for text logs)."""
+    raw = path.open("rb")
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    raw.seek(0)
+    return raw
 
 
 def read_capture(
@@ -22,7 +34,7 @@ def read_capture(
 ) -> Iterator[list[Event] | ReadProblem]:
     """Batches of events (and problems) from one capture file; flows still open at its end are emitted."""
     an = analyzer or PacketAnalyzer(source=source, host=host, settings=settings)
-    with path.open("rb") as fh:
+    with open_capture(path) as fh:
         reader = CaptureReader(fh)
         yield from an.run(reader, where=str(path))
     if analyzer is None:

@@ -32,3 +32,18 @@ def test_a_capture_cut_mid_record_keeps_every_whole_packet(canh: CanhRun, tmp_pa
     assert "15 new event(s)" in proc.stdout and "1 problem(s)" in proc.stdout
     assert "cut off in the middle of a packet record" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_gzipped_pcapng_is_read_like_any_capture(canh: CanhRun, tmp_path: Path) -> None:
+    import gzip
+
+    from scapy.utils import PcapNgWriter
+
+    ng = tmp_path / "day.pcapng"
+    with PcapNgWriter(str(ng)) as w:
+        for p in traffic.scenario():
+            w.write(p)
+    gz = tmp_path / "day.pcapng.gz"
+    gz.write_bytes(gzip.compress(ng.read_bytes()))
+    proc = canh("ingest", str(gz), check=True)
+    assert "17 new event(s)" in proc.stdout and "0 problem(s)" in proc.stdout
