@@ -213,11 +213,10 @@ def _column_of(loc: tuple[Any, ...]) -> str:
 def read_csv(text: str, source: str = "<csv>") -> ImportResult:
     """Systems from a CSV export (UTF-8, with or without BOM; ``,`` or ``;`` separated)."""
     text = text.lstrip("\ufeff")
-    try:
-        dialect: Any = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    # Only the separator is guessed (spreadsheets in a Vietnamese locale write ";"); quoting is Excel's.
+    header = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=header.count)
+    reader = csv.DictReader(io.StringIO(text), dialect=csv.excel, delimiter=delimiter)
     reader.fieldnames = [HEADER_ALIASES.get(h.strip().lower(), h.strip()) for h in reader.fieldnames or []]
     unknown = [h for h in reader.fieldnames if h not in COLUMNS]
     result = ImportResult()

@@ -12,6 +12,7 @@ import click
 
 from canh.cli.app import Ctx, emit_json, pass_ctx, table
 from canh.errors import ConflictError, InputError
+from canh.events import get
 from canh.i18n import t
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.model import STATUSES, Incident, remaining
@@ -365,6 +366,37 @@ def close_cmd(
     desk = open_desk(ctx)
     target = "false_positive" if false_positive else "closed"
     _do(ctx, as_json, lambda: desk.move(incident_id, target, reason=reason, expect=expect_version))
+
+
+@incidents_group.command("group")
+@click.option("--since", default="24h", show_default=True, help="Alerts raised since (duration or ISO time).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def group_cmd(ctx: Ctx, since: str, as_json: bool) -> None:
+    """Group alerts not yet in an incident into open incidents (or new ones); record SLA warnings."""
+    from canh.clock import parse_since
+
+    rt = ctx.runtime
+    desk = open_desk(ctx)
+    rt.store.refresh()
+    alerts = [
+        a
+        for a in rt.store.scan("alerts", since=parse_since(since, rt.clock), until=rt.clock.now())
+        if not get(a, "canh.incident.id")
+    ]
+    linked = desk.group_alerts(alerts)
+    sla = desk.check_slas()
+    if as_json:
+        emit_json([{"incident": k, "alerts": len(v)} for k, v in linked.items()])
+        return
+    ctx.out.print(
+        t(
+            "incident.grouped",
+            alerts=sum(len(v) for v in linked.values()),
+            incidents=len(linked),
+            sla=sum(len(v) for v in sla.values()),
+        )
+    )
 
 
 @incidents_group.command("import-warning")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import orjson
 
-from canh.cli.app import Ctx, pass_ctx
+from canh.cli.app import Ctx, emit_json, pass_ctx
 from canh.cli.incidents import actor, open_desk
 from canh.i18n import language, t
 from canh.incidents.pdf import render_pdf
@@ -118,7 +118,7 @@ def shift_cmd(ctx: Ctx, hours: int | None, both: bool, as_json: bool, out: Path 
         rt.store, desk.incidents(limit=100_000), rt.clock.now(), hours or rt.config.incidents.shift_hours
     )
     if as_json:
-        _emit(ctx, data, Doc(""), "json", out, "", language())
+        emit_json([data])
         return
     langs = ["vi", "en"] if both else [language()]
     text = "\n\n".join(to_markdown(shift_doc(data, lang)) for lang in langs)
