@@ -414,6 +414,12 @@ class PacketAnalyzer:
                     flow.queued = flow.last
                     close_q.append(flow)
         idle_q = self.idle_q
+        if len(idle_q) > 2 * len(self.flows) + 4096:
+            # Flows ended by FIN/RST wait in the queue until their idle turn; drop them now so a
+            # busy link does not keep a minute of finished flows in memory.
+            live = [f for f in idle_q if not f.gone]
+            idle_q.clear()  # in place: the packet loop holds this deque
+            idle_q.extend(live)
         idle = s.idle_timeout
         while idle_q and idle_q[0].queued + idle <= now:
             flow = idle_q.popleft()

@@ -105,3 +105,18 @@ def test_flows_only_mode_counts_the_same_and_skips_application_events() -> None:
     assert {e["event"]["dataset"] for e in events} == {"network.flow"}
     key = lambda e: (get(e, "network.community_id"), get(e, "network.packets"), get(e, "network.bytes"))  # noqa: E731
     assert sorted(map(key, events)) == sorted(map(key, full))
+
+
+def test_finished_flows_do_not_pile_up_waiting_for_their_idle_turn() -> None:
+    templates = [bytearray(tcp("S")), bytearray(tcp("SA", reply=True)), bytearray(tcp("R"))]
+    recs = []
+    for i in range(6000):
+        for n, frame in enumerate(templates):
+            frame[34 + (2 if n == 1 else 0) : 36 + (2 if n == 1 else 0)] = (2000 + i).to_bytes(2, "big")
+            recs.append((i * 0.005, 1, bytes(frame), len(frame)))
+    recs.append((40.0, 1, udp(1), 42))
+    an = PacketAnalyzer(source="/t.pcap", settings=FlowSettings(idle_timeout=60, linger=1))
+    ended = sum(len(item) for item in an.run(recs))  # type: ignore[arg-type]
+    assert ended == 6000 and len(an.flows) == 1
+    # 6000 finished flows would still be queued for their idle turn (60 s) without compaction.
+    assert len(an.idle_q) <= 4096 + 2 * 6000 // 3 and len(an.idle_q) < 6000
