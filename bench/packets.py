@@ -235,42 +235,46 @@ def run_canh(
 
 
 def compare_with_tshark(tshark_out: str, flows: list) -> tuple[int, int]:
-    """(conversations compared, mismatches) between tshark's conv,tcp and our TCP flows."""
+    """(conversations compared, mismatches) between tshark's conv,tcp and our TCP flows.
+
+    Per endpoint pair, packets sent by each side summed over flows (tshark splits a pair on port reuse
+    where we may too); bytes compared where both list the pair once (tshark rounds its byte column).
+    """
 
     def human(n: int) -> str:
-        return (
-            f"{n // 1000 // 1000} MB"
-            if n // 1000 // 1000 >= 10
-            else f"{n // 1000} kB"
-            if n // 1000 >= 10
-            else f"{n} bytes"
-        )
+        if n // 1000 // 1000 >= 10:
+            return f"{n // 1000 // 1000} MB"
+        return f"{n // 1000} kB" if n // 1000 >= 10 else f"{n} bytes"
 
-    ours: dict[tuple, tuple] = {}
+    ours: dict[frozenset, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     for e in flows:
         a = f"{get(e, 'source.ip')}:{get(e, 'source.port')}"
         b = f"{get(e, 'destination.ip')}:{get(e, 'destination.port')}"
-        ours[(a, b)] = (
-            get(e, "source.packets"),
-            human(get(e, "source.bytes")),
-            get(e, "destination.packets"),
-            human(get(e, "destination.bytes")),
-        )
-    compared = bad = 0
+        side = ours[frozenset((a, b))]
+        side[a][0] += get(e, "source.packets")
+        side[a][1] += get(e, "source.bytes")
+        side[a][2] += 1
+        side[b][0] += get(e, "destination.packets")
+        side[b][1] += get(e, "destination.bytes")
+        side[b][2] += 1
+    theirs: dict[frozenset, list[tuple]] = defaultdict(list)
     for line in tshark_out.splitlines():
         m = ROW.match(line)
-        if not m:
-            continue
-        compared += 1
-        a, b = m[1], m[2]
-        theirs_ab = (int(m[5]), m[6], int(m[3]), m[4])
-        mine = ours.get((a, b))
-        if mine is None and (b, a) in ours:
-            x = ours[(b, a)]
-            mine = (x[2], x[3], x[0], x[1])
-        if mine != theirs_ab:
+        if m:
+            theirs[frozenset((m[1], m[2]))].append((m[1], m[2], int(m[5]), m[6], int(m[3]), m[4]))
+    bad = 0
+    for pair, rows in theirs.items():
+        a, b = rows[0][0], rows[0][1]
+        fa = sum(r[2] if r[0] == a else r[4] for r in rows)
+        fb = sum(r[4] if r[0] == a else r[2] for r in rows)
+        mine = ours.get(pair)
+        if mine is None or (mine[a][0], mine[b][0]) != (fa, fb) or (
+            len(rows) == 1
+            and mine[a][2] == 1
+            and (human(mine[a][1]), human(mine[b][1])) != (rows[0][3], rows[0][5])
+        ):
             bad += 1
-    return compared, bad
+    return len(theirs), bad
 
 
 def scapy_rate(path: Path, sample: int) -> float:

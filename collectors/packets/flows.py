@@ -590,6 +590,17 @@ class PacketAnalyzer:
         self.out.append(self.ev.dhcp(r, ts, index, fields, flow))
 
     def _icmp(self, r: tuple, ts: float, index: int, flow: Flow) -> None:
+        # One event per message type and code in a flow, and for each new direction: an echo flood is
+        # one flow event with its counts, not a million ICMP events (the flow keeps every packet's count).
+        seen = flow.buf  # ICMP flows never buffer a TLS hello; the slot holds the types already reported
+        kind = (r[1], r[3], r[4])
+        if seen is None:
+            flow.buf = seen = set()
+        elif kind in seen:
+            self.stats["icmp_repeats"] = self.stats.get("icmp_repeats", 0) + 1
+            return
+        if len(seen) < 64:
+            seen.add(kind)
         self.out.append(self.ev.icmp(r, ts, index, flow))
 
     def _arp(self, r: tuple, ts: float, index: int, frame: bytes) -> None:

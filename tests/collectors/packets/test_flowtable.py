@@ -120,3 +120,26 @@ def test_finished_flows_do_not_pile_up_waiting_for_their_idle_turn() -> None:
     assert ended == 6000 and len(an.flows) == 1
     # 6000 finished flows would still be queued for their idle turn (60 s) without compaction.
     assert len(an.idle_q) <= 4096 + 2 * 6000 // 3 and len(an.idle_q) < 6000
+
+
+def test_an_echo_flood_is_one_flow_and_one_icmp_event_per_message_type() -> None:
+    from scapy.layers.inet import ICMP
+
+    def echo(kind: int, src: str, dst: str) -> bytes:
+        return bytes(
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src=src, dst=dst)
+            / ICMP(type=kind, id=7)
+        )
+
+    recs = []
+    for i in range(500):
+        recs += [(i * 0.001, echo(8, "10.0.0.66", "10.0.0.2")), (i * 0.001, echo(0, "10.0.0.2", "10.0.0.66"))]
+    an = PacketAnalyzer(source="/flood.pcap")
+    events = [e for item in an.run([(ts, 1, f, len(f)) for ts, f in recs]) for e in item]  # type: ignore[union-attr]
+    events += an.finish()
+    icmp = [e for e in events if e["event"]["dataset"] == "network.icmp"]
+    (flow,) = [e for e in events if e["event"]["dataset"] == "network.flow"]
+    assert sorted(get(e, "icmp.type") for e in icmp) == [0, 8]
+    assert get(flow, "network.packets") == 1000 and get(flow, "source.ip") == "10.0.0.66"
+    assert an.stats["icmp_repeats"] == 998
