@@ -151,20 +151,6 @@ class EventFactory:
             ingested=self._ing,
         )
 
-    @staticmethod
-    def _endpoints(
-        src: bytes, sport: int | None, dst: bytes, dport: int | None, proto: int
-    ) -> dict[str, Any]:
-        return {
-            "source.ip": ip_text(src),
-            "source.port": sport,
-            "destination.ip": ip_text(dst),
-            "destination.port": dport,
-            "network.transport": _TRANSPORT.get(proto, str(proto)),
-            "network.iana_number": str(proto),
-            "network.type": "ipv4" if len(src) == 4 else "ipv6",
-        }
-
     def _flow_side(self, flow: Flow) -> tuple[bytes, int, bytes, int, int]:
         src, sport, dst, dport, proto, _ = flow.key
         if flow.rev:
@@ -237,33 +223,6 @@ class EventFactory:
         set_field(event, "network", network)
         set_field(event, "flow", flow_info)
         return event
-
-    def _app(
-        self,
-        dataset: str,
-        ts: float,
-        index: int,
-        slot: int,
-        message: str,
-        r: tuple,
-        flow: Flow | None,
-        action: str,
-        protocol: str,
-    ) -> tuple[Event, dict[str, Any]]:
-        event = self._base(ts, dataset, index, slot, message)
-        fields = self._endpoints(r[1], r[3], r[2], r[4], r[0])
-        fields.update(
-            {
-                "event.kind": "event",
-                "event.category": ["network"],
-                "event.type": ["protocol"],
-                "event.action": action,
-                "network.protocol": protocol,
-            }
-        )
-        if flow is not None:
-            fields["network.community_id"] = self._cid(flow)
-        return event, fields
 
     def dns(
         self,
@@ -387,16 +346,17 @@ class EventFactory:
         """A DHCP message; an ``ack`` is a lease (assigned address, client MAC, host name)."""
         mtype = dhcp.get("message_type", "bootp")
         message = f"DHCP {mtype} {dhcp.get('client_mac', '')} {dhcp.get('assigned_ip', '')} {dhcp.get('hostname', '')}"
-        event, fields = self._app(
-            "network.dhcp", ts, index, 1, message.strip(), r, flow, f"dhcp_{mtype}", "dhcp"
-        )
-        fields["dhcp"] = dhcp
+        event = self._base(ts, "network.dhcp", index, 1, message.strip())
+        ev = self._envelope(event, r, flow, f"dhcp_{mtype}", "dhcp")
+        set_field(event, "dhcp", dhcp)
+        related: dict[str, Any] = {}
         if mtype == "ack" and "assigned_ip" in dhcp:
-            fields["event.type"] = ["protocol", "allowed"]
-            fields["related.ip"] = [dhcp["assigned_ip"]]
+            ev["type"] = ["protocol", "allowed"]
+            related["ip"] = [dhcp["assigned_ip"]]
         if dhcp.get("hostname"):
-            fields["related.hosts"] = [dhcp["hostname"]]
-        put(event, fields)
+            related["hosts"] = [dhcp["hostname"]]
+        if related:
+            set_field(event, "related", related)
         return event
 
     def icmp(self, r: tuple, ts: float, index: int, flow: Flow | None) -> Event:
