@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from canh.incidents.audit import audit_entry, diff, write_audit
-from canh.incidents.grouping import alert_level, alert_time, attacker_ip, find_incident, group_keys
+from canh.incidents.grouping import GroupIndex, alert_level, alert_time, attacker_ip, group_keys
 from canh.incidents.model import (
     ALERT_LEVELS,
     OPEN,
@@ -96,6 +96,9 @@ class IncidentDesk:
 
     def incidents(self, query: str = "*", *, open_only: bool = False, limit: int = 1000) -> list[Incident]:
         self.store.refresh()
+        if open_only:  # let the store filter (Elasticsearch does it server-side)
+            wanted = " OR ".join(sorted(OPEN))
+            query = f"status:({wanted})" if query == "*" else f"({query}) AND status:({wanted})"
         out = [_load(v) for v in self.store.find_docs("incidents", query, limit=100_000, sort="-created_at")]
         if open_only:
             out = [i for i in out if i.is_open]
@@ -351,15 +354,19 @@ class IncidentDesk:
             new_ids: set[str] = set()
             assigned: dict[str, list[str]] = {}
             now = self.clock.now()
+            index = GroupIndex(open_incs.values())
+            already = {aid for i in open_incs.values() for aid in i.alerts}
             for a in todo:
-                if any(a["id"] in i.alerts for i in open_incs.values()):
+                if a["id"] in already:
                     continue
-                inc = find_incident(a, open_incs.values(), window)
+                inc = index.find(a, window)
                 if inc is None:
                     inc = self._new_from_alert(a, now)
                     open_incs[inc.id] = inc
                     new_ids.add(inc.id)
                 self._absorb(inc, a, now)
+                already.add(a["id"])
+                index.add(inc, group_keys(a))
                 touched[inc.id] = inc
                 assigned.setdefault(inc.id, []).append(a["id"])
             try:
@@ -368,7 +375,8 @@ class IncidentDesk:
                     self._write(inc, None if iid in new_ids else versions[iid], "group")
                     self.store.update_alerts(assigned[iid], {"canh.incident.id": iid})
                     linked.setdefault(iid, []).extend(assigned[iid])
-                    todo = [a for a in todo if a["id"] not in set(assigned[iid])]
+                    done = set(assigned[iid])
+                    todo = [a for a in todo if a["id"] not in done]
                 return linked
             except ConflictError:
                 if attempt == retries - 1:

@@ -55,25 +55,45 @@ def group_keys(alert: Mapping[str, Any]) -> list[str]:
     return keys
 
 
+class GroupIndex:
+    """Open incidents by group key, so finding an alert's incident does not scan every incident."""
+
+    def __init__(self, incidents: Iterable[Incident] = ()) -> None:
+        self.by_key: dict[str, list[Incident]] = {}
+        for inc in incidents:
+            self.add(inc)
+
+    def add(self, inc: Incident, keys: Iterable[str] | None = None) -> None:
+        """Register (more) keys of an incident; call after an alert joined it."""
+        if not inc.is_open:
+            return
+        for k in inc.groups if keys is None else keys:
+            bucket = self.by_key.setdefault(k, [])
+            if not any(x is inc for x in bucket):  # identity: pydantic equality compares every field
+                bucket.append(inc)
+                bucket.sort(key=lambda i: i.created_at)
+
+    def find(self, alert: Mapping[str, Any], window: timedelta) -> Incident | None:
+        """The open incident the alert joins: correlation group first, then rule+host, then attacker IP.
+
+        Rule+host and attacker-IP joins only happen while the incident's last alert is within ``window``
+        of this one; a correlation group joins whenever the incident is open.
+        """
+        keys = group_keys(alert)
+        when = alert_time(alert)
+        for prefix in ("cg:", "rh:", "ip:"):
+            for key in (k for k in keys if k.startswith(prefix)):
+                for inc in self.by_key.get(key, ()):
+                    if not inc.is_open:
+                        continue
+                    last = inc.last_alert_at or inc.created_at
+                    if prefix == "cg:" or abs(when - last) <= window:
+                        return inc
+        return None
+
+
 def find_incident(
     alert: Mapping[str, Any], open_incidents: Iterable[Incident], window: timedelta
 ) -> Incident | None:
-    """The open incident the alert joins: correlation group first, then rule+host, then attacker IP.
-
-    Rule+host and attacker-IP joins only happen while the incident's last alert is within ``window``
-    of this one; a correlation group joins whenever the incident is open.
-    """
-    keys = group_keys(alert)
-    when = alert_time(alert)
-    candidates = [i for i in open_incidents if i.is_open]
-    for prefix in ("cg:", "rh:", "ip:"):
-        wanted = [k for k in keys if k.startswith(prefix)]
-        if not wanted:
-            continue
-        for inc in sorted(candidates, key=lambda i: i.created_at):
-            if not set(wanted) & set(inc.groups):
-                continue
-            last = inc.last_alert_at or inc.created_at
-            if prefix == "cg:" or abs(when - last) <= window:
-                return inc
-    return None
+    """The open incident the alert joins (see GroupIndex.find)."""
+    return GroupIndex(open_incidents).find(alert, window)

@@ -224,7 +224,8 @@ class AssetIndex:
     def __init__(self, systems: Iterable[System]) -> None:
         self.hosts: dict[str, set[str]] = {}
         self.globs: list[tuple[str, str]] = []
-        self.nets: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+        # (version, prefix length) → network address as int → codes: one dict lookup per prefix length.
+        self.nets: dict[tuple[int, int], dict[int, set[str]]] = {}
         self.domains: dict[str, set[str]] = {}
         for s in systems:
             for h in s.assets.hosts:
@@ -234,7 +235,9 @@ class AssetIndex:
                 else:
                     self.hosts.setdefault(h, set()).add(s.code)
             for c in s.assets.cidrs:
-                self.nets.append((ipaddress.ip_network(c, strict=False), s.code))
+                net = ipaddress.ip_network(c, strict=False)
+                bucket = self.nets.setdefault((net.version, net.prefixlen), {})
+                bucket.setdefault(int(net.network_address), set()).add(s.code)
             for u in s.assets.urls:
                 self.domains.setdefault(_host_of(u), set()).add(s.code)
 
@@ -251,7 +254,13 @@ class AssetIndex:
             ip = ipaddress.ip_address(value)
         except ValueError:
             return set()
-        return {code for net, code in self.nets if ip.version == net.version and ip in net}
+        out: set[str] = set()
+        value_int, bits = int(ip), ip.max_prefixlen
+        for (version, prefix), bucket in self.nets.items():
+            if version == ip.version:
+                mask = ((1 << prefix) - 1) << (bits - prefix) if prefix else 0
+                out |= bucket.get(value_int & mask, set())
+        return out
 
     def by_url(self, value: str) -> set[str]:
         return set(self.domains.get(_host_of(value), ()))
