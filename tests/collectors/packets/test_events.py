@@ -200,3 +200,62 @@ def test_community_id_and_ja3_agree_with_tshark(tmp_path: Path, events: list[Eve
     assert theirs == ours
     ja3s = {line.split("\t")[1] for line in out.splitlines() if line.split("\t")[1]}
     assert ja3s == {get(by(events, "network.tls")[0], "tls.client.ja3")}
+
+
+def test_dns_over_tcp_with_length_prefix(tmp_path: Path) -> None:
+    from scapy.layers.dns import DNS, DNSQR, DNSRR
+
+    q = bytes(DNS(id=77, rd=1, qd=DNSQR(qname="axfr.gov.vn", qtype="AAAA")))
+    a = bytes(
+        DNS(
+            id=77,
+            qr=1,
+            rd=1,
+            ra=1,
+            qd=DNSQR(qname="axfr.gov.vn", qtype="AAAA"),
+            an=DNSRR(rrname="axfr.gov.vn", type="AAAA", ttl=60, rdata="2001:db8::53"),
+        )
+    )
+    pkts = traffic.tcp_session(
+        "10.1.0.5",
+        "10.1.0.53",
+        41000,
+        53,
+        len(q).to_bytes(2, "big") + q,
+        len(a).to_bytes(2, "big") + a,
+        traffic.T0,
+    )
+    events = read(traffic.write(tmp_path / "dnstcp.pcap", pkts))
+    (dns,) = by(events, "network.dns")
+    assert get(dns, "network.transport") == "tcp" and get(dns, "source.ip") == "10.1.0.5"
+    assert get(dns, "dns.question.type") == "AAAA" and get(dns, "dns.resolved_ip") == ["2001:db8::53"]
+    (flow,) = by(events, "network.flow")
+    assert get(flow, "network.protocol") == "dns"
+
+
+def test_tls_server_hello_negotiated_version_and_ja3s(tmp_path: Path) -> None:
+    from scapy.layers.tls.extensions import TLS_Ext_SupportedVersion_SH
+    from scapy.layers.tls.handshake import TLSServerHello
+    from scapy.layers.tls.record import TLS
+
+    server = bytes(
+        TLS(
+            msg=[
+                TLSServerHello(
+                    version=0x0303, cipher=0x1302, ext=[TLS_Ext_SupportedVersion_SH(version=0x0304)]
+                )
+            ]
+        )
+    )
+    pkts = traffic.tcp_session(
+        "2001:db8::5", "2001:db8::443", 50443, 443, traffic.client_hello("cong.gov.vn"), server, traffic.T0
+    )
+    tls = {
+        get(e, "event.action"): e for e in by(read(traffic.write(tmp_path / "sh.pcap", pkts)), "network.tls")
+    }
+    assert set(tls) == {"tls_client_hello", "tls_server_hello"}
+    sh = tls["tls_server_hello"]
+    assert get(sh, "tls.version") == "1.3" and get(sh, "tls.cipher") == "TLS_AES_256_GCM_SHA384"
+    assert get(sh, "tls.server.ja3s_string") == "771,4866,43"
+    assert get(sh, "tls.server.ja3s") == hashlib.md5(b"771,4866,43").hexdigest()
+    assert get(sh, "source.ip") == "2001:db8::5"  # client side of the flow, as for the ClientHello
