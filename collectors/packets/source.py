@@ -184,7 +184,11 @@ class PcapFolderSource(_Base):
             self.analyzer = PacketAnalyzer(source=str(self.path), host=self.host, settings=self.settings)
         an = self.analyzer
         new = 0
-        for path in self.files():
+        files = self.files()
+        present = {str(p.resolve()) for p in files}
+        for gone in [k for k in self.position if k not in present]:
+            del self.position[gone]  # rotated away by tcpdump -W or a cleanup job
+        for path in files:
             key = str(path.resolve())
             offset, index = self.position.get(key, [0, 0])
             size = path.stat().st_size
@@ -193,9 +197,14 @@ class PcapFolderSource(_Base):
             an.ev.source = key
             with path.open("rb") as fh:
                 reader = CaptureReader(fh, offset=offset, index=index)
-                items = []
+                items: list[Any] = []
+                size_now = 0
                 for item in an.run(_complete(reader), index=index, where=str(path)):
                     items.append(item)
+                    size_now += len(item) if isinstance(item, list) else 1
+                    if size_now >= 5000:  # a big file streams out; the checkpoint moves at its end
+                        self._consume(items, emit, None)
+                        items, size_now = [], 0
             new += reader.index - index
             self._stats["read"] += reader.index - index
             self.position[key] = [reader.offset, reader.index]

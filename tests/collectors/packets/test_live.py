@@ -187,3 +187,16 @@ def test_rotating_folder_is_followed_and_resumed_from_the_checkpoint(tmp_path: P
     assert again.poll_once(lambda batch, commit: None) == 2
     (folder / "cap-0003.pcap").write_bytes(data)
     assert again.poll_once(lambda batch, commit: None) == 1
+
+
+def test_checkpoint_forgets_files_rotated_away(tmp_path: Path) -> None:
+    folder = tmp_path / "rot"
+    folder.mkdir()
+    traffic.write(folder / "a.pcap", traffic.scenario()[:4])
+    traffic.write(folder / "b.pcap", traffic.scenario()[4:8])
+    src = PcapFolderSource(folder, name="s", state_dir=tmp_path / "state")
+    src.poll_once(lambda batch, commit: commit() if commit else None)
+    assert len(src.position) == 2
+    (folder / "a.pcap").unlink()
+    src.poll_once(lambda batch, commit: commit() if commit else None)
+    assert list(src.position) == [str((folder / "b.pcap").resolve())]
