@@ -268,10 +268,14 @@ def compare_with_tshark(tshark_out: str, flows: list) -> tuple[int, int]:
         fa = sum(r[2] if r[0] == a else r[4] for r in rows)
         fb = sum(r[4] if r[0] == a else r[2] for r in rows)
         mine = ours.get(pair)
-        if mine is None or (mine[a][0], mine[b][0]) != (fa, fb) or (
-            len(rows) == 1
-            and mine[a][2] == 1
-            and (human(mine[a][1]), human(mine[b][1])) != (rows[0][3], rows[0][5])
+        if (
+            mine is None
+            or (mine[a][0], mine[b][0]) != (fa, fb)
+            or (
+                len(rows) == 1
+                and mine[a][2] == 1
+                and (human(mine[a][1]), human(mine[b][1])) != (rows[0][3], rows[0][5])
+            )
         ):
             bad += 1
     return len(theirs), bad

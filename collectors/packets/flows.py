@@ -1,6 +1,7 @@
 """The flow table and the packet loop: raw records in, ECS flow and application events out.
 
-Hot path per packet: ``decode`` (struct), one canonical-key dict lookup, a few counter updates.
+Hot path per packet: Ethernet/IPv4 TCP/UDP headers unpacked inline (``decode`` for everything else),
+one canonical-key dict lookup, a few counter updates.
 Payloads are only sliced for packets an application parser wants (DNS, DHCP, the first payload
 packets of a TCP flow, HTTP heads). Expiry uses FIFO queues instead of scanning the table: every
 flow shares the same idle timeout, so queue order is expiry order (a flow seen again is re-queued
@@ -38,19 +39,6 @@ FLAG_NAMES = (
     (ECE, "ECE"),
     (CWR, "CWR"),
 )
-TRANSPORTS = {
-    TCP: "tcp",
-    UDP: "udp",
-    ICMP: "icmp",
-    ICMP6: "ipv6-icmp",
-    132: "sctp",
-    47: "gre",
-    50: "esp",
-    51: "ah",
-    2: "igmp",
-    89: "ospf",
-    112: "vrrp",
-}
 PORT_PROTOCOLS = {
     53: "dns",
     80: "http",
