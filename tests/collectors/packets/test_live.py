@@ -200,3 +200,15 @@ def test_checkpoint_forgets_files_rotated_away(tmp_path: Path) -> None:
     (folder / "a.pcap").unlink()
     src.poll_once(lambda batch, commit: commit() if commit else None)
     assert list(src.position) == [str((folder / "b.pcap").resolve())]
+
+
+def test_build_from_the_config_model(tmp_path: Path) -> None:
+    from canh.config import SourceConfig
+
+    src = build(
+        SourceConfig(type="pcap", name="dmz", path=str(tmp_path), idle_timeout=30, applications=False), None
+    )
+    assert isinstance(src, PcapFolderSource) and src.name == "dmz" and src.path == tmp_path
+    assert src.settings.idle_timeout == 30.0 and src.settings.applications is False
+    cap = build(SourceConfig(type="capture", interface="lo", filter="udp port 53"), None)
+    assert isinstance(cap, CaptureSource) and cap.bpf == "udp port 53" and cap.name == "capture:lo"
