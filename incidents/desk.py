@@ -312,6 +312,15 @@ class IncidentDesk:
 
         return self.change(inc_id, fn, expect=expect, action="escalate")
 
+    def record_report(self, inc_id: str, kind: str, number: str) -> Incident:
+        """Note that a report (initial/final) was sent, with its number and date (the final one cites it)."""
+
+        def fn(inc: Incident, now: datetime) -> None:
+            inc.reports[kind] = {"number": number, "date": now.date().isoformat(), "by": self.actor}
+            inc.log(now, self.actor, f"report.{kind}", number=number)
+
+        return self.change(inc_id, fn, action=f"report.{kind}")
+
     def attach(self, inc_id: str, alert_ids: Sequence[str]) -> Incident:
         """Link alerts to the incident by hand (they leave any other incident they were in)."""
         alerts = self.store.get_records("alerts", list(alert_ids))

@@ -170,6 +170,27 @@ def move_dossier(
     return new
 
 
+def dossier_due(system: System) -> tuple[str, date] | None:
+    """What the dossier waits for and by when: appraisal after submission, approval after appraisal.
+
+    ND85 counts appraisal in calendar days, ND331 in working days; approval is in working days in both.
+    """
+    from canh.incidents.calendar import add_working_days
+
+    status = system.dossier.status
+    since = next((h.at.date() for h in reversed(system.dossier.history) if h.status == status), None)
+    if since is None or system.level is None:
+        return None
+    rules = rules_for(system.regime)
+    if status == "submitted":
+        days = rules.appraisal_days[system.level]
+        due = add_working_days(since, days) if rules.appraisal_working_days else since + timedelta(days=days)
+        return "appraisal", due
+    if status in ("appraised", "pending_approval"):
+        return "approval", add_working_days(since, rules.approval_working_days)
+    return None
+
+
 def next_inspection_due(system: System) -> date | None:
     """When the next inspection is due: last one (else the approval date) plus the level's cadence."""
     level = system.level

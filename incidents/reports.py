@@ -11,7 +11,13 @@ from datetime import date, datetime
 from typing import Any
 
 from canh.incidents.model import Incident
-from canh.incidents.register import System, independent_inspection_ok, is_overdue, next_inspection_due
+from canh.incidents.register import (
+    System,
+    dossier_due,
+    independent_inspection_ok,
+    is_overdue,
+    next_inspection_due,
+)
 from canh.incidents.regulation import CATEGORIES, DOSSIER_STATUSES, rules_for
 
 from canh.config import IncidentsConfig
@@ -296,8 +302,12 @@ def register_report(systems: Sequence[System], monitored: set[str], today: date)
         by_agency[s.owner_org]["total"] += 1
         by_agency[s.owner_org]["approved"] += approved
         due = next_inspection_due(s)
+        waiting = dossier_due(s)
         rows.append(
             {
+                "dossier_waits_for": waiting[0] if waiting else None,
+                "dossier_due": waiting[1].isoformat() if waiting else None,
+                "dossier_late": bool(waiting and waiting[1] < today),
                 "code": s.code,
                 "name_vi": s.name_vi,
                 "owner_org": s.owner_org,
@@ -333,6 +343,7 @@ def register_report(systems: Sequence[System], monitored: set[str], today: date)
         "by_level": {str(k): share(v) for k, v in sorted(by_level.items())},
         "by_agency": {k: share(v) for k, v in sorted(by_agency.items())},
         "overdue": [r for r in rows if r["inspection_overdue"]],
+        "dossiers_waiting": [r for r in rows if r["dossier_due"]],
         "coverage": {name: sum(r["layers"][name] for r in rows) for name in layers},
         "all_four_layers": sum(all(r["layers"].values()) for r in rows),
         "rows": rows,
@@ -365,6 +376,19 @@ def register_doc(data: Mapping[str, Any], lang: str) -> Doc:
         [
             (r["code"], r["name_vi"], r["level"], r["next_inspection_due"] or _l("never", lang))
             for r in data["overdue"]
+        ],
+    )
+    d.h2(_l("dossiers_waiting", lang))
+    d.table(
+        [_l("code", lang), _l("system_name", lang), _l("dossier", lang), _l("due", lang)],
+        [
+            (
+                r["code"],
+                r["name_vi"],
+                r["dossier_waits_for"],
+                r["dossier_due"] + (" !" if r["dossier_late"] else ""),
+            )
+            for r in data["dossiers_waiting"]
         ],
     )
     d.h2(_l("coverage", lang))

@@ -69,14 +69,19 @@ def report_group() -> None:
     show_default=True,
     help="Initial report (form BM03) or closing report (form BM04).",
 )
+@click.option("--number", help="Record this report's number (e.g. 12/BC-TTGS) on the incident's timeline.")
 @_fmt
 @_out
 @pass_ctx
-def incident_cmd(ctx: Ctx, incident_id: str, kind: str, fmt: str, out: Path | None) -> None:
+def incident_cmd(
+    ctx: Ctx, incident_id: str, kind: str, fmt: str, out: Path | None, number: str | None
+) -> None:
     """The incident report with the fields and deadlines the regulation sets."""
     desk = open_desk(ctx)
-    inc, _ = desk.get(incident_id)
     rt = ctx.runtime
+    if number:
+        desk.record_report(incident_id, kind, number)
+    inc, _ = desk.get(incident_id)
     data = incident_report(inc, desk.systems, rt.config.incidents, rt.clock.now(), kind)
     lang = language()
     _emit(ctx, data, incident_doc(data, lang), fmt, out, f"{incident_id}-{kind}.pdf", lang)

@@ -12,7 +12,15 @@ from canh.cli.app import Ctx, emit_json, pass_ctx, table
 from canh.cli.incidents import actor
 from canh.clock import parse_duration
 from canh.i18n import t
-from canh.incidents.register import Assets, Decision, System, is_overdue, next_inspection_due
+from canh.incidents.register import (
+    Assets,
+    Decision,
+    System,
+    dossier_due,
+    independent_inspection_ok,
+    is_overdue,
+    next_inspection_due,
+)
 from canh.incidents.register_io import read_file, write_csv, write_yaml
 from canh.incidents.regulation import DOSSIER_STATUSES
 from canh.incidents.systems import Register
@@ -103,8 +111,19 @@ def show_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
             f"{s.dossier.decision.number} {s.dossier.decision.date or ''} {s.dossier.decision.authority}",
         ),
         (t("incident.col.next_due"), _due_cell(s, today)),
+        (t("report.due"), " ".join(str(x) for x in (dossier_due(s) or ("",)))),
         (t("incident.col.assets"), ", ".join(s.assets.hosts + s.assets.cidrs + s.assets.urls)),
     ]
+    monitored = s.code in reg.monitored(reg.index([s]))
+    layers = [
+        s.coverage.onsite_team,
+        monitored,
+        independent_inspection_ok(s, today),
+        s.coverage.national_connection,
+    ]
+    rows.append(
+        (t("report.coverage"), "  ".join(f"{i + 1}:{'✓' if ok else '✗'}" for i, ok in enumerate(layers)))
+    )
     rows += [("contact", f"{c.name} {c.role} {c.phone} {c.email}") for c in s.contacts]
     rows += [
         ("inspection", f"{i.date} {i.assessor} {'external' if i.external else 'internal'}")

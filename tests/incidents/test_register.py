@@ -169,3 +169,19 @@ def test_monitoring_layer_is_derived_from_events_of_the_last_24h(sqlite_store: S
         ],
     )
     assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-VP-02"}
+
+
+def test_dossier_deadlines_count_working_days_and_skip_tet() -> None:
+    from canh.incidents.calendar import add_working_days
+    from canh.incidents.register import dossier_due
+
+    # 2027-02-04 (Thu): the next working day is 10/02, after the weekend and Tết (05-09/02).
+    assert add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 10)
+    at = datetime(2027, 2, 5, 3, 0, tzinfo=UTC)
+    s331 = move_dossier(_system(3, regime="ND331"), "submitted", by="lan", at=at)
+    assert dossier_due(s331) == ("appraisal", add_working_days(date(2027, 2, 5), 15))
+    assert dossier_due(s331)[1] > date(2027, 2, 26)  # 15 working days land after three calendar weeks
+    s85 = move_dossier(_system(4, regime="ND85"), "submitted", by="lan", at=at)
+    assert dossier_due(s85) == ("appraisal", date(2027, 3, 7))  # ND85: 30 calendar days for level 4
+    appraised = move_dossier(s85, "appraised", by="hung", at=datetime(2027, 4, 29, tzinfo=UTC))
+    assert dossier_due(appraised) == ("approval", date(2027, 5, 11))  # 30/4, 1/5 and weekends skipped
