@@ -61,14 +61,16 @@ def build_source(cfg: Any, runtime: Any) -> Source:
     target = SOURCE_TYPES.get(kind)
     if target is None:
         raise ConfigError(
-            "config.bad_value", key="sources.type", reason=f"{kind!r}: one of {', '.join(sorted(SOURCE_TYPES))}"
+            "config.bad_value",
+            key="sources.type",
+            reason=f"{kind!r}: one of {', '.join(sorted(SOURCE_TYPES))}",
         )
     module, _, attr = target.partition(":")
     try:
         factory = getattr(import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError("collect.source_unavailable", where=kind, reason=str(exc)) from exc
-    return factory(cfg, runtime)  # type: ignore[no-any-return]
+    return factory(cfg, runtime)  # type: ignore[no-any-return,unused-ignore]
 
 
 __all__ = ["SOURCE_TYPES", "Emit", "Source", "build_source", "source_options"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from canh.collectors.source import build_source, source_options
+
 from canh.config import SourceConfig, parse_config
 from canh.errors import ConfigError
 from canh.runtime import Runtime
@@ -20,7 +20,9 @@ def test_unknown_type_is_a_config_error(home: Path) -> None:
 
 
 def test_options_merge_declared_and_extra_fields() -> None:
-    cfg = parse_config("sources:\n  - type: file\n    paths: [/var/log/auth.log]\n    timezone: '+07:00'\n").sources[0]
+    cfg = parse_config(
+        "sources:\n  - type: file\n    paths: [/var/log/auth.log]\n    timezone: '+07:00'\n"
+    ).sources[0]
     opts = source_options(cfg)
     assert opts == {"type": "file", "paths": ["/var/log/auth.log"], "timezone": "+07:00"}
 
