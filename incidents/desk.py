@@ -95,13 +95,22 @@ class IncidentDesk:
         return _load(v), v
 
     def incidents(self, query: str = "*", *, open_only: bool = False, limit: int = 1000) -> list[Incident]:
+        return [inc for inc, _ in self.listing(query, open_only=open_only, limit=limit)]
+
+    def listing(
+        self, query: str = "*", *, open_only: bool = False, limit: int = 1000
+    ) -> list[tuple[Incident, int]]:
+        """Incidents with the version each was read at, for changes made later on what was shown."""
         self.store.refresh()
         if open_only:  # let the store filter (Elasticsearch does it server-side)
             wanted = " OR ".join(sorted(OPEN))
             query = f"status:({wanted})" if query == "*" else f"({query}) AND status:({wanted})"
-        out = [_load(v) for v in self.store.find_docs("incidents", query, limit=100_000, sort="-created_at")]
+        out = [
+            (_load(v), v.version)
+            for v in self.store.find_docs("incidents", query, limit=100_000, sort="-created_at")
+        ]
         if open_only:
-            out = [i for i in out if i.is_open]
+            out = [(i, ver) for i, ver in out if i.is_open]
         return out[:limit]
 
     # -- writing ---------------------------------------------------------------------------------

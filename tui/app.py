@@ -1,10 +1,14 @@
-"""The Canh console: the analysts' screen on shift (alerts queue, hunting), in Vietnamese or English."""
+"""The Canh console: the analysts' screen on shift (alerts queue, incidents, hunting, the register),
+in Vietnamese or English."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from canh.tui.panes import AlertsPane, HuntPane
+from canh.tui.incidents import IncidentsPane
+from canh.tui.panes import AlertsPane, HuntPane, Pane
+from canh.tui.register import RegisterPane
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
@@ -22,25 +26,36 @@ class CanhApp(App[None]):
     CSS_PATH = "canh.tcss"
     TITLE = "Canh"
 
-    def __init__(self, store: Store, config: CanhConfig, clock: Clock) -> None:
+    def __init__(self, store: Store, config: CanhConfig, clock: Clock, actor: str = "analyst") -> None:
         super().__init__()
-        self.store, self.config, self.clock = store, config, clock
+        self.store, self.config, self.clock, self.actor = store, config, clock, actor
         self.zone_name = config.timezone
         self.zone = local_zone(config.timezone)
         self.title = t("console.title")
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         Binding("f1", "tab('alerts')", "Alerts", show=False),
-        Binding("f2", "tab('hunt')", "Hunt", show=False),
+        Binding("f2", "tab('incidents')", "Incidents", show=False),
+        Binding("f3", "tab('hunt')", "Hunt", show=False),
+        Binding("f4", "tab('register')", "Register", show=False),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         with TabbedContent(initial="alerts"):
             with TabPane(f"{t('console.tab_alerts')} [F1]", id="alerts"):
-                yield AlertsPane(self.store, self.clock, self.zone, self.zone_name)
-            with TabPane(f"{t('console.tab_hunt')} [F2]", id="hunt"):
+                yield AlertsPane(
+                    self.store, self.clock, self.zone, self.zone_name,
+                    config=self.config.incidents, actor=self.actor,
+                )  # fmt: skip
+            with TabPane(f"{t('console.tab_incidents')} [F2]", id="incidents"):
+                yield IncidentsPane(
+                    self.store, self.clock, self.zone, self.zone_name, self.config.incidents, self.actor
+                )
+            with TabPane(f"{t('console.tab_hunt')} [F3]", id="hunt"):
                 yield HuntPane(self.store, self.clock, self.zone, self.zone_name)
+            with TabPane(f"{t('console.tab_register')} [F4]", id="register"):
+                yield RegisterPane(self.store, self.clock, self.zone, self.actor)
         yield Static("", id="status-line")
         yield Footer()
 
@@ -56,11 +71,27 @@ class CanhApp(App[None]):
         line.update(text)
         line.set_class(error, "error")
 
+    @on(TabbedContent.TabActivated)
+    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        # The status line belongs to the pane on screen: show its counts (or its error) again.
+        for pane in event.pane.query(Pane):
+            pane.publish()
+            break
+
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
     def action_refresh(self) -> None:
         self.query_one(AlertsPane).reload()
+        self.query_one(IncidentsPane).reload()
+        self.query_one(RegisterPane).reload()
+
+    def show_incident(self, inc_id: str) -> None:
+        """Switch to the incidents pane with ``inc_id`` selected (after an alert was escalated)."""
+        pane = self.query_one(IncidentsPane)
+        pane.selected = inc_id
+        pane.reload()
+        self.action_tab("incidents")
 
     def action_focus_query(self) -> None:
         self.action_tab("hunt")

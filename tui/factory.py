@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+
 from canh.tui.app import CanhApp
 
 from canh.clock import Clock
@@ -9,6 +12,11 @@ from canh.config import CanhConfig
 from canh.store.base import Store
 
 
-def make_app(store: Store, config: CanhConfig, clock: Clock) -> CanhApp:
-    """The console wired to a store, a validated config and a clock (tests pass a ManualClock)."""
-    return CanhApp(store, config, clock)
+def make_app(store: Store, config: CanhConfig, clock: Clock, actor: str | None = None) -> CanhApp:
+    """The console wired to a store, a validated config and a clock (tests pass a ManualClock).
+
+    ``actor`` is who the analyst is, for the incident timeline: CANH_USER, else the login name.
+    """
+    if actor is None:
+        actor = os.environ.get("CANH_USER") or getpass.getuser()
+    return CanhApp(store, config, clock, actor)

@@ -15,3 +15,30 @@ class Loaded(Message):
     rows: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     error: str | None = None
+
+
+@dataclass
+class IncidentsLoaded(Message):
+    """Incidents for the incidents pane, with the version each was read at."""
+
+    incidents: list[Any] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class SystemsLoaded(Message):
+    """The register's systems and which of them sent events in the last 24 h."""
+
+    systems: list[Any] = field(default_factory=list)
+    monitored: set[str] = field(default_factory=set)
+    error: str | None = None
+
+
+@dataclass
+class Changed(Message):
+    """A change an analyst made finished: what happened, or why it was refused."""
+
+    text: str
+    error: bool = False
+    ref: str | None = None  # what the change made or touched (e.g. an incident id), to show it next

@@ -4,17 +4,19 @@ in a thread worker and renders what comes back; nothing here knows which store i
 from __future__ import annotations
 
 from datetime import tzinfo
-from typing import Any
+from typing import Any, ClassVar
 
-from canh.tui.messages import Loaded
+from canh.tui.messages import Changed, Loaded
 from rich.json import JSON
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from canh.clock import Clock, parse_since
+from canh.config import IncidentsConfig
 from canh.errors import CanhError
 from canh.events import get, parse_ts
 from canh.i18n import t
@@ -33,32 +35,62 @@ def local_time(stamp: str | None, zone: tzinfo) -> str:
         return stamp
 
 
-class _Pane(Vertical):
-    """A pane that reports counts and errors on the app's status line."""
+class Pane(Vertical):
+    """A pane that reports counts and errors on the app's status line while its tab is the one shown."""
+
+    last_status: tuple[str, bool] = ("", False)
 
     def _status(self, text: str, *, error: bool = False) -> None:
+        self.last_status = (text, error)
+        if self._shown():
+            self.publish()
+
+    def _shown(self) -> bool:
+        tab = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
+        tabs = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
+        return tab is None or tabs is None or tabs.active == tab.id
+
+    def publish(self) -> None:
+        """Put this pane's last status on the status line (when its tab becomes the one shown)."""
         set_status = getattr(self.app, "set_status", None)  # CanhApp's; absent when a pane runs alone
         if set_status is not None:
-            set_status(text, error=error)
+            set_status(self.last_status[0], error=self.last_status[1])
 
 
-class AlertsPane(_Pane):
-    """Newest alerts first; the highlighted one is shown whole below the table."""
+class AlertsPane(Pane):
+    """Newest alerts first; the highlighted one is shown whole below the table; `i` takes it to its incident."""
 
-    def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str, since: str = "7d") -> None:
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("i", "incident", "Incident"),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        zone: tzinfo,
+        zone_name: str,
+        since: str = "7d",
+        config: IncidentsConfig | None = None,
+        actor: str = "analyst",
+    ) -> None:
         super().__init__(classes="pane-body")
         self.store, self.clock, self.zone, self.zone_name, self.since = store, clock, zone, zone_name, since
+        self.config, self.actor = config or IncidentsConfig(), actor
         self.rows: list[dict[str, Any]] = []
+        self.cursor = 0
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         yield Static(t("console.select_hint"), id="alerts-detail", classes="detail")
 
     def on_mount(self) -> None:
+        self._bindings.bind("i", "incident", t("console.key_incident"))
         table = self.query_one(DataTable)
         for label in (
             "col_time",
             "col_level",
+            "col_incident",
             "col_rule",
             "col_host",
             "col_source",
@@ -93,6 +125,7 @@ class AlertsPane(_Pane):
             table.add_row(
                 local_time(a.get("@timestamp"), self.zone),
                 Text(level, style=LEVEL_STYLE.get(level, "")),
+                str(get(a, "canh.incident.id") or ""),
                 str(get(a, "rule.name") or get(a, "rule.title") or ""),
                 str(get(a, "host.name") or ""),
                 str(get(a, "source.ip") or ""),
@@ -104,12 +137,44 @@ class AlertsPane(_Pane):
     @on(DataTable.RowHighlighted, "#alerts-table")
     def show(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
+            self.cursor = int(event.row_key.value)
             self.query_one("#alerts-detail", Static).update(
-                JSON.from_data(self.rows[int(event.row_key.value)], default=str)
+                JSON.from_data(self.rows[self.cursor], default=str)
             )
 
+    def action_incident(self) -> None:
+        if self.cursor < len(self.rows):
+            self.to_incident(self.rows[self.cursor])
 
-class HuntPane(_Pane):
+    @work(thread=True, group="alert-incident")
+    def to_incident(self, alert: dict[str, Any]) -> None:
+        """The alert's incident: the one it is linked to, else the open one it groups with, else a new one."""
+        from canh.incidents.desk import IncidentDesk
+        from canh.incidents.systems import Register
+
+        try:
+            inc_id = get(alert, "canh.incident.id")
+            if not inc_id:
+                systems = Register(self.store, self.clock, self.actor).all()
+                desk = IncidentDesk(self.store, self.clock, self.config, actor=self.actor, systems=systems)
+                linked = desk.group_alerts([alert])
+                inc_id = next((i for i, ids in linked.items() if alert["id"] in ids), None)
+            if inc_id:
+                self.post_message(Changed(t("console.alert_incident", id=inc_id), ref=str(inc_id)))
+        except CanhError as exc:
+            self.post_message(Changed(exc.render(), error=True))
+
+    def on_changed(self, message: Changed) -> None:
+        message.stop()
+        self._status(message.text, error=message.error)
+        if message.ref:
+            self.reload()
+            show = getattr(self.app, "show_incident", None)
+            if show is not None:
+                show(message.ref)
+
+
+class HuntPane(Pane):
     """A Lucene query over events; a new query cancels the one still running."""
 
     def __init__(self, store: Store, clock: Clock, zone: tzinfo, zone_name: str) -> None:

@@ -10,7 +10,7 @@ from canh.cli.app import Ctx, pass_ctx
 @click.command("console")
 @pass_ctx
 def console_cmd(ctx: Ctx) -> None:
-    """Open the console: alert queue (F1) and hunting (F2); q quits."""
+    """Open the console: alerts (F1), incidents (F2), hunting (F3), the register (F4); q quits."""
     from canh.tui.factory import make_app  # only the console pays for importing Textual
 
     rt = ctx.runtime

@@ -55,7 +55,7 @@ async def test_alert_queue_shows_alerts_in_local_time(tmp_path: Path) -> None:
             assert table.row_count == 1
             row = table.get_row_at(0)
             assert row[0] == "2026-11-22 02:11:00"  # 19:11Z is 02:11 in Hanoi
-            assert str(row[1]) == "high" and row[2] == "SSH login after brute force"
+            assert str(row[1]) == "high" and row[3] == "SSH login after brute force"
             assert "1 alert(s) in the last 7d" in str(app.query_one("#status-line", Static).render())
             assert "185.220.101.47" in str(app.query_one("#alerts-detail", Static).render())
     finally:
