@@ -72,9 +72,13 @@ _FACTORIES: dict[str, Callable[[], LineParser]] = {}
 def _builtin() -> dict[str, Callable[[], LineParser]]:
     if not _FACTORIES:
         from canh.collectors.ecsjson import EcsJsonParser
+        from canh.collectors.kvfirewall import KvFirewallParser
         from canh.collectors.syslog import SyslogParser
+        from canh.collectors.weblogs import WebLogParser, apache, nginx
 
         _FACTORIES.update({"ecs-json": EcsJsonParser, "syslog": SyslogParser})
+        # Text logs (issue 3, collectors-a): "web" detects nginx/Apache access and error logs.
+        _FACTORIES.update({"web": WebLogParser, "nginx": nginx, "apache": apache, "fortinet": KvFirewallParser})
     return _FACTORIES
 
 

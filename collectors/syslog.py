@@ -1,15 +1,32 @@
-"""Syslog lines (RFC 3164 and RFC 5424 headers) to ECS; the message body is kept in ``message``."""
+"""Syslog lines (RFC 3164 and RFC 5424 headers, and RFC 3339-stamped rsyslog lines) to ECS.
+
+The header gives time, host and program; the program name then picks the body parser: sshd, sudo,
+su and the account tools become ``system.auth``, kernel packet lines ``iptables.log``, key=value
+firewall bodies ``fortinet.firewall``; anything else stays generic ``syslog`` with ``message``.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from canh.collectors.accounts import ACCOUNT_PROGRAMS, enrich_account
+from canh.collectors.kvfirewall import enrich_kv_firewall, looks_like_kv_firewall
+from canh.collectors.netfilter import enrich_netfilter, is_netfilter
+from canh.collectors.pam import enrich_pam
 from canh.collectors.registry import LineContext
+from canh.collectors.sshd import enrich_sshd
+from canh.collectors.sudo import enrich_su, enrich_sudo
+
 from canh.events import Event, format_ts, new_event, parse_ts, set_many
 
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 _RFC3164 = re.compile(
     r"^(?:<(?P<pri>\d{1,3})>)?(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d)"
     r"(?: (?P<host>[^\s:\[]+))? (?P<prog>[^\s:\[]+)?(?:\[(?P<pid>\d+)\])?:? ?(?P<msg>.*)$",
@@ -30,85 +47,187 @@ def infer_year(month: int, day: int, now: datetime) -> int:
     return year
 
 
+_RFC3339 = re.compile(
+    r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) "
+    r"(?P<host>[^\s:\[]+) (?P<prog>[^\s:\[]+)?(?:\[(?P<pid>\d+)\])?:? ?(?P<msg>.*)$",
+    re.DOTALL,
+)
+
+Handler = Callable[[Event, str, str, LineContext], None]
+
+
+def _sshd(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    enrich_sshd(ev, msg)
+
+
+def _sudo(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    enrich_sudo(ev, msg)
+
+
+def _su(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    enrich_su(ev, msg)
+
+
+def _account(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    enrich_account(ev, msg, prog)
+
+
+def _kernel(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    if is_netfilter(msg):
+        enrich_netfilter(ev, msg)
+
+
+# Program name (as written, lowercased, "(pam_unix)" suffix removed) -> body parser.
+PROGRAMS: dict[str, Handler] = {
+    "sshd": _sshd,
+    "sshd-session": _sshd,
+    "sudo": _sudo,
+    "su": _su,
+    "kernel": _kernel,
+    **{name: _account for name in ACCOUNT_PROGRAMS},
+}
+
+
+def _generic(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
+    """Bodies that tell their kind whatever program wrote them (firewalls often log as any name)."""
+    if msg.startswith("pam_unix(") or msg.startswith("(pam_unix)"):
+        enrich_pam(ev, msg)
+    elif "=" in msg:
+        if looks_like_kv_firewall(msg):
+            enrich_kv_firewall(ev, msg, ctx.tz)
+        elif "SRC=" in msg and is_netfilter(msg):
+            enrich_netfilter(ev, msg)
+
+
+def _program(raw: str | None) -> str:
+    if not raw:
+        return ""
+    paren = raw.find("(")
+    name = raw[:paren] if paren > 0 else raw
+    return name.lower() if not name.islower() else name
+
+
 class SyslogParser:
-    """Syslog header parser; lines that have no header are kept whole in ``message``."""
+    """Syslog header parser dispatching the body on the program name; headerless lines keep ``message``."""
 
     name = "syslog"
 
+    def __init__(self) -> None:
+        # RFC 3164 stamps repeat for every line in the same second; format each once.
+        self._stamps: dict[tuple[str, int, int, object], str] = {}
+
     def parse(self, line: str, ctx: LineContext) -> Event | None:
         text = line.rstrip("\r\n")
-        if not text.strip():
+        if not text or text.isspace():
             return None
-        m5 = _RFC5424.match(text)
-        if m5:
-            return self._rfc5424(m5, text, ctx)
+        first = text[:1]
+        if first == "<":
+            m5 = _RFC5424.match(text)
+            if m5:
+                return self._rfc5424(m5, text, ctx)
         m3 = _RFC3164.match(text)
         if m3 and m3.group("mon") in _MONTHS:
             return self._rfc3164(m3, text, ctx)
+        if first.isdigit() or first == "<":
+            m = _RFC3339.match(text)
+            if m:
+                return self._rfc3339(m, text, ctx)
         ev = new_event(
             timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=text, host=ctx.host,
+            original=text, message=text, host=ctx.host, ingested=ctx.now,
         )  # fmt: skip
         return ev
 
-    def _rfc3164(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+    def _stamp3164(self, m: re.Match[str], text: str, ctx: LineContext) -> str:
+        key_text = text[m.start("mon") : m.end("time")]
+        now = ctx.now
+        key = (key_text, now.year, now.month, ctx.tz)
+        hit = self._stamps.get(key)
+        if hit is not None:
+            return hit
         month, day = _MONTHS[m.group("mon")], int(m.group("day"))
         hh, mm, ss = (int(x) for x in m.group("time").split(":"))
-        local_now = ctx.now.astimezone(ctx.tz)
+        local_now = now.astimezone(ctx.tz)
         year = infer_year(month, day, local_now)
         try:
-            stamp = datetime(year, month, day, hh, mm, ss, tzinfo=ctx.tz)
+            out = format_ts(datetime(year, month, day, hh, mm, ss, tzinfo=ctx.tz))
         except ValueError:
-            stamp = ctx.now
+            out = format_ts(now)
+        if len(self._stamps) > 100_000:
+            self._stamps.clear()
+        self._stamps[key] = out
+        return out
+
+    def _finish(
+        self, ev: Event, prog_raw: str | None, pid: str | None, pri: str | None, msg: str, ctx: LineContext
+    ) -> Event:
+        prog = _program(prog_raw)
+        fields: dict[str, object] = {}
+        if prog:
+            fields["process.name"] = prog
+        if pid:
+            fields["process.pid"] = int(pid)
+        if pri:
+            p = int(pri)
+            fields["log.syslog.priority"] = p
+            fields["log.syslog.facility.code"] = p >> 3
+            fields["log.syslog.severity.code"] = p & 7
+        if fields:
+            set_many(ev, fields)
+        handler = PROGRAMS.get(prog)
+        if handler is not None:
+            handler(ev, msg, prog, ctx)
+        else:
+            _generic(ev, msg, prog, ctx)
+        return ev
+
+    def _rfc3164(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+        msg = m.group("msg")
+        ev = new_event(
+            timestamp=self._stamp3164(m, text, ctx), dataset="syslog", module="system", source=ctx.source,
+            position=ctx.position, original=text, message=msg, host=m.group("host") or ctx.host, ingested=ctx.now,
+        )  # fmt: skip
+        return self._finish(ev, m.group("prog"), m.group("pid"), m.group("pri"), msg, ctx)
+
+    def _rfc3339(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+        ts = m.group("ts")
+        try:
+            when = parse_ts(ts)
+            if not (ts.endswith("Z") or "+" in ts[19:] or "-" in ts[19:]):
+                when = when.replace(tzinfo=ctx.tz)  # no offset written: the source's local time
+            stamp = format_ts(when)
+        except ValueError:
+            stamp = format_ts(ctx.now)
+        msg = m.group("msg")
         ev = new_event(
             timestamp=stamp, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=m.group("msg"), host=m.group("host") or ctx.host,
+            original=text, message=msg, host=m.group("host") or ctx.host, ingested=ctx.now,
         )  # fmt: skip
-        pri = m.group("pri")
-        set_many(
-            ev,
-            {
-                "process.name": m.group("prog"),
-                "process.pid": int(m.group("pid")) if m.group("pid") else None,
-                "log.syslog.priority": int(pri) if pri else None,
-                "log.syslog.facility.code": int(pri) // 8 if pri else None,
-                "log.syslog.severity.code": int(pri) % 8 if pri else None,
-            },
-        )
-        return ev
+        return self._finish(ev, m.group("prog"), m.group("pid"), m.group("pri"), msg, ctx)
 
     def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
             stamp = format_ts(parse_ts(m.group("ts")))
         except ValueError:
             stamp = format_ts(ctx.now)
-        pri = int(m.group("pri"))
-        nil = lambda v: None if v == "-" else v  # noqa: E731
+        host, app, pid, msgid = (None if v == "-" else v for v in m.group("host", "app", "pid", "msgid"))
+        msg = m.group("msg").lstrip("\ufeff")
         ev = new_event(
             timestamp=stamp, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=m.group("msg").lstrip("\ufeff"), host=nil(m.group("host")) or ctx.host,
+            original=text, message=msg, host=host or ctx.host, ingested=ctx.now,
         )  # fmt: skip
-        pid = nil(m.group("pid"))
-        set_many(
-            ev,
-            {
-                "process.name": nil(m.group("app")),
-                "process.pid": int(pid) if pid and pid.isdigit() else None,
-                "log.syslog.priority": pri,
-                "log.syslog.facility.code": pri // 8,
-                "log.syslog.severity.code": pri % 8,
-                "log.syslog.version": "1",
-                "log.syslog.msgid": nil(m.group("msgid")),
-            },
-        )
-        return ev
+        set_many(ev, {"log.syslog.version": "1", "log.syslog.msgid": msgid})
+        sd = m.group("sd")
+        if sd and sd != "-":
+            set_many(ev, {"log.syslog.structured_data": sd})
+        return self._finish(ev, app, pid if pid and pid.isdigit() else None, m.group("pri"), msg, ctx)
 
     def sniff(self, lines: Sequence[str]) -> float:
         sample = [ln for ln in lines if ln.strip()][:20]
         if not sample:
             return 0.0
-        ok = sum(1 for ln in sample if _RFC5424.match(ln) or _RFC3164.match(ln))
+        ok = sum(1 for ln in sample if _RFC5424.match(ln) or _RFC3164.match(ln) or _RFC3339.match(ln))
         return 0.5 * ok / len(sample)
 
 
-__all__ = ["SyslogParser", "infer_year", "timedelta"]
+__all__ = ["PROGRAMS", "SyslogParser", "infer_year", "timedelta"]

@@ -1,0 +1,60 @@
+"""pam_unix lines (any program: sshd, sudo, su, cron, ftp daemons): authentication failures and sessions."""
+
+from __future__ import annotations
+
+import re
+
+from canh.events import Event, set_many
+
+_KV = re.compile(r"(\w+)=(\S*)")
+_SESSION = re.compile(
+    r"session (opened|closed) for user (?P<user>[^\s(]+)(?:\(uid=\d+\))?(?: by (?P<by>[^\s(]*))?"
+)
+
+
+def _is_ip(text: str) -> bool:
+    if ":" in text:
+        return all(c in "0123456789abcdefABCDEF:." for c in text)
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
+
+
+def enrich_pam(ev: Event, msg: str) -> None:
+    """Fill the fields of a ``pam_unix(service:kind): ...`` body into ``ev`` (dataset system.auth)."""
+    ev["event"]["dataset"] = "system.auth"
+    ev["event"]["module"] = "system"
+    if "authentication failure" in msg:
+        kv = dict(_KV.findall(msg.partition("authentication failure")[2]))
+        rhost = kv.get("rhost") or ""
+        fields: dict[str, object] = {
+            "event.category": ["authentication"],
+            "event.type": ["info"],
+            "event.action": "authentication_failure",
+            "event.outcome": "failure",
+            "user.name": kv.get("user") or kv.get("ruser") or None,
+        }
+        if rhost:
+            fields["source.ip" if _is_ip(rhost) else "source.domain"] = rhost
+        set_many(ev, fields)
+        return
+    if "session " in msg:
+        m = _SESSION.search(msg)
+        if m:
+            opened = m.group(1) == "opened"
+            set_many(
+                ev,
+                {
+                    "event.category": ["session"],
+                    "event.type": ["start" if opened else "end"],
+                    "event.action": "session_opened" if opened else "session_closed",
+                    "user.name": m.group("user"),
+                    "user.effective.name": None,
+                    "process.parent.name": None,
+                },
+            )
+            by = m.group("by")
+            if by:
+                set_many(ev, {"system.auth.pam.by": by})
+
+
+__all__ = ["enrich_pam"]

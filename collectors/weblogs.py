@@ -1,0 +1,259 @@
+"""nginx and Apache access logs (common/combined) and error logs to ECS.
+
+Both servers write the same combined layout, so the file decides the vendor: ``--format nginx`` or
+``apache``, or for detected files the path (``apache``/``httpd``/``access_log`` name Apache, the
+Red Hat and Debian defaults; anything else is taken as nginx).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+from canh.collectors.registry import LineContext
+
+from canh.errors import InputError
+from canh.events import Event, format_ts, new_event, set_many
+
+_ACCESS = re.compile(
+    r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>(?:[^"\\]|\\.)*)" '
+    r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)")?'
+)
+# vhost in front ("example.gov.vn:443 1.2.3.4 - - [...]"), Apache's vhost_combined
+_VHOST = re.compile(r"^(?P<vhost>[\w.-]+(?::\d+)?) (?=[0-9a-fA-F:.]+ \S+ \S+ \[\d)")
+_NGINX_ERROR = re.compile(
+    r"^(?P<ts>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>\w+)\] (?P<pid>\d+)#(?P<tid>\d+): (?P<msg>.*)$"
+)
+_APACHE_ERROR = re.compile(
+    r"^\[(?P<ts>\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?:(?P<module>[\w-]+):)?(?P<level>\w+)\]"
+    r"(?: \[pid (?P<pid>\d+)(?::tid \d+)?\])?(?: \[client (?P<client>[^\]]+)\])? ?(?P<msg>.*)$"
+)
+_NGINX_CLIENT = re.compile(r", client: (?P<ip>[^,\s]+)")
+_NGINX_REQUEST = re.compile(r', request: "(?P<req>(?:[^"\\]|\\.)*)"')
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_LEVELS = {"emerg": "emergency", "crit": "critical", "warn": "warning"}
+
+_ts_cache: dict[str, str] = {}
+
+
+def _access_ts(text: str) -> str:
+    """``21/Nov/2026:00:34:08 +0700`` to ``@timestamp`` (cached: a busy log repeats each second many times)."""
+    hit = _ts_cache.get(text)
+    if hit is not None:
+        return hit
+    day, mon, year = text[0:2], text[3:6], text[7:11]
+    hh, mm, ss = text[12:14], text[15:17], text[18:20]
+    off = text[21:26]
+    if (
+        len(text) != 26
+        or not (day + year + hh + mm + ss + off[1:]).isdigit()
+        or mon not in _MONTHS
+        or off[0] not in "+-"
+    ):
+        raise InputError("collect.bad_time", value=text)
+    delta = timedelta(hours=int(off[1:3]), minutes=int(off[3:5]))
+    zone = timezone(delta if off[0] == "+" else -delta)
+    try:
+        when = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=zone)
+    except ValueError as exc:
+        raise InputError("collect.bad_time", value=text) from exc
+    out = format_ts(when)
+    if len(_ts_cache) > 50_000:
+        _ts_cache.clear()
+    _ts_cache[text] = out
+    return out
+
+
+def split_request(req: str) -> dict[str, object]:
+    """``GET /a/b.php?x=1 HTTP/1.1`` into http.request.method, url.*, http.version."""
+    parts = req.split(" ")
+    if len(parts) == 3 and parts[2].startswith("HTTP/"):
+        method, target, version = parts
+    elif len(parts) == 2 and parts[0].isupper():
+        method, target, version = parts[0], parts[1], None
+    else:
+        # Junk a scanner sent (TLS bytes to a plain port, "-"): kept whole, not guessed at.
+        return {"url.original": req} if req and req != "-" else {}
+    path, _, query = target.partition("?")
+    fields: dict[str, object] = {
+        "http.request.method": method,
+        "url.original": target,
+        "url.path": path,
+        "url.query": query or None,
+        "http.version": version[5:] if version else None,
+    }
+    slash = path.rfind("/")
+    dot = path.rfind(".")
+    if dot > slash + 1 and dot < len(path) - 1:
+        fields["url.extension"] = path[dot + 1 :].lower()
+    return fields
+
+
+def _vendor_for(source: str) -> str:
+    low = source.lower()
+    if "apache" in low or "httpd" in low or "access_log" in low or "error_log" in low:
+        return "apache"
+    return "nginx"
+
+
+def _unescape(text: str) -> str:
+    return text.replace('\\"', '"') if "\\" in text else text
+
+
+class WebLogParser:
+    """Access and error lines of nginx/Apache; ``vendor`` None picks it from the file path."""
+
+    def __init__(self, vendor: str | None = None) -> None:
+        self.vendor = vendor
+        self.name = vendor or "web"
+
+    def parse(self, line: str, ctx: LineContext) -> Event | None:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            return None
+        m = _ACCESS.match(text)
+        if m is None and text[:1] != "[":
+            vh = _VHOST.match(text)
+            if vh:
+                m = _ACCESS.match(text, vh.end())
+        if m is not None:
+            return self._access(m, text, ctx)
+        if text[:1] == "[":
+            em = _APACHE_ERROR.match(text)
+            if em:
+                return self._apache_error(em, text, ctx)
+        elif text[:1].isdigit():
+            em = _NGINX_ERROR.match(text)
+            if em:
+                return self._nginx_error(em, text, ctx)
+        raise InputError("collect.not_web_log")
+
+    def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+        vendor = self.vendor or _vendor_for(ctx.source)
+        status_text, size = m.group("status"), m.group("bytes")
+        status = int(status_text) if status_text != "-" else None
+        ev = new_event(
+            timestamp=_access_ts(m.group("ts")), dataset=f"{vendor}.access", module=vendor, source=ctx.source,
+            position=ctx.position, original=text, host=ctx.host, ingested=ctx.now,
+        )  # fmt: skip
+        ip = m.group("ip")
+        user = m.group("user")
+        ref = m.group("ref")
+        ua = m.group("ua")
+        fields: dict[str, object] = {
+            "event.category": ["web"],
+            "event.type": ["access"],
+            "event.action": "access",
+            "event.outcome": None if status is None else ("success" if status < 400 else "failure"),
+            "source.ip" if _looks_ip(ip) else "source.domain": ip,
+            "user.name": user if user and user != "-" else None,
+            "http.response.status_code": status,
+            "http.response.body.bytes": int(size) if size != "-" else None,
+            "http.request.referrer": _unescape(ref) if ref and ref != "-" else None,
+            "user_agent.original": _unescape(ua) if ua and ua != "-" else None,
+        }
+        fields.update(split_request(_unescape(m.group("req"))))
+        set_many(ev, fields)
+        return ev
+
+    def _nginx_error(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+        try:
+            stamp: datetime | str = datetime.strptime(m.group("ts"), "%Y/%m/%d %H:%M:%S").replace(
+                tzinfo=ctx.tz
+            )
+        except ValueError:
+            stamp = ctx.now
+        msg = m.group("msg")
+        ev = new_event(
+            timestamp=stamp, dataset="nginx.error", module="nginx", source=ctx.source, position=ctx.position,
+            original=text, message=msg, host=ctx.host, ingested=ctx.now,
+        )  # fmt: skip
+        level = m.group("level").lower()
+        fields: dict[str, object] = {
+            "event.category": ["web"],
+            "event.type": ["error"],
+            "log.level": _LEVELS.get(level, level),
+            "process.pid": int(m.group("pid")),
+            "process.thread.id": int(m.group("tid")),
+        }
+        cm = _NGINX_CLIENT.search(msg)
+        if cm:
+            fields["source.ip" if _looks_ip(cm.group("ip")) else "source.domain"] = cm.group("ip")
+        rm = _NGINX_REQUEST.search(msg)
+        if rm:
+            fields.update(split_request(_unescape(rm.group("req"))))
+        set_many(ev, fields)
+        return ev
+
+    def _apache_error(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+        stamp: datetime | str = ctx.now
+        raw_ts = m.group("ts")
+        parts = raw_ts.split()
+        try:
+            hms = parts[3].split(".")[0]
+            stamp = datetime.strptime(f"{parts[2]} {parts[1]} {parts[4]} {hms}", "%d %b %Y %H:%M:%S").replace(
+                tzinfo=ctx.tz
+            )
+        except (ValueError, IndexError):
+            stamp = ctx.now
+        msg = m.group("msg")
+        ev = new_event(
+            timestamp=stamp, dataset="apache.error", module="apache", source=ctx.source, position=ctx.position,
+            original=text, message=msg, host=ctx.host, ingested=ctx.now,
+        )  # fmt: skip
+        level = m.group("level").lower()
+        client = m.group("client") or ""
+        ip, port = client, None
+        if client.count(":") == 1:  # "1.2.3.4:5678" (2.4); 2.2 wrote the address alone
+            ip, _, port_text = client.rpartition(":")
+            port = int(port_text) if port_text.isdigit() else None
+        fields: dict[str, object] = {
+            "event.category": ["web"],
+            "event.type": ["error"],
+            "log.level": _LEVELS.get(level, level),
+            "process.pid": int(m.group("pid")) if m.group("pid") else None,
+            "apache.error.module": m.group("module"),
+            "source.ip": ip if ip and _looks_ip(ip) else None,
+            "source.port": port if ip and _looks_ip(ip) else None,
+        }
+        set_many(ev, fields)
+        return ev
+
+    def sniff(self, lines: Sequence[str]) -> float:
+        if self.vendor is not None:
+            return 0.0  # explicit choices only; "web" detects both and picks the vendor by path
+        sample = [ln for ln in lines if ln.strip()][:20]
+        if not sample:
+            return 0.0
+        ok = sum(
+            1
+            for ln in sample
+            if _ACCESS.match(ln) or _VHOST.match(ln) or _APACHE_ERROR.match(ln) or _NGINX_ERROR.match(ln)
+        )
+        return 0.9 * ok / len(sample)
+
+
+def _looks_ip(text: str) -> bool:
+    if ":" in text:
+        return len(text) >= 2 and all(c in "0123456789abcdefABCDEF:." for c in text)
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
+
+
+def nginx() -> WebLogParser:
+    """The ``nginx`` format: access lines become ``nginx.access``."""
+    return WebLogParser("nginx")
+
+
+def apache() -> WebLogParser:
+    """The ``apache`` format: access lines become ``apache.access``."""
+    return WebLogParser("apache")
+
+
+__all__ = ["WebLogParser", "apache", "nginx", "split_request"]
