@@ -1,0 +1,496 @@
+"""Compiling a Sigma rule's condition into a Python predicate, once, at load time.
+
+The pySigma condition tree (after the pipeline has mapped the fields) is turned into a small tree of
+nodes (:class:`And`, :class:`Or`, :class:`Not`, :class:`Leaf`), simplified (OR-lists of plain values
+on one field become one set lookup or one ``str.endswith(tuple)``), then into closures over a
+:class:`Doc`. The same tree gives the prefilter its "necessary atoms" (see ``prefilter.py``).
+
+Semantics follow the Sigma specification: string comparison is case-insensitive unless ``|cased``;
+``*`` and ``?`` are wildcards (``\\*`` escapes them); a list of values is OR unless ``|all``;
+regular expressions are case-sensitive unless ``(?i)`` or ``|re|i``; ``null`` matches a missing or
+empty field; keywords match anywhere in the event's text values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+Pred = Callable[["Doc"], bool]
+
+
+class Unsupported(Exception):
+    """A rule uses something the engine cannot evaluate (with the reason, for the report)."""
+
+
+# ---------------------------------------------------------------------------------------- documents
+
+
+def _flatten(node: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, value in node.items():
+        if type(value) is dict:
+            if value:
+                _flatten(value, f"{prefix}{key}.", out)
+            else:
+                out[f"{prefix}{key}"] = value
+        else:
+            out[f"{prefix}{key}"] = value
+
+
+def flatten(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted view of a (nested or already dotted) ECS event."""
+    out: dict[str, Any] = {}
+    _flatten(event, "", out)
+    return out
+
+
+def _as_str(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_EMPTY: tuple[str, ...] = ()
+
+
+class Doc:
+    """One event as the compiled rules see it: dotted fields, with string and lower-case views cached."""
+
+    __slots__ = ("_low", "_strs", "_text", "event", "flat")
+
+    def __init__(self, event: Mapping[str, Any], flat: dict[str, Any] | None = None) -> None:
+        self.event = event
+        self.flat = flat if flat is not None else flatten(event)
+        self._strs: dict[str, tuple[str, ...]] = {}
+        self._low: dict[str, tuple[str, ...]] = {}
+        self._text: tuple[str, ...] | None = None
+
+    def raw(self, name: str) -> Any:
+        flat = self.flat
+        if name in flat:
+            return flat[name]
+        if name.startswith("winlog.event_data."):
+            rest = name[18:]
+            got = flat.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
+            if got is None:
+                # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
+                for key, value in flat.items():
+                    if (
+                        " " in key
+                        and key.startswith(("winlog.event_data.", "winlog.user_data."))
+                        and key.split(".", 2)[2].replace(" ", "") == rest
+                    ):
+                        return value
+            return got
+        return None
+
+    def strs(self, name: str) -> tuple[str, ...]:
+        """The field's values as strings (a list gives several; missing or null gives none)."""
+        got = self._strs.get(name)
+        if got is None:
+            value = self.raw(name)
+            if value is None:
+                got = _EMPTY
+            elif type(value) is str:
+                got = (value,)
+            elif isinstance(value, list):
+                got = tuple(_as_str(v) for v in value if v is not None and not isinstance(v, dict))
+            elif isinstance(value, dict):
+                got = _EMPTY
+            else:
+                got = (_as_str(value),)
+            self._strs[name] = got
+        return got
+
+    def low(self, name: str) -> tuple[str, ...]:
+        """The field's values lower-cased (Sigma compares case-insensitively by default)."""
+        got = self._low.get(name)
+        if got is None:
+            got = tuple(s.lower() for s in self.strs(name))
+            self._low[name] = got
+        return got
+
+    def text(self) -> tuple[str, ...]:
+        """Every string value of the event, lower-cased (for keyword searches)."""
+        if self._text is None:
+            vals: list[str] = []
+            for v in self.flat.values():
+                if isinstance(v, str):
+                    vals.append(v.lower())
+                elif isinstance(v, list):
+                    vals.extend(x.lower() for x in v if isinstance(x, str))
+            self._text = tuple(vals)
+        return self._text
+
+
+# ---------------------------------------------------------------------------------------- node tree
+
+
+@dataclass
+class Leaf:
+    """One test on one field. ``op``: eq, contains, startswith, endswith, re, wild, cidr, cmp,
+    exists, null, fieldref, true, false; ``field`` None for keyword searches."""
+
+    field: str | None
+    op: str
+    values: tuple[Any, ...]
+    cased: bool = False
+    extra: Any = None
+
+
+@dataclass
+class And:
+    items: list[Node]
+
+
+@dataclass
+class Or:
+    items: list[Node]
+
+
+@dataclass
+class Not:
+    item: Node
+
+
+Node = Leaf | And | Or | Not
+
+
+def _string_parts(s: SigmaString) -> list[str | SpecialChars]:
+    parts: list[str | SpecialChars] = []
+    for p in s.s:
+        if isinstance(p, Placeholder):
+            raise Unsupported(f"placeholder %{p.name}% has no values (set rules.placeholders in config)")
+        if isinstance(p, str) and parts and isinstance(parts[-1], str):
+            parts[-1] += p
+        else:
+            parts.append(p)
+    return parts
+
+
+def _wild_regex(parts: list[str | SpecialChars], lower: bool) -> str:
+    out = []
+    for p in parts:
+        if p is SpecialChars.WILDCARD_MULTI:
+            out.append(".*")
+        elif p is SpecialChars.WILDCARD_SINGLE:
+            out.append(".")
+        else:
+            out.append(re.escape(p.lower() if lower else p))
+    return "".join(out)
+
+
+def string_leaf(fld: str | None, s: SigmaString) -> Leaf:
+    """A Sigma string (with wildcards) as the cheapest test that means the same."""
+    cased = isinstance(s, SigmaCasedString)
+    parts = _string_parts(s)
+    star = SpecialChars.WILDCARD_MULTI
+
+    def norm(x: str) -> str:
+        return x if cased else x.lower()
+
+    if fld is None:  # keyword: a plain word is searched anywhere in the text
+        if all(isinstance(p, str) for p in parts):
+            return Leaf(None, "contains", (norm("".join(parts)),), cased)  # type: ignore[arg-type]
+        while parts and parts[0] is star:
+            parts = parts[1:]
+        while parts and parts[-1] is star:
+            parts = parts[:-1]
+        if all(isinstance(p, str) for p in parts):
+            return Leaf(None, "contains", (norm("".join(parts)),), cased)  # type: ignore[arg-type]
+        return Leaf(None, "wild", (re.compile(_wild_regex(parts, not cased), re.S),), cased)
+    if not parts:
+        return Leaf(fld, "eq", ("",), cased)
+    if all(isinstance(p, str) for p in parts):
+        return Leaf(fld, "eq", (norm(parts[0]),), cased)  # type: ignore[arg-type]
+    inner = parts
+    lead = inner[0] is star
+    trail = inner[-1] is star and len(inner) > 1
+    core = inner[1 if lead else 0 : len(inner) - 1 if trail else len(inner)]
+    if len(core) == 1 and isinstance(core[0], str):
+        lit = norm(core[0])
+        if lead and trail:
+            return Leaf(fld, "contains", (lit,), cased)
+        if lead:
+            return Leaf(fld, "endswith", (lit,), cased)
+        if trail:
+            return Leaf(fld, "startswith", (lit,), cased)
+    if not core and (lead or trail):  # '*' alone: any value present
+        return Leaf(fld, "exists", (True,))
+    rx = re.compile(_wild_regex(parts, not cased) + r"\Z", re.S)
+    lits = [norm(p) for p in parts if isinstance(p, str)]
+    return Leaf(fld, "wild", (rx,), cased, extra=max(lits, key=len) if lits else None)
+
+
+_CMP = {
+    CompareOperators.LT: lambda a, b: a < b,
+    CompareOperators.LTE: lambda a, b: a <= b,
+    CompareOperators.GT: lambda a, b: a > b,
+    CompareOperators.GTE: lambda a, b: a >= b,
+}
+
+
+def value_node(fld: str | None, value: Any) -> Node:
+    """The node testing one field against one pySigma value."""
+    if isinstance(value, SigmaExpansion):
+        return Or([value_node(fld, v) for v in value.values])
+    if isinstance(value, SigmaString):
+        return string_leaf(fld, value)
+    if fld is None:
+        if isinstance(value, SigmaNumber):
+            return Leaf(None, "contains", (str(value.number),))
+        raise Unsupported(f"keyword of type {type(value).__name__}")
+    if isinstance(value, SigmaBool):
+        return Leaf(fld, "eq", ("true" if value.boolean else "false",))
+    if isinstance(value, SigmaNumber):
+        return Leaf(fld, "eq", (_as_str(value.number),))
+    if isinstance(value, SigmaNull):
+        return Leaf(fld, "null", ())
+    if isinstance(value, SigmaExists):
+        return Leaf(fld, "exists", (value.exists,))
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        for f in value.flags:
+            flags |= {
+                SigmaRegularExpressionFlag.IGNORECASE: re.I,
+                SigmaRegularExpressionFlag.MULTILINE: re.M,
+                SigmaRegularExpressionFlag.DOTALL: re.S,
+            }[f]
+        try:
+            rx = re.compile(str(value.regexp), flags)
+        except re.error as err:
+            raise Unsupported(f"regular expression {value.regexp}: {err}") from err
+        return Leaf(fld, "re", (rx,), True)
+    if isinstance(value, SigmaCIDRExpression):
+        return Leaf(fld, "cidr", (ipaddress.ip_network(value.cidr, strict=False),))
+    if isinstance(value, SigmaCompareExpression):
+        op = _CMP.get(value.op)
+        if op is None:  # |neq
+            return Not(Leaf(fld, "eq", (_as_str(value.number.number),)))
+        return Leaf(fld, "cmp", (value.number.number,), extra=op)
+    if isinstance(value, SigmaFieldReference):
+        mode = "startswith" if value.starts_with else "endswith" if value.ends_with else "eq"
+        return Leaf(fld, "fieldref", (value.field,), extra=mode)
+    raise Unsupported(f"value type {type(value).__name__} on field {fld}")
+
+
+def to_node(cond: Any) -> Node:
+    """The node tree of a pySigma condition tree."""
+    if isinstance(cond, ConditionAND):
+        return And([to_node(c) for c in cond.args])
+    if isinstance(cond, ConditionOR):
+        return Or([to_node(c) for c in cond.args])
+    if isinstance(cond, ConditionNOT):
+        return Not(to_node(cond.args[0]))
+    if isinstance(cond, ConditionFieldEqualsValueExpression):
+        return value_node(cond.field, cond.value)
+    if isinstance(cond, ConditionValueExpression):
+        return value_node(None, cond.value)
+    raise Unsupported(f"condition element {type(cond).__name__}")
+
+
+_MERGEABLE = {"eq", "startswith", "endswith", "contains"}
+
+
+def simplify(node: Node) -> Node:
+    """Flatten nested AND/OR and merge OR-ed plain tests on one field into one leaf."""
+    if isinstance(node, Not):
+        inner = simplify(node.item)
+        return inner.item if isinstance(inner, Not) else Not(inner)
+    if isinstance(node, Leaf):
+        return node
+    kind = type(node)
+    items: list[Node] = []
+    for child in node.items:
+        c = simplify(child)
+        if type(c) is kind:
+            items.extend(c.items)
+        else:
+            items.append(c)
+    if kind is Or:
+        merged: dict[tuple[Any, ...], Leaf] = {}
+        rest: list[Node] = []
+        for c in items:
+            if isinstance(c, Leaf) and c.op in _MERGEABLE and c.field is not None:
+                key = (c.field, c.op, c.cased)
+                if key in merged:
+                    merged[key] = Leaf(c.field, c.op, merged[key].values + c.values, c.cased)
+                else:
+                    merged[key] = c
+            else:
+                rest.append(c)
+        items = [*merged.values(), *rest]
+    if len(items) == 1:
+        return items[0]
+    return kind(items)
+
+
+# ---------------------------------------------------------------------------------------- closures
+
+
+def _ip(text: str) -> Any:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        try:
+            return float(int(text, 0))
+        except ValueError:
+            return None
+
+
+def leaf_pred(leaf: Leaf) -> Pred:
+    """The closure for one test."""
+    fld = leaf.field
+    op = leaf.op
+    vals = leaf.values
+    if fld is None:
+        if op == "contains":
+            words = vals
+
+            def kw(d: Doc) -> bool:
+                return any(w in t for t in d.text() for w in words)
+
+            return kw
+        rx = vals[0]
+        return lambda d: any(rx.search(t) for t in d.text())
+    if op in _MERGEABLE or op == "wild":
+        get = (lambda d: d.strs(fld)) if leaf.cased else (lambda d: d.low(fld))
+        if op == "eq":
+            if len(vals) == 1:
+                one = vals[0]
+                return lambda d: one in get(d)
+            s = frozenset(vals)
+            return lambda d: any(x in s for x in get(d))
+        if op == "startswith":
+            t = tuple(vals)
+            return lambda d: any(x.startswith(t) for x in get(d))
+        if op == "endswith":
+            t = tuple(vals)
+            return lambda d: any(x.endswith(t) for x in get(d))
+        if op == "contains":
+            if len(vals) == 1:
+                one = vals[0]
+                return lambda d: any(one in x for x in get(d))
+            return lambda d: any(v in x for x in get(d) for v in vals)
+        rx = vals[0]
+        return lambda d: any(rx.match(x) for x in get(d))
+    if op == "re":
+        rx = vals[0]
+        return lambda d: any(rx.search(x) for x in d.strs(fld))
+    if op == "null":
+        return lambda d: not any(d.strs(fld))
+    if op == "exists":
+        want = bool(vals[0])
+        return lambda d: (d.raw(fld) is not None) is want
+    if op == "cidr":
+        net = vals[0]
+
+        def cidr(d: Doc) -> bool:
+            for x in d.strs(fld):
+                ip = _ip(x)
+                if ip is not None and ip.version == net.version and ip in net:
+                    return True
+            return False
+
+        return cidr
+    if op == "cmp":
+        ref = vals[0]
+        cmp = leaf.extra
+
+        def compare(d: Doc) -> bool:
+            for x in d.strs(fld):
+                n = _num(x)
+                if n is not None and cmp(n, ref):
+                    return True
+            return False
+
+        return compare
+    if op == "fieldref":
+        other = vals[0]
+        mode = leaf.extra
+
+        def fieldref(d: Doc) -> bool:
+            refs = d.low(other)
+            for x in d.low(fld):
+                for r in refs:
+                    if (mode == "eq" and x == r) or (mode == "startswith" and x.startswith(r)) or (
+                        mode == "endswith" and x.endswith(r)
+                    ):
+                        return True
+            return False
+
+        return fieldref
+    raise Unsupported(f"test {op}")
+
+
+def node_pred(node: Node) -> Pred:
+    """The closure for a node tree."""
+    if isinstance(node, Leaf):
+        return leaf_pred(node)
+    if isinstance(node, Not):
+        inner = node_pred(node.item)
+        return lambda d: not inner(d)
+    preds = [node_pred(c) for c in node.items]
+    if isinstance(node, And):
+        if len(preds) == 2:
+            a, b = preds
+            return lambda d: a(d) and b(d)
+        return lambda d: all(p(d) for p in preds)
+    if len(preds) == 2:
+        a, b = preds
+        return lambda d: a(d) or b(d)
+    return lambda d: any(p(d) for p in preds)
+
+
+@dataclass
+class Compiled:
+    """A condition compiled: the predicate and its simplified tree."""
+
+    predicate: Pred
+    tree: Node
+    fields: set[str] = field(default_factory=set)
+
+
+def compile_condition(parsed: Any) -> Compiled:
+    """Compile one pySigma parsed condition (``SigmaCondition.parsed``)."""
+    tree = simplify(to_node(parsed))
+    return Compiled(node_pred(tree), tree)

@@ -1,0 +1,289 @@
+"""The detection engine: compiled Sigma rules evaluated on each event as it arrives.
+
+``Engine(rules).match(event)`` routes the event to the rules of its log source (one cached lookup),
+asks the prefilter which of them can match, evaluates only those, and feeds matches of rules that
+correlations reference to the Correlator, returning rule matches and correlation hits alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
+from canh.rules.logsource import EventSource, event_source, route_key
+from canh.rules.pipelines import canh_pipeline
+from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, gram_counts
+from sigma.conditions import SigmaCondition
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from canh.events import parse_ts
+
+_ATTACK = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.I)
+
+
+def attack_ids(tags: Iterable[str]) -> list[str]:
+    """ATT&CK technique ids (``T1059.001``) out of Sigma tags (``attack.t1059.001``)."""
+    out = []
+    for tag in tags:
+        m = _ATTACK.match(tag)
+        if m:
+            out.append(m.group(1).upper())
+    return out
+
+
+@dataclass
+class EngineRule:
+    """A Sigma rule compiled for the engine, with the metadata alerts carry."""
+
+    index: int
+    id: str
+    title: str
+    name: str | None
+    level: str
+    status: str
+    author: str
+    description: str
+    references: list[str]
+    tags: list[str]
+    path: str | None
+    product: str | None
+    category: str | None
+    service: str | None
+    predicate: Pred
+    compiled: list[Compiled]
+    sigma: SigmaRule
+    atoms: frozenset[Atom] | None = None
+    alert: bool = True  # False for base rules that only feed correlations
+
+    @property
+    def techniques(self) -> list[str]:
+        return attack_ids(self.tags)
+
+    def selections(self) -> dict[str, Pred]:
+        """One predicate per named detection (for explaining why a test case failed)."""
+        out: dict[str, Pred] = {}
+        for name in self.sigma.detection.detections:
+            try:
+                parsed = SigmaCondition(name, self.sigma.detection).parsed
+                out[name] = compile_condition(parsed).predicate
+            except (SigmaError, Unsupported):
+                continue
+        return out
+
+
+def compile_rule(rule: SigmaRule, pipeline: ProcessingPipeline, index: int = 0) -> EngineRule:
+    """Apply the pipeline and compile the rule's condition(s); raises :class:`Unsupported` with a reason."""
+    try:
+        pipeline.apply(rule)
+        conds = [compile_condition(c.parsed) for c in rule.detection.parsed_condition]
+    except SigmaError as err:
+        raise Unsupported(str(err)) from err
+    except RecursionError as err:  # pragma: no cover - absurdly deep conditions
+        raise Unsupported("condition too deep") from err
+    if len(conds) == 1:
+        predicate = conds[0].predicate
+    else:
+        preds = [c.predicate for c in conds]
+
+        def predicate(d: Doc) -> bool:
+            return any(p(d) for p in preds)
+
+    atoms: frozenset[Atom] | None = frozenset()
+    for c in conds:
+        a = atoms_of(c.tree)
+        atoms = None if a is None or atoms is None else atoms | a
+    ls = rule.logsource
+    return EngineRule(
+        index=index,
+        id=str(rule.id) if rule.id else (rule.name or rule.title),
+        title=rule.title,
+        name=rule.name,
+        level=str(rule.level.name).lower() if rule.level else "medium",
+        status=str(rule.status.name).lower() if rule.status else "",
+        author=rule.author or "",
+        description=rule.description or "",
+        references=list(rule.references or []),
+        tags=[str(t) for t in rule.tags or []],
+        path=str(rule.source.path) if rule.source and rule.source.path else None,
+        product=ls.product,
+        category=ls.category,
+        service=ls.service,
+        predicate=predicate,
+        compiled=conds,
+        sigma=rule,
+        atoms=atoms or None,
+    )
+
+
+@dataclass
+class UnsupportedRule:
+    """A rule that loaded but cannot be compiled, with the reason."""
+
+    id: str
+    title: str
+    path: str | None
+    reason: str
+
+
+@dataclass
+class Match:
+    """One rule matching one event, or one correlation hit (``hit`` set, ``events`` its event ids)."""
+
+    rule: Any  # EngineRule, or a correlation spec wrapper
+    event: Mapping[str, Any]
+    hit: Any = None
+
+    @property
+    def is_correlation(self) -> bool:
+        return self.hit is not None
+
+
+def compile_rules(
+    rules: Sequence[SigmaRule], placeholders: Mapping[str, list[str]] | None = None
+) -> tuple[list[EngineRule], list[UnsupportedRule]]:
+    """Compile every rule with Canh's pipeline; the ones that cannot be are returned with reasons."""
+    pipeline = canh_pipeline(placeholders)
+    out: list[EngineRule] = []
+    bad: list[UnsupportedRule] = []
+    for rule in rules:
+        try:
+            out.append(compile_rule(rule, pipeline, len(out)))
+        except Unsupported as err:
+            bad.append(
+                UnsupportedRule(
+                    str(rule.id or ""),
+                    rule.title,
+                    str(rule.source.path) if rule.source else None,
+                    str(err),
+                )
+            )
+    return out, bad
+
+
+@dataclass
+class EngineStats:
+    """Counters: events seen, rules evaluated, matches."""
+
+    events: int = 0
+    evaluated: int = 0
+    matches: int = 0
+    routes: int = 0
+
+
+class Engine:
+    """Evaluates compiled rules (and correlations, through a Correlator) on events."""
+
+    def __init__(
+        self,
+        rules: Sequence[EngineRule],
+        correlations: Sequence[SigmaCorrelationRule] = (),
+        *,
+        lateness: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.rules = list(rules)
+        for i, r in enumerate(self.rules):
+            r.index = i
+        self._routes: dict[tuple[Any, ...], RouteIndex] = {}
+        self._counts = gram_counts(r.atoms for r in self.rules)
+        self.stats = EngineStats()
+        self.correlator: Any = None
+        self.correlation_specs: list[Any] = []
+        self._feeds: set[int] = set()
+        if correlations:
+            self._setup_correlations(correlations, lateness)
+
+    def _setup_correlations(self, correlations: Sequence[SigmaCorrelationRule], lateness: timedelta) -> None:
+        from canh.rules.correlate import CorrelationSpec, Correlator  # owned by the rule pack's author
+
+        specs = [CorrelationSpec.from_sigma(c) for c in correlations]
+        self.correlation_specs = specs
+        self.correlator = Correlator(specs, lateness=lateness)
+        refs: set[str] = set()
+        generate: set[str] = set()
+        for c in correlations:
+            for ref in c.rules or []:
+                refs.add(ref.reference)
+                if not c.generate:
+                    continue
+                generate.add(ref.reference)
+        for r in self.rules:
+            keys = {r.id, r.name} - {None}
+            if keys & refs:
+                self._feeds.add(r.index)
+                r.alert = bool(keys & generate)
+
+    def route(self, flat: Mapping[str, Any]) -> RouteIndex:
+        """The prefilter for the event's log source (built once per distinct route)."""
+        key = route_key(flat)
+        idx = self._routes.get(key)
+        if idx is None:
+            src: EventSource = event_source(key)
+            members = [(r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)]
+            idx = build_index(members, self._counts)
+            self._routes[key] = idx
+            self.stats.routes += 1
+        return idx
+
+    def match_rules(self, event: Mapping[str, Any]) -> tuple[Doc, list[EngineRule]]:
+        """Rules matching the event (no correlation), with the event's document view."""
+        doc = Doc(event)
+        self.stats.events += 1
+        cands = self.route(doc.flat).candidates(doc)
+        self.stats.evaluated += len(cands)
+        rules = self.rules
+        hits = [rules[i] for i in cands if rules[i].predicate(doc)]
+        self.stats.matches += len(hits)
+        return doc, hits
+
+    def match(self, event: Mapping[str, Any]) -> list[Match]:
+        """Every rule match and correlation hit the event produces."""
+        _, hits = self.match_rules(event)
+        out = [Match(r, event) for r in hits]
+        if self.correlator is not None and hits:
+            feed = [r for r in hits if r.index in self._feeds]
+            if feed:
+                matched: set[str] = set()
+                for r in feed:
+                    matched.add(r.id)
+                    if r.name:
+                        matched.add(r.name)
+                ts = _event_time(event)
+                for hit in self.correlator.feed(matched, event, ts):
+                    out.append(Match(hit.spec, event, hit))
+        return out
+
+
+def _event_time(event: Mapping[str, Any]) -> datetime:
+    value = event.get("@timestamp")
+    if value is None:
+        from canh.events import get
+
+        value = get(event, "@timestamp")
+    return parse_ts(value) if value is not None else datetime.now().astimezone()
+
+
+def engine_from_loaded(
+    rules: Sequence[SigmaRule],
+    correlations: Sequence[SigmaCorrelationRule] = (),
+    placeholders: Mapping[str, list[str]] | None = None,
+    lateness: timedelta = timedelta(seconds=60),
+) -> tuple[Engine, list[UnsupportedRule]]:
+    """Compile and build an engine in one go."""
+    compiled, bad = compile_rules(rules, placeholders)
+    return Engine(compiled, correlations, lateness=lateness), bad
+
+
+def rule_files_of(rules: Iterable[EngineRule]) -> list[Path]:
+    """The files the rules came from."""
+    return sorted({Path(r.path) for r in rules if r.path})
+
+
+__all__ = ["Engine", "EngineRule", "Match", "Unsupported", "compile_rules", "engine_from_loaded", "flatten"]

@@ -1,0 +1,159 @@
+"""pySigma processing pipelines: Sigma taxonomy field names -> the ECS fields Canh's collectors produce.
+
+The SAME pipeline drives the in-process engine and the Elasticsearch conversion (``canh rules
+convert``), so a rule means the same thing in both places. A dotted name (already ECS) passes
+through unchanged.
+
+Windows: our EVTX reader keeps every EventData field under ``winlog.event_data.<Name>`` with its
+original name and value, as Winlogbeat does. pysigma-backend-elasticsearch's ``ecs_windows``
+pipeline instead maps onto fields Winlogbeat's ingest pipelines derive (``user.name`` split out of
+``DOMAIN\\user``, ``process.executable.caseless``), which would change what a rule matches; so
+Windows taxonomy fields map to ``winlog.event_data`` (System fields to their ``winlog.*`` names),
+which keeps every SigmaHQ rule's meaning exact on both paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sigma.processing.conditions import (
+    FieldNameProcessingItemAppliedCondition,
+    IncludeFieldCondition,
+    LogsourceCondition,
+)
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import (
+    AddFieldnamePrefixTransformation,
+    FieldMappingTransformation,
+    ValueListPlaceholderTransformation,
+)
+
+WINDOWS_SYSTEM_FIELDS = {
+    "EventID": "event.code",
+    "Channel": "winlog.channel",
+    "Provider_Name": "winlog.provider_name",
+    "Provider": "winlog.provider_name",
+    "Computer": "winlog.computer_name",
+    "EventRecordID": "winlog.record_id",
+}
+
+LINUX_FIELDS = {
+    "Image": "process.executable",
+    "CommandLine": "process.command_line",
+    "ParentImage": "process.parent.executable",
+    "ParentCommandLine": "process.parent.command_line",
+    "ProcessId": "process.pid",
+    "ParentProcessId": "process.parent.pid",
+    "CurrentDirectory": "process.working_directory",
+    "User": "user.name",
+    "LogonId": "process.user.id",
+    "TargetFilename": "file.path",
+    "DestinationIp": "destination.ip",
+    "DestinationPort": "destination.port",
+    "DestinationHostname": "destination.domain",
+    "SourceIp": "source.ip",
+    "SourcePort": "source.port",
+    "Initiated": "network.direction",
+    "pam_user": "user.name",
+    "pam_rhost": "source.ip",
+}
+
+WEB_FIELDS = {
+    "c-ip": "source.ip",
+    "c-uri": "url.original",
+    "c-uri-query": "url.query",
+    "cs-uri-query": "url.query",
+    "c-uri-stem": "url.path",
+    "cs-uri-stem": "url.path",
+    "c-uri-extension": "url.extension",
+    "cs-method": "http.request.method",
+    "cs-user-agent": "user_agent.original",
+    "c-useragent": "user_agent.original",
+    "cs-referrer": "http.request.referrer",
+    "cs-referer": "http.request.referrer",
+    "cs-version": "http.version",
+    "cs-bytes": "http.request.bytes",
+    "sc-bytes": "http.response.body.bytes",
+    "sc-status": "http.response.status_code",
+    "cs-cookie": "http.cookie",
+    "cs-username": "user.name",
+    "src_ip": "source.ip",
+    "dst_ip": "destination.ip",
+    "s-ip": "destination.ip",
+}
+
+PROXY_FIELDS = {**WEB_FIELDS, "cs-host": "url.domain", "r-dns": "url.domain", "dst_port": "destination.port"}
+WEBSERVER_FIELDS = {**WEB_FIELDS, "cs-host": "url.domain", "s-port": "destination.port"}
+
+DNS_FIELDS = {
+    "query": "dns.question.name",
+    "QueryName": "dns.question.name",
+    "answer": "dns.answers.data",
+    "record_type": "dns.question.type",
+    "parent_domain": "dns.question.registered_domain",
+    "response_code": "dns.response_code",
+    "src_ip": "source.ip",
+    "dst_ip": "destination.ip",
+}
+
+FIREWALL_FIELDS = {
+    "src_ip": "source.ip",
+    "dst_ip": "destination.ip",
+    "src_port": "source.port",
+    "dst_port": "destination.port",
+    "SourceIp": "source.ip",
+    "DestinationIp": "destination.ip",
+    "DestinationPort": "destination.port",
+    "action": "event.action",
+    "protocol": "network.transport",
+    "username": "user.name",
+}
+
+
+def _widen(mapping: Mapping[str, str]) -> dict[str | None, str | list[str]]:
+    return {k: v for k, v in mapping.items()}
+
+
+def _mapping(ident: str, mapping: Mapping[str, str], **logsource: str) -> ProcessingItem:
+    return ProcessingItem(
+        identifier=ident,
+        transformation=FieldMappingTransformation(_widen(mapping)),
+        rule_conditions=[LogsourceCondition(**logsource)],
+    )
+
+
+def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
+    """Canh's pipeline: placeholders from config, then taxonomy -> ECS per log source."""
+    items: list[ProcessingItem] = []
+    if placeholders:
+        items.append(
+            ProcessingItem(
+                identifier="canh_placeholders",
+                transformation=ValueListPlaceholderTransformation(include=list(placeholders)),
+            )
+        )
+    items += [
+        _mapping("canh_windows_system", WINDOWS_SYSTEM_FIELDS, product="windows"),
+        ProcessingItem(
+            identifier="canh_windows_event_data",
+            transformation=AddFieldnamePrefixTransformation("winlog.event_data."),
+            field_name_conditions=[
+                FieldNameProcessingItemAppliedCondition("canh_windows_system"),
+                IncludeFieldCondition(fields=["\\w+\\."], mode="re"),
+            ],
+            field_name_condition_negation=True,
+            field_name_condition_linking=any,
+            rule_conditions=[LogsourceCondition(product="windows")],
+        ),
+        _mapping("canh_linux", LINUX_FIELDS, product="linux"),
+        _mapping("canh_webserver", WEBSERVER_FIELDS, category="webserver"),
+        _mapping("canh_proxy", PROXY_FIELDS, category="proxy"),
+        _mapping("canh_dns", DNS_FIELDS, category="dns"),
+        _mapping("canh_firewall", FIREWALL_FIELDS, category="firewall"),
+    ]
+    return ProcessingPipeline(
+        name="Canh ECS mappings",
+        priority=20,
+        items=items,
+        vars={k: list(v) for k, v in (placeholders or {}).items()},
+    )

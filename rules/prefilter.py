@@ -1,0 +1,142 @@
+"""The prefilter: which rules can possibly match an event, found without evaluating them.
+
+From each compiled rule we derive a set of *necessary atoms*: tests of which at least one must hold
+for the rule to match (an AND keeps the cheapest child's atoms, an OR the union of its children's).
+An atom is an exact value of a field (``event.code = 4688``), the last path component of a field
+(``...\\rundll32.exe``) or a short substring (4 characters) of a literal the field must contain.
+For each event we look its own values up in hash tables of atoms, and only the rules hit (plus the
+few rules with no usable atom) are evaluated.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+
+from canh.rules.compile import Doc, Leaf, Node, Not, Or
+
+Atom = tuple[str, str, str]  # (kind, field, key): kind eq | tail | sub
+GRAM = 4
+_WEIGHT = {"eq": 1.0, "tail": 2.0, "sub": 4.0}
+
+
+def _leaf_atoms(leaf: Leaf) -> frozenset[Atom] | None:
+    fld = leaf.field
+    if fld is None:
+        return None
+    out: set[Atom] = set()
+    if leaf.op == "eq":
+        out.update(("eq", fld, str(v).lower()) for v in leaf.values)
+        return frozenset(out)
+    if leaf.op in ("startswith", "contains", "endswith"):
+        for v in leaf.values:
+            low = str(v).lower()
+            if leaf.op == "endswith" and "\\" in low:
+                out.add(("tail", fld, low[low.rfind("\\") :]))
+            elif len(low) >= GRAM:
+                out.add(("sub", fld, low))
+            else:
+                return None
+        return frozenset(out)
+    if leaf.op == "wild" and leaf.extra and len(leaf.extra) >= GRAM:
+        return frozenset({("sub", fld, str(leaf.extra).lower())})
+    return None
+
+
+def atoms_of(node: Node) -> frozenset[Atom] | None:
+    """Atoms of which at least one holds whenever ``node`` holds; None when there is no such set."""
+    if isinstance(node, Leaf):
+        return _leaf_atoms(node)
+    if isinstance(node, Not):
+        return None
+    kids = [atoms_of(c) for c in node.items]
+    if isinstance(node, Or):
+        if any(k is None for k in kids):
+            return None
+        return frozenset().union(*kids)  # type: ignore[arg-type]
+    best: frozenset[Atom] | None = None
+    best_cost = float("inf")
+    for k in kids:
+        if k is None:
+            continue
+        cost = sum(_WEIGHT[a[0]] for a in k)
+        if cost < best_cost:
+            best, best_cost = k, cost
+    return best
+
+
+@dataclass
+class _Table:
+    kind: str
+    field: str
+    keys: dict[str, list[int]] = dc_field(default_factory=dict)
+
+
+@dataclass
+class RouteIndex:
+    """Prefilter tables for the rules of one log source route."""
+
+    always: list[int]
+    tables: list[_Table]
+    size: int
+
+    def candidates(self, doc: Doc) -> list[int]:
+        """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
+        hit: set[int] = set(self.always)
+        for table in self.tables:
+            values = doc.low(table.field)
+            if not values:
+                continue
+            keys = table.keys
+            kind = table.kind
+            for x in values:
+                if kind == "eq":
+                    got = keys.get(x)
+                    if got:
+                        hit.update(got)
+                elif kind == "tail":
+                    pos = x.rfind("\\")
+                    if pos >= 0:
+                        got = keys.get(x[pos:])
+                        if got:
+                            hit.update(got)
+                elif len(keys) < len(x):
+                    for g, rules in keys.items():
+                        if g in x:
+                            hit.update(rules)
+                else:
+                    for g in {x[i : i + GRAM] for i in range(len(x) - GRAM + 1)}.intersection(keys):
+                        hit.update(keys[g])
+        return sorted(hit)
+
+
+def gram_counts(atom_sets: Iterable[frozenset[Atom] | None]) -> Counter[str]:
+    """How many literals each 4-gram occurs in, to pick each literal's rarest gram."""
+    counts: Counter[str] = Counter()
+    for atoms in atom_sets:
+        for kind, _, key in atoms or ():
+            if kind == "sub":
+                counts.update({key[i : i + GRAM] for i in range(len(key) - GRAM + 1)})
+    return counts
+
+
+def build_index(members: Sequence[tuple[int, frozenset[Atom] | None]], counts: Counter[str]) -> RouteIndex:
+    """Index the rules ``members`` (rule index, atoms) of one route."""
+    always: list[int] = []
+    tables: dict[tuple[str, str], _Table] = {}
+    for idx, atoms in members:
+        if not atoms:
+            always.append(idx)
+            continue
+        for kind, fld, key in atoms:
+            if kind == "sub":
+                key = min(
+                    (key[i : i + GRAM] for i in range(len(key) - GRAM + 1)), key=lambda g: (counts[g], g)
+                )
+            table = tables.setdefault((kind, fld), _Table(kind, fld))
+            lst = table.keys.setdefault(key, [])
+            if not lst or lst[-1] != idx:
+                lst.append(idx)
+    return RouteIndex(always, list(tables.values()), len(members))
