@@ -182,12 +182,15 @@ class SyslogParser:
         return ev
 
     def _rfc3164(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        msg = m.group("msg")
+        msg, prog = m.group("msg"), m.group("prog")
+        if prog and "=" in prog:
+            # No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...").
+            msg, prog = text[m.start("prog") :], None
         ev = new_event(
             timestamp=self._stamp3164(m, text, ctx), dataset="syslog", module="system", source=ctx.source,
             position=ctx.position, original=text, message=msg, host=m.group("host") or ctx.host, ingested=ctx.now,
         )  # fmt: skip
-        return self._finish(ev, m.group("prog"), m.group("pid"), m.group("pri"), msg, ctx)
+        return self._finish(ev, prog, m.group("pid"), m.group("pri"), msg, ctx)
 
     def _rfc3339(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         ts = m.group("ts")
@@ -198,12 +201,15 @@ class SyslogParser:
             stamp = format_ts(when)
         except ValueError:
             stamp = format_ts(ctx.now)
-        msg = m.group("msg")
+        msg, prog = m.group("msg"), m.group("prog")
+        if prog and "=" in prog:
+            # No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...").
+            msg, prog = text[m.start("prog") :], None
         ev = new_event(
             timestamp=stamp, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
             original=text, message=msg, host=m.group("host") or ctx.host, ingested=ctx.now,
         )  # fmt: skip
-        return self._finish(ev, m.group("prog"), m.group("pid"), m.group("pri"), msg, ctx)
+        return self._finish(ev, prog, m.group("pid"), m.group("pri"), msg, ctx)
 
     def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:

@@ -1,0 +1,99 @@
+"""Syslog headers: RFC 3164 time in the source's zone, year inference, RFC 5424, RFC 3339, text safety."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+from canh.collectors.registry import get_parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from canh.ingest import Ingester
+from canh.store.sqlite import SQLiteStore
+from tests.collectors.parsing import ctx, fields, parse
+
+
+def test_december_lines_read_in_january_land_in_the_old_year() -> None:
+    ev = parse("Dec 31 23:59:59 h cron[1]: tick", now=datetime(2027, 1, 1, 2, 0, tzinfo=UTC))
+    assert ev["@timestamp"] == "2026-12-31T16:59:59.000Z"
+
+
+def test_rfc5424_dispatches_on_app_name() -> None:
+    ev = parse(
+        "<38>1 2026-11-21T02:10:01.123+07:00 bastion-01 sshd 21253 - - Failed password for root from 1.2.3.4 port 22 ssh2"
+    )
+    assert fields(
+        ev, "@timestamp", "event.dataset", "event.action", "log.syslog.priority", "log.syslog.facility.code"
+    ) == {
+        "@timestamp": "2026-11-20T19:10:01.123Z",
+        "event.dataset": "system.auth",
+        "event.action": "ssh_login",
+        "log.syslog.priority": 38,
+        "log.syslog.facility.code": 4,
+    }
+
+
+def test_rfc3339_rsyslog_lines() -> None:
+    ev = parse(
+        "2026-11-21T02:10:01.123456+07:00 bastion-01 sudo: an : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id"
+    )
+    assert fields(ev, "@timestamp", "event.action", "host.name") == {
+        "@timestamp": "2026-11-20T19:10:01.123Z",
+        "event.action": "sudo",
+        "host.name": "bastion-01",
+    }
+
+
+def test_generic_program_keeps_message_and_headerless_lines_too() -> None:
+    ev = parse("Nov 21 07:00:30 dvc-01 dvc-app[2211]: Người dùng tranthib đăng nhập thành công")
+    assert fields(ev, "event.dataset", "process.name", "message") == {
+        "event.dataset": "syslog",
+        "process.name": "dvc-app",
+        "message": "Người dùng tranthib đăng nhập thành công",
+    }
+    bare = parse("just some text")
+    assert bare["message"] == "just some text"
+
+
+def test_vietnamese_nfc_and_invalid_bytes_end_to_end(tmp_path: Path) -> None:
+    decomposed = unicodedata.normalize("NFD", "Người dùng đăng nhập thất bại")
+    log = tmp_path / "app.log"
+    log.write_bytes(
+        f"Nov 21 07:00:30 dvc-01 dvc-app[1]: {decomposed}\n".encode()
+        + b"Nov 21 07:00:31 dvc-01 dvc-app[1]: bad \xff\xfe bytes\n"
+    )
+    store = SQLiteStore(tmp_path / "c.db")
+    report = Ingester(store, dead_letter=tmp_path / "dead.jsonl").run([log])
+    assert report.written == 2 and not report.problems
+    events = store.search("events", "*", limit=10, order="asc")
+    assert events[0]["message"] == "Người dùng đăng nhập thất bại"
+    assert unicodedata.is_normalized("NFC", events[0]["message"])
+    assert events[1]["event"]["original"].endswith("bad \\xff\\xfe bytes")
+    assert "\ufffd" in events[1]["message"]
+    store.close()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_parses_without_raising(text: str) -> None:
+    parser = get_parser("syslog")
+    for line in (
+        text,
+        f"Nov 21 02:10:01 h {text}",
+        f"<13>1 {text}",
+        f"<13>{text}",
+        f"2026-11-21T02:10:01Z h {text}",
+    ):
+        ev = parser.parse(line, ctx())
+        assert ev is None or "@timestamp" in ev
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_and_parse(raw: bytes) -> None:
+    from canh.events import decode_line
+
+    text, _ = decode_line(raw)
+    get_parser("syslog").parse(text, ctx())
