@@ -49,9 +49,12 @@ def run_demo(home: str | None, out: Console | None) -> dict[str, Any]:
     clock = ManualClock(DEMO_NOW)
     store = SQLiteStore(paths.data / "canh.db")
     try:
-        report = Ingester(store, dead_letter=paths.state / "dead-letter" / "demo.jsonl", now=clock.now).run(
-            demo_files()
-        )
+        from canh.detection import hooks_for_store  # the rule pack raises the day's alerts as it is read
+
+        hooks = hooks_for_store(store, clock.now)
+        report = Ingester(
+            store, dead_letter=paths.state / "dead-letter" / "demo.jsonl", now=clock.now, hooks=hooks
+        ).run(demo_files())
         summary: dict[str, Any] = {
             "store": str(paths.data / "canh.db"),
             "events": store.count("events"),

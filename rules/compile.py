@@ -452,8 +452,10 @@ def leaf_pred(leaf: Leaf) -> Pred:
             refs = d.low(other)
             for x in d.low(fld):
                 for r in refs:
-                    if (mode == "eq" and x == r) or (mode == "startswith" and x.startswith(r)) or (
-                        mode == "endswith" and x.endswith(r)
+                    if (
+                        (mode == "eq" and x == r)
+                        or (mode == "startswith" and x.startswith(r))
+                        or (mode == "endswith" and x.endswith(r))
                     ):
                         return True
             return False

@@ -16,7 +16,7 @@ from typing import Any
 
 from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
 from canh.rules.logsource import EventSource, event_source, route_key
-from canh.rules.pipelines import canh_pipeline
+from canh.rules.pipelines import canh_pipeline, map_field
 from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, gram_counts
 from sigma.conditions import SigmaCondition
 from sigma.correlations import SigmaCorrelationRule
@@ -197,23 +197,45 @@ class Engine:
         self.correlator: Any = None
         self.correlation_specs: list[Any] = []
         self._feeds: set[int] = set()
+        self.correlation_problems: list[UnsupportedRule] = []
         if correlations:
             self._setup_correlations(correlations, lateness)
 
     def _setup_correlations(self, correlations: Sequence[SigmaCorrelationRule], lateness: timedelta) -> None:
         from canh.rules.correlate import CorrelationSpec, Correlator  # owned by the rule pack's author
 
-        specs = [CorrelationSpec.from_sigma(c) for c in correlations]
-        self.correlation_specs = specs
-        self.correlator = Correlator(specs, lateness=lateness)
+        from canh.errors import CanhError
+
+        by_key: dict[str, EngineRule] = {}
+        for r in self.rules:
+            by_key[r.id] = r
+            if r.name:
+                by_key[r.name] = r
+        specs = []
         refs: set[str] = set()
         generate: set[str] = set()
         for c in correlations:
+            base = [by_key[ref.reference] for ref in c.rules or [] if ref.reference in by_key]
+            ls = (base[0].product, base[0].category, base[0].service) if base else (None, None, None)
+
+            def fmap(name: str, ls: tuple[str | None, str | None, str | None] = ls) -> str:
+                return map_field(name, *ls)
+
+            try:
+                specs.append(CorrelationSpec.from_sigma(c, fmap))
+            except CanhError as err:
+                self.correlation_problems.append(
+                    UnsupportedRule(str(c.id or ""), c.title, _path(c), str(err))
+                )
+                continue
             for ref in c.rules or []:
                 refs.add(ref.reference)
-                if not c.generate:
-                    continue
-                generate.add(ref.reference)
+                if c.generate:
+                    generate.add(ref.reference)
+        self.correlation_specs = specs
+        if not specs:
+            return
+        self.correlator = Correlator(specs, lateness=lateness)
         for r in self.rules:
             keys = {r.id, r.name} - {None}
             if keys & refs:
@@ -259,6 +281,10 @@ class Engine:
                 for hit in self.correlator.feed(matched, event, ts):
                     out.append(Match(hit.spec, event, hit))
         return out
+
+
+def _path(rule: Any) -> str | None:
+    return str(rule.source.path) if getattr(rule, "source", None) and rule.source.path else None
 
 
 def _event_time(event: Mapping[str, Any]) -> datetime:

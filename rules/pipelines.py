@@ -157,3 +157,22 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
         items=items,
         vars={k: list(v) for k, v in (placeholders or {}).items()},
     )
+
+
+def map_field(name: str, product: str | None, category: str | None, service: str | None) -> str:
+    """A taxonomy field name as the pipeline maps it for rules of this log source (for correlations'
+    group-by and value fields, which pySigma pipelines do not rewrite for an in-process engine)."""
+    if "." in name:
+        return name
+    if product == "windows":
+        return WINDOWS_SYSTEM_FIELDS.get(name, "winlog.event_data." + name)
+    for cond, table in (
+        (category == "webserver", WEBSERVER_FIELDS),
+        (category == "proxy", PROXY_FIELDS),
+        (category == "dns", DNS_FIELDS),
+        (category == "firewall", FIREWALL_FIELDS),
+        (product == "linux", LINUX_FIELDS),
+    ):
+        if cond and name in table:
+            return table[name]
+    return name
