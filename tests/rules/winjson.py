@@ -57,7 +57,11 @@ def to_ecs(doc: dict[str, Any]) -> Event:
     provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
     ts = (system.get("TimeCreated") or {}).get("#attributes", {}).get("SystemTime")
     sysmon = channel.lower() == "microsoft-windows-sysmon/operational"
-    dataset = "windows.sysmon_operational" if sysmon else "windows." + channel.lower().replace("/", "_").replace(" ", "_").replace("-", "_")
+    dataset = (
+        "windows.sysmon_operational"
+        if sysmon
+        else "windows." + channel.lower().replace("/", "_").replace(" ", "_").replace("-", "_")
+    )
     event: Event = {}
     set_many(
         event,
