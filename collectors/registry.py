@@ -79,6 +79,14 @@ def _builtin() -> dict[str, Callable[[], LineParser]]:
         _FACTORIES.update({"ecs-json": EcsJsonParser, "syslog": SyslogParser})
         # Text logs (issue 3, collectors-a): "web" detects nginx/Apache access and error logs.
         _FACTORIES.update({"web": WebLogParser, "nginx": nginx, "apache": apache, "fortinet": KvFirewallParser})
+        # JSON lines (issue 3, collectors-b): Suricata EVE, Zeek, Winlogbeat/NXLog Windows events.
+        from canh.collectors.suricata import SuricataEveParser
+        from canh.collectors.winlogjson import WinlogJsonParser
+        from canh.collectors.zeek import ZeekJsonParser
+
+        _FACTORIES.update(
+            {"suricata-eve": SuricataEveParser, "zeek-json": ZeekJsonParser, "winlog-json": WinlogJsonParser}
+        )
     return _FACTORIES
 
 
