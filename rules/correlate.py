@@ -521,6 +521,8 @@ class Correlator:
             self._count_in(st, g, entry)
             self._advance(st, g)
             self._prune(st, g)
+            if st.spec.type == "temporal_ordered" and st.order and not entry[3] >> st.order[-1] & 1:
+                return  # nothing new can complete an ordered sequence but its last step
             n = self._measure_counter(st, g)
             if self._satisfied(st, n, ents, g.start, len(ents)):
                 self._fire(st, key, g, g.start, len(ents), n, hits)
@@ -639,16 +641,32 @@ class Correlator:
         order = st.order
         need = 0
         for k in range(lo, hi):
+            if need == len(order):
+                break
             if ents[k][3] >> order[need] & 1:
                 need += 1
-                if need == len(order):
-                    return True
-        return not order
+        return need == len(order)
+
+    @staticmethod
+    def _ordered_start(st: _SpecState, ents: list[_Entry], lo: int, hi: int) -> int:
+        """Where the tightest ordered subsequence in ents[lo:hi] starts (greedy from the end)."""
+        order = st.order
+        need = len(order) - 1
+        for k in range(hi - 1, lo - 1, -1):
+            if need < 0:
+                break
+            if ents[k][3] >> order[need] & 1:
+                need -= 1
+                if need < 0:
+                    return k
+        return lo
 
     def _fire(
         self, st: _SpecState, key: Any, g: _Group, lo: int, hi: int, n: int, hits: list[CorrelationHit]
     ) -> None:
         ents = g.entries
+        if st.spec.type == "temporal_ordered":
+            lo = max(lo, self._ordered_start(st, ents, lo, hi))
         chosen = ents[lo:hi]
         del ents[lo:hi]
         # Rebuild the window bookkeeping from scratch: firing is rare next to feeding.
