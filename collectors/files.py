@@ -1,0 +1,474 @@
+"""Following log files like ``tail -F``: appends, rotation, truncation, late files, gzip, multi-line.
+
+Each poll matches the glob patterns, then reads every file that grew. A file is known by device +
+inode and a fingerprint of its first line, so:
+
+- rename-and-create rotation: the old inode is drained through the descriptor still open, then the
+  new file at the path is read from its start;
+- copytruncate and truncation: the size drops below the offset (or the first line changes), so the
+  file is a new generation read from 0; the copy (``app.log.1``) has the old fingerprint and is
+  resumed where the old generation stopped;
+- ``.gz`` files matched by the patterns are read once, for backfill.
+
+Event ids come from the folder + fingerprint and the byte offset, not the file name, so a rotated or
+compressed copy of lines already stored produces the same ids and stores nothing twice. Offsets are
+committed (``emit``'s callback) only after the store has the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob
+import gzip
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
+from canh.collectors.registry import LineContext, LineParser, detect, get_parser
+from canh.collectors.source import Emit, source_options
+
+from canh.errors import CanhError, ConfigError
+from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_field
+
+MAX_LINE = 1 << 20
+DETECT_BYTES = 64 * 1024
+
+
+@dataclass
+class _Open:
+    """A file being followed: its checkpoint state, open handle, and what is read but not committed."""
+
+    state: FileState
+    fh: IO[bytes]
+    path: str
+    source_id: str
+    parser: LineParser
+    gz: bool
+    read_pos: int
+    record_start: int = -1  # multi-line record being gathered: its first byte
+    record_lines: list[bytes] = field(default_factory=list)
+    last_data: float = field(default_factory=time.monotonic)
+    matched: bool = True
+
+
+@dataclass
+class FileSourceSettings:
+    """What a ``type: file`` source reads and how."""
+
+    paths: list[str]
+    format: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    host: str | None = None
+    multiline_start: str | None = None
+    multiline_timeout: float = 2.0
+    start: str = "beginning"
+    poll: float = 1.0
+    batch: int = 2000
+    exclude: list[str] = field(default_factory=list)
+    close_inactive: float = 300.0
+
+
+class FileSource:
+    """Follows the files matched by glob patterns; see the module docstring for the semantics."""
+
+    def __init__(
+        self,
+        settings: FileSourceSettings,
+        *,
+        name: str,
+        checkpoints: Checkpoints,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.checkpoints = checkpoints
+        self.now = now
+        self.tz = local_zone(settings.timezone)
+        self.multiline = re.compile(settings.multiline_start) if settings.multiline_start else None
+        self.open: dict[str, _Open] = {}
+        self._first_scan = True
+        self._stop: threading.Event | None = None
+        self._stats = {
+            "read": 0,
+            "emitted": 0,
+            "dropped": 0,
+            "errors": 0,
+            "files": 0,
+            "rotations": 0,
+            "truncations": 0,
+        }
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; then flush gathered multi-line records and close the files."""
+        self._stop = stop
+        try:
+            while not stop.is_set():
+                if self.poll_once(emit) == 0:
+                    stop.wait(self.settings.poll)
+            self.flush(emit)
+        finally:
+            self.close()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: lines read, events emitted, lines dropped (too long), parse errors, open files."""
+        out = dict(self._stats)
+        out["files"] = len(self.open)
+        return out
+
+    def poll_once(self, emit: Emit) -> int:
+        """One pass: match the patterns, read what grew. Returns how many lines were read."""
+        matched = self._scan()
+        lines = 0
+        for key, (path, st) in matched.items():
+            if key not in self.open:
+                self._open(key, path, st)
+            handle = self.open.get(key)
+            if handle is not None:
+                handle.path = path
+                handle.matched = True
+        for key, handle in list(self.open.items()):
+            if key not in matched:
+                handle.matched = False
+            lines += self._read(handle, emit)
+            if not handle.matched and time.monotonic() - handle.last_data > min(
+                self.settings.close_inactive, 5.0
+            ):
+                # Rotated away (renamed out of the patterns or deleted) and drained.
+                self._flush_record(handle, emit, force=True)
+                self._close(key)
+            elif handle.gz and handle.state.done:
+                self._close(key)
+        self._first_scan = False
+        self.checkpoints.prune(set(matched) | set(self.open))
+        return lines
+
+    def flush(self, emit: Emit) -> None:
+        """Emit multi-line records still being gathered (at stop)."""
+        for handle in self.open.values():
+            self._flush_record(handle, emit, force=True)
+
+    def close(self) -> None:
+        for key in list(self.open):
+            self._close(key)
+        self.checkpoints.close()
+
+    # -- files ------------------------------------------------------------------------------------
+
+    def _scan(self) -> dict[str, tuple[str, os.stat_result]]:
+        out: dict[str, tuple[str, os.stat_result]] = {}
+        for pattern in self.settings.paths:
+            for path in sorted(glob.glob(os.path.expanduser(pattern))):
+                if any(fnmatch.fnmatch(path, ex) for ex in self.settings.exclude):
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if not os.path.isfile(path):
+                    continue
+                out.setdefault(f"{st.st_dev}:{st.st_ino}", (os.path.abspath(path), st))
+        return out
+
+    def _open(self, key: str, path: str, st: os.stat_result) -> None:
+        gz = path.endswith(".gz")
+        state = self.checkpoints.files.get(key)
+        if gz and state is not None and state.done:
+            state.seen = time.time()
+            return
+        try:
+            fh: IO[bytes] = gzip.open(path, "rb") if gz else open(path, "rb")  # type: ignore[assignment]  # noqa: SIM115
+        except OSError:
+            self._stats["errors"] += 1
+            return
+        try:
+            head = read_head(fh) if not gz else fh.read(1024)
+            if gz:
+                fh.seek(0)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            fh.close()
+            self._stats["errors"] += 1
+            return
+        fp = fingerprint(head)
+        if fp is None:
+            fh.close()  # no complete first line yet: looked at again next poll
+            return
+        folder = os.path.dirname(path)
+        if state is None or state.fingerprint != fp:
+            offset = 0
+            twin = self._twin(folder, fp, key)
+            if twin is not None:
+                offset = twin  # a copy of lines already read (copytruncate copy, rotated .gz)
+            elif self._first_scan and self.settings.start == "end" and not gz:
+                offset = st.st_size
+            state = FileState(path=path, dev=st.st_dev, ino=st.st_ino, fingerprint=fp, offset=offset)
+            self.checkpoints.put(state)
+        state.path = path
+        state.seen = time.time()
+        parser = self._parser(fh, path)
+        self.open[key] = _Open(
+            state=state,
+            fh=fh,
+            path=path,
+            source_id=f"{folder}/#{fp}",
+            parser=parser,
+            gz=gz,
+            read_pos=state.offset,
+        )
+        self._stats["files"] += 1
+
+    def _twin(self, folder: str, fp: str, key: str) -> int | None:
+        best = None
+        for other_key, other in self.checkpoints.files.items():
+            if other_key != key and other.fingerprint == fp and os.path.dirname(other.path) == folder:
+                best = max(best or 0, other.offset)
+        for retired_fp, (retired_folder, offset) in self.checkpoints.retired.items():
+            if retired_fp == fp and retired_folder == folder:
+                best = max(best or 0, offset)
+        return best
+
+    def _parser(self, fh: IO[bytes], path: str) -> LineParser:
+        if self.settings.format:
+            return get_parser(self.settings.format)
+        pos = fh.tell()
+        fh.seek(0)
+        sample_bytes = fh.read(DETECT_BYTES)
+        fh.seek(pos)
+        sample = [decode_line(raw)[0] for raw in sample_bytes.split(b"\n")[:-1][:50] if raw.strip()]
+        return get_parser(detect(sample))
+
+    def _close(self, key: str) -> None:
+        handle = self.open.pop(key, None)
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.fh.close()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _read(self, handle: _Open, emit: Emit) -> int:
+        if not handle.gz and self._truncated(handle):
+            return 0
+        fh = handle.fh
+        try:
+            fh.seek(handle.read_pos)
+        except (OSError, EOFError):
+            self._stats["errors"] += 1
+            return 0
+        ctx_base = self._ctx(handle)
+        batch: list[Event] = []
+        total = 0
+        eof = False
+        while True:
+            try:
+                line = fh.readline(MAX_LINE + 1)
+            except (OSError, EOFError, gzip.BadGzipFile):
+                self._stats["errors"] += 1
+                eof = True
+                break
+            if not line:
+                eof = True
+                break
+            start = handle.read_pos
+            if not line.endswith(b"\n"):
+                if len(line) > MAX_LINE:
+                    skipped = self._skip_long(fh)
+                    if skipped < 0 and not handle.gz:
+                        break  # the rest of the long line is not written yet
+                    handle.read_pos += len(line) + max(skipped, 0)
+                    self._stats["dropped"] += 1
+                    continue
+                if not handle.gz:
+                    break  # a line still being written: read it whole next time
+            handle.read_pos += len(line)
+            total += 1
+            raw = line.rstrip(b"\r\n")
+            if self.multiline is not None:
+                self._gather(handle, raw, start, batch, ctx_base)
+            else:
+                event = self._event(handle, raw, start, ctx_base)
+                if event is not None:
+                    batch.append(event)
+            if len(batch) >= self.settings.batch:
+                self._emit(handle, batch, emit, done=False)
+                batch = []
+                if self._stop is not None and self._stop.is_set():
+                    break
+        if total:
+            handle.last_data = time.monotonic()
+            self._stats["read"] += total
+        idle = time.monotonic() - handle.last_data >= self.settings.multiline_timeout
+        if self.multiline is not None and handle.record_lines and (idle or (handle.gz and eof)):
+            self._finish_record(handle, batch, ctx_base)
+        done = handle.gz and eof
+        if batch or done or (total and self._committed_behind(handle)):
+            self._emit(handle, batch, emit, done=done)
+        return total
+
+    def _skip_long(self, fh: IO[bytes]) -> int:
+        skipped = 0
+        while True:
+            more = fh.readline(MAX_LINE)
+            skipped += len(more)
+            if not more:
+                return -1
+            if more.endswith(b"\n"):
+                return skipped
+
+    def _truncated(self, handle: _Open) -> bool:
+        """Copytruncate/truncation: start a new generation of the file at offset 0."""
+        try:
+            size = os.fstat(handle.fh.fileno()).st_size
+        except OSError:
+            return True
+        if size >= handle.read_pos:
+            if size == handle.read_pos:
+                return False
+            head = read_head(handle.fh)
+            fp = fingerprint(head)
+            if fp is None or fp == handle.state.fingerprint:
+                return False
+        folder = os.path.dirname(handle.path)
+        self.checkpoints.retired[handle.state.fingerprint] = (folder, handle.state.offset)
+        self._stats["truncations"] += 1
+        key = handle.state.key
+        self._close(key)
+        self.checkpoints.forget(key)
+        return True
+
+    def _ctx(self, handle: _Open) -> LineContext:
+        return LineContext(
+            source=handle.source_id, position=0, host=self.settings.host, tz=self.tz, now=self.now(),
+            extra={"path": handle.path},
+        )  # fmt: skip
+
+    def _event(self, handle: _Open, raw: bytes, start: int, base: LineContext) -> Event | None:
+        text, bad = decode_line(raw)
+        ctx = LineContext(
+            source=base.source, position=start, host=base.host, tz=base.tz, now=base.now, extra=base.extra
+        )
+        try:
+            event = handle.parser.parse(text, ctx)
+        except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:
+            self._stats["errors"] += 1
+            reason = exc.render("en") if isinstance(exc, CanhError) else str(exc)
+            event = new_event(
+                timestamp=base.now, dataset="syslog", module="system", source=base.source, position=start,
+                original=text, message=text, host=base.host, ingested=base.now,
+            )  # fmt: skip
+            set_field(event, "error.message", reason)
+            set_field(event, "tags", ["canh_parse_failure"])
+        if event is None:
+            return None
+        set_field(event, "log.file.path", handle.path)
+        if base.host and "host" not in event:
+            set_field(event, "host.name", base.host)
+        if bad:
+            set_field(event, "event.original", escaped_original(raw))
+            tags = event.setdefault("tags", [])
+            if "canh_invalid_utf8" not in tags:
+                tags.append("canh_invalid_utf8")
+        return event
+
+    def _gather(self, handle: _Open, raw: bytes, start: int, batch: list[Event], base: LineContext) -> None:
+        assert self.multiline is not None
+        if handle.record_lines and self.multiline.match(decode_line(raw)[0]):
+            self._finish_record(handle, batch, base)
+        if not handle.record_lines:
+            handle.record_start = start
+        handle.record_lines.append(raw)
+
+    def _finish_record(self, handle: _Open, batch: list[Event], base: LineContext) -> None:
+        if not handle.record_lines:
+            return
+        event = self._event(handle, b"\n".join(handle.record_lines), handle.record_start, base)
+        handle.record_lines = []
+        handle.record_start = -1
+        if event is not None:
+            batch.append(event)
+
+    def _flush_record(self, handle: _Open, emit: Emit, *, force: bool) -> None:
+        if handle.record_lines and force:
+            batch: list[Event] = []
+            self._finish_record(handle, batch, self._ctx(handle))
+            self._emit(handle, batch, emit, done=False)
+
+    def _committed_behind(self, handle: _Open) -> bool:
+        return self._commit_offset(handle) != handle.state.offset
+
+    def _commit_offset(self, handle: _Open) -> int:
+        # A multi-line record being gathered is not stored yet: its start is as far as is safe.
+        return handle.record_start if handle.record_lines else handle.read_pos
+
+    def _emit(self, handle: _Open, batch: list[Event], emit: Emit, *, done: bool) -> None:
+        offset = self._commit_offset(handle)
+        state = handle.state
+
+        def commit() -> None:
+            state.offset = offset
+            state.done = state.done or done
+            state.seen = time.time()
+            self.checkpoints.save()
+
+        self._stats["emitted"] += len(batch)
+        emit(batch, commit)
+
+
+def _paths(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Iterable):
+        return [str(v) for v in value]
+    raise ConfigError("config.bad_value", key="sources.paths", reason="a path or a list of paths/globs")
+
+
+def build(cfg: Any, runtime: Any) -> FileSource:
+    """A ``type: file`` source from its config entry (``paths``, ``format``, ``multiline``, ...)."""
+    opts = source_options(cfg)
+    if "paths" not in opts and "path" not in opts:
+        raise ConfigError("collect.missing_option", where=str(opts.get("name") or "file"), option="paths")
+    paths = _paths(opts.get("paths", opts.get("path")))
+    multiline = opts.get("multiline") or {}
+    if isinstance(multiline, str):
+        multiline = {"start": multiline}
+    config = getattr(runtime, "config", None)
+    settings = FileSourceSettings(
+        paths=paths,
+        format=opts.get("format"),
+        timezone=opts.get("timezone") or getattr(config, "timezone", None) or "Asia/Ho_Chi_Minh",
+        host=opts.get("host") or getattr(config, "host_name", None) or socket.gethostname(),
+        multiline_start=multiline.get("start"),
+        multiline_timeout=float(multiline.get("timeout", 2.0)),
+        start=str(opts.get("start", "beginning")),
+        poll=float(opts.get("poll", 1.0)),
+        batch=int(opts.get("batch", 2000)),
+        exclude=list(opts.get("exclude", [])),
+        close_inactive=float(opts.get("close_inactive", 300.0)),
+    )
+    if settings.format is not None:
+        try:
+            get_parser(settings.format)
+        except KeyError as exc:
+            raise ConfigError("config.bad_value", key="sources.format", reason=settings.format) from exc
+    if settings.multiline_start:
+        try:
+            re.compile(settings.multiline_start)
+        except re.error as exc:
+            raise ConfigError("config.bad_value", key="sources.multiline.start", reason=str(exc)) from exc
+    name = opts.get("name") or f"file:{','.join(paths)}"
+    data_dir = Path(runtime.paths.data) if runtime is not None else None
+    checkpoints = Checkpoints(registry_path(data_dir, name) if data_dir else None)
+    now = runtime.clock.now if runtime is not None else (lambda: datetime.now(UTC))
+    return FileSource(settings, name=name, checkpoints=checkpoints, now=now)
+
+
+__all__ = ["FileSource", "FileSourceSettings", "build"]

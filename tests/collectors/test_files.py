@@ -1,0 +1,236 @@
+"""The file source follows real files in a temporary folder like ``tail -F``, into a real SQLite store."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from canh.collectors.checkpoints import Checkpoints
+from canh.collectors.files import FileSource, FileSourceSettings
+
+from canh.events import Event
+from canh.store.sqlite import SQLiteStore
+
+
+def line(i: int, prog: str = "app") -> str:
+    return f"Nov 21 02:{i // 60 % 60:02d}:{i % 60:02d} host-01 {prog}[7]: dòng số {i}\n"
+
+
+class Harness:
+    """A source over ``patterns`` writing into a real store, committing after each write like ``canh collect``."""
+
+    def __init__(self, tmp: Path, patterns: list[str], **settings: object) -> None:
+        self.tmp = tmp
+        self.store = SQLiteStore(tmp / "canh.db")
+        self.registry = tmp / "checkpoints.json"
+        self.patterns = patterns
+        self.settings = settings
+        self.fail_writes = False
+        self.source = self.new_source()
+
+    def new_source(self) -> FileSource:
+        settings = FileSourceSettings(paths=self.patterns, host="collector", **self.settings)  # type: ignore[arg-type]
+        return FileSource(settings, name="t", checkpoints=Checkpoints(self.registry))
+
+    def emit(self, batch: list[Event], commit: Callable[[], None] | None) -> None:
+        if self.fail_writes:
+            raise OSError("store down")
+        self.store.write("events", batch)
+        if commit is not None:
+            commit()
+
+    def poll(self, times: int = 1) -> int:
+        return sum(self.source.poll_once(self.emit) for _ in range(times))
+
+    def restart(self) -> None:
+        self.source.close()
+        self.source = self.new_source()
+
+    def messages(self) -> list[str]:
+        hits = self.store.search("events", "*", limit=100_000, order="asc")
+        return sorted(h["message"] for h in hits)
+
+
+def expected(*ranges: range) -> list[str]:
+    return sorted(f"dòng số {i}" for r in ranges for i in r)
+
+
+def write(path: Path, rng: range, mode: str = "a") -> None:
+    with path.open(mode, encoding="utf-8") as fh:
+        fh.writelines(line(i) for i in rng)
+
+
+@pytest.fixture
+def logdir(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    return d
+
+
+def test_appends_are_read_once_and_checkpointed(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(3))
+    h = Harness(tmp_path, [str(log)])
+    assert h.poll() == 3
+    write(log, range(3, 5))
+    assert h.poll() == 2
+    assert h.poll() == 0
+    assert h.messages() == expected(range(5))
+    h.restart()
+    assert h.poll() == 0  # resumed at the committed offset
+    write(log, range(5, 6))
+    assert h.poll() == 1
+    assert h.messages() == expected(range(6))
+    ev = h.store.search("events", "*", limit=1)[0]
+    assert ev["log"]["file"]["path"] == str(log)
+    assert ev["host"]["name"] == "host-01"
+
+
+def test_partial_last_line_waits_for_its_newline(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(2))
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(line(2)[:20])
+    h = Harness(tmp_path, [str(log)])
+    assert h.poll() == 2
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(line(2)[20:])
+    assert h.poll() == 1
+    assert h.messages() == expected(range(3))
+
+
+def test_rename_and_create_rotation_loses_nothing(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(3))
+    h = Harness(tmp_path, [str(log)])
+    h.poll()
+    write(log, range(3, 5))  # written just before logrotate renames the file
+    os.rename(log, logdir / "app.log.1")
+    write(log, range(5, 7), "w")
+    h.poll(2)
+    assert h.messages() == expected(range(7))
+
+
+def test_copytruncate_resumes_the_copy_and_reads_the_new_generation(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(3))
+    h = Harness(tmp_path, [str(logdir / "app.log*")])
+    h.poll()
+    write(log, range(3, 5))  # not yet read when logrotate copies and truncates
+    shutil.copy(log, logdir / "app.log.1")
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    write(log, range(5, 7))
+    h.poll(3)
+    assert h.messages() == expected(range(7))
+    assert h.source.stats()["truncations"] == 1
+
+
+def test_truncation_starts_over_with_new_ids(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(4))
+    h = Harness(tmp_path, [str(log)])
+    h.poll()
+    write(log, range(10, 12), "w")  # shorter than before: truncated and rewritten
+    h.poll(2)
+    assert h.messages() == expected(range(4), range(10, 12))
+
+
+def test_files_appearing_later_match_the_glob(tmp_path: Path, logdir: Path) -> None:
+    h = Harness(tmp_path, [str(logdir / "*.log")])
+    assert h.poll() == 0
+    write(logdir / "b.log", range(2))
+    (logdir / "notes.txt").write_text("not matched\n")
+    assert h.poll() == 2
+    write(logdir / "a.log", range(2, 3))
+    assert h.poll() == 1
+    assert h.messages() == expected(range(3))
+
+
+def test_gzip_backfill_read_once_and_rotated_copies_are_not_stored_twice(
+    tmp_path: Path, logdir: Path
+) -> None:
+    log = logdir / "app.log"
+    write(log, range(5))
+    with gzip.open(logdir / "app.log.2.gz", "wt", encoding="utf-8") as gz:
+        gz.writelines(line(i) for i in range(100, 103))
+    h = Harness(tmp_path, [str(logdir / "app.log*")])
+    h.poll(2)
+    assert h.messages() == expected(range(5), range(100, 103))
+    # logrotate compresses the file already read: same content, same ids, nothing new.
+    with log.open("rb") as src, gzip.open(logdir / "app.log.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    h.poll(2)
+    assert h.store.count("events") == 8
+    h.restart()
+    assert h.poll(2) == 0  # gzip files already read are not read again
+
+
+def test_multiline_records_by_start_pattern(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    log.write_text(
+        "2026-11-21 02:00:00 ERROR Lỗi xử lý hồ sơ\n"
+        "java.lang.IllegalStateException: hỏng\n"
+        "\tat vn.gov.dvc.HoSo.luu(HoSo.java:42)\n"
+        "2026-11-21 02:00:01 INFO xong\n",
+        encoding="utf-8",
+    )
+    h = Harness(
+        tmp_path, [str(log)], format="syslog", multiline_start=r"^\d{4}-\d\d-\d\d ", multiline_timeout=3600
+    )
+    h.poll()
+    msgs = h.messages()
+    assert msgs == [
+        "2026-11-21 02:00:00 ERROR Lỗi xử lý hồ sơ\njava.lang.IllegalStateException: hỏng\n\tat vn.gov.dvc.HoSo.luu(HoSo.java:42)"
+    ]
+    # The last record is still open; the checkpoint stays at its start until it is stored.
+    assert h.source.checkpoints.files[
+        next(iter(h.source.checkpoints.files))
+    ].offset == log.stat().st_size - len(b"2026-11-21 02:00:01 INFO xong\n")
+    h.source.flush(h.emit)
+    assert len(h.messages()) == 2
+
+
+def test_checkpoint_moves_only_after_the_store_acknowledges(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(3))
+    h = Harness(tmp_path, [str(log)])
+    h.fail_writes = True
+    with pytest.raises(OSError):
+        h.poll()
+    h.fail_writes = False
+    h.restart()
+    assert h.poll() == 3
+    assert h.messages() == expected(range(3))
+
+
+def test_invalid_bytes_are_kept_escaped(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    log.write_bytes(b"Nov 21 02:00:00 h app[1]: x \xc3\x28 y\n")
+    h = Harness(tmp_path, [str(log)])
+    h.poll()
+    ev = h.store.search("events", "*", limit=1)[0]
+    assert ev["event"]["original"] == "Nov 21 02:00:00 h app[1]: x \\xc3( y"
+    assert "canh_invalid_utf8" in ev["tags"]
+
+
+def test_run_stops_on_the_event(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(50))
+    h = Harness(tmp_path, [str(log)], poll=0.05)
+    stop = threading.Event()
+    t = threading.Thread(target=h.source.run, args=(h.emit, stop))
+    t.start()
+    for _ in range(100):
+        if h.store.count("events") == 50:
+            break
+        stop.wait(0.05)
+    stop.set()
+    t.join(5)
+    assert not t.is_alive()
+    assert h.store.count("events") == 50
