@@ -123,7 +123,7 @@ class FileSource:
     def stats(self) -> dict[str, int]:
         """Counters: lines read, events emitted, lines dropped (too long), parse errors, open files."""
         out = dict(self._stats)
-        out["files"] = len(self.open)
+        out["open_files"] = len(self.open)
         return out
 
     def poll_once(self, emit: Emit) -> int:

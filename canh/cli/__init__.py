@@ -1,9 +1,21 @@
 """The ``canh`` command line: each command group lives in its own module and is added here."""
 
-from canh.cli import alerts, configcmd, console, demo, events, incidents, ingest, report, status, systems
+from canh.cli import (
+    alerts,
+    collect,
+    configcmd,
+    console,
+    demo,
+    events,
+    incidents,
+    ingest,
+    report,
+    status,
+    systems,
+)
 from canh.cli.app import cli, main
 
-for _module in (ingest, events, alerts, status, demo, configcmd, console, incidents, systems, report):
+for _module in (ingest, collect, events, alerts, status, demo, configcmd, console, incidents, systems, report):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
