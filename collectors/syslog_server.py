@@ -1,0 +1,496 @@
+"""Syslog receiver for ``canh collect`` (``type: syslog``): UDP, TCP and TLS on a configurable address.
+
+Messages (RFC 3164 or RFC 5424) go through the same parser as syslog files, so an sshd line sent by
+rsyslog has the fields it has when read from ``auth.log``; the sender's address is kept in
+``log.source.address`` and ``observer.ip``.
+
+TCP framing (RFC 6587) is chosen per connection from its first byte: a digit means octet counting
+(``123 <34>1 ...``), anything else newline-terminated frames. Between the sockets and the store sits
+one bounded buffer: when it is full, TCP readers stop reading (the senders' windows close, nothing
+is lost), and UDP datagrams are dropped and counted in ``stats()["dropped"]`` (UDP cannot wait).
+A stop drains what the kernel already holds for each connection, then flushes every buffered message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from canh.collectors.registry import LineContext, LineParser, get_parser
+
+from canh.errors import CanhError, ConfigError
+from canh.events import Event, decode_line, escaped_original, local_zone, set_many
+from canh.i18n import t
+
+Emit = Callable[[list[Event], Callable[[], None] | None], None]
+Frame = tuple[bytes, str, int]  # (message, peer ip, peer port)
+MAX_MESSAGE = 64 * 1024
+_POLL = 0.2
+
+
+class FrameBuffer:
+    """Bounded hand-over between socket threads and the parser: lists of frames, counted by message."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._items: deque[list[Frame]] = deque()
+        self._cond = threading.Condition()
+
+    def put(self, frames: list[Frame], *, wait: bool, give_up: Callable[[], bool] | None = None) -> bool:
+        """Add frames; when full, wait for room (TCP) or refuse (UDP). False when refused."""
+        with self._cond:
+            while self.count and self.count + len(frames) > self.limit:
+                if not wait or (give_up is not None and give_up()):
+                    return False
+                self._cond.wait(_POLL)
+            self._items.append(frames)
+            self.count += len(frames)
+            self._cond.notify_all()
+            return True
+
+    def take(self, timeout: float) -> list[list[Frame]]:
+        """Everything buffered (waiting up to ``timeout`` for something to arrive)."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            items = list(self._items)
+            self._items.clear()
+            self.count = 0
+            self._cond.notify_all()
+            return items
+
+
+class Framer:
+    """RFC 6587 framing for one TCP connection: octet counting or newline, decided by the first byte."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self.buf = bytearray()
+        self.octet: bool | None = None
+        self.max = max_message
+        self.oversized = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Whole frames completed by ``data``."""
+        self.buf += data
+        out: list[bytes] = []
+        if self.octet is None:
+            stripped = self.buf.lstrip()
+            if not stripped:
+                return out
+            self.octet = stripped[:1].isdigit()
+        if self.octet:
+            self._octets(out)
+        else:
+            self._lines(out)
+        return out
+
+    def _lines(self, out: list[bytes]) -> None:
+        buf = self.buf
+        start = 0
+        while True:
+            nl = buf.find(b"\n", start)
+            if nl < 0:
+                break
+            frame = bytes(buf[start:nl]).rstrip(b"\r")
+            if frame.strip():
+                out.append(frame)
+            start = nl + 1
+        del buf[:start]
+        if len(buf) > self.max:
+            # A frame with no newline in sight: hand over what we have rather than grow without bound.
+            out.append(bytes(buf[: self.max]))
+            del buf[: self.max]
+            self.oversized += 1
+
+    def _octets(self, out: list[bytes]) -> None:
+        buf = self.buf
+        pos = 0
+        n = len(buf)
+        while pos < n:
+            while pos < n and buf[pos] in b" \r\n":
+                pos += 1
+            sp = buf.find(b" ", pos, pos + 12)
+            if sp < 0:
+                if n - pos > 12:
+                    # Not a length: the sender switched framing; read the rest as lines.
+                    self.octet = False
+                    del buf[:pos]
+                    self._lines(out)
+                    return
+                break
+            digits = bytes(buf[pos:sp])
+            if not digits.isdigit():
+                self.octet = False
+                del buf[:pos]
+                self._lines(out)
+                return
+            length = int(digits)
+            end = sp + 1 + length
+            if end > n:
+                if length > self.max:
+                    self.oversized += 1
+                break
+            out.append(bytes(buf[sp + 1 : end]))
+            pos = end
+        del buf[:pos]
+
+    def rest(self) -> bytes | None:
+        """The unterminated tail when the connection closes (the last frame may lack a trailer)."""
+        tail = bytes(self.buf).strip()
+        self.buf.clear()
+        return tail or None
+
+
+@dataclass
+class SyslogSettings:
+    """Listener options from the source's config entry."""
+
+    address: str = "127.0.0.1"
+    udp_port: int | None = 5514
+    tcp_port: int | None = 5514
+    tls_port: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    queue: int = 100_000
+    batch: int = 2000
+    max_message: int = MAX_MESSAGE
+    timezone: str = "Asia/Ho_Chi_Minh"
+    format: str = "syslog"
+    udp_buffer: int = 8 * 1024 * 1024
+
+
+class SyslogSource:
+    """Listens for syslog over UDP/TCP/TLS and emits parsed events in batches."""
+
+    def __init__(self, settings: SyslogSettings, *, name: str | None = None) -> None:
+        self.settings = settings
+        self.name = name or f"syslog:{settings.address}"
+        self.buffer = FrameBuffer(settings.queue)
+        self.parser: LineParser = get_parser(settings.format)
+        self.tz = local_zone(settings.timezone)
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self._sockets: list[socket.socket] = []
+        self._kinds: list[str] = []
+        self._threads: list[threading.Thread] = []
+        self._conns: set[threading.Thread] = set()
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._seq = time.time_ns()  # positions stay unique across restarts and sort in arrival order
+        self._source = f"syslog://{settings.address}"
+        self._stats = {"read": 0, "emitted": 0, "dropped": 0, "errors": 0, "connections": 0, "oversized": 0}
+        self._ssl: ssl.SSLContext | None = None
+
+    # -- sockets -----------------------------------------------------------------------------
+
+    def bind(self) -> dict[str, tuple[str, int]]:
+        """Open the listening sockets (idempotent); returns ``{"udp"|"tcp"|"tls": (host, port)}``."""
+        if self._sockets:
+            return self.addresses
+        s = self.settings
+        family = socket.AF_INET6 if ":" in s.address else socket.AF_INET
+        try:
+            if s.udp_port is not None:
+                udp = socket.socket(family, socket.SOCK_DGRAM)
+                # The kernel caps the buffer at net.core.rmem_max; a smaller one still works.
+                with contextlib.suppress(OSError):
+                    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, s.udp_buffer)
+                udp.bind((s.address, s.udp_port))
+                udp.settimeout(_POLL)
+                self._sockets.append(udp)
+                self._kinds.append("udp")
+                self.addresses["udp"] = udp.getsockname()[:2]
+            for kind, port in (("tcp", s.tcp_port), ("tls", s.tls_port)):
+                if port is None:
+                    continue
+                if kind == "tls":
+                    self._ssl = self._tls_context()
+                tcp = socket.socket(family, socket.SOCK_STREAM)
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind((s.address, port))
+                tcp.listen(128)
+                tcp.settimeout(_POLL)
+                self._sockets.append(tcp)
+                self._kinds.append(kind)
+                self.addresses[kind] = tcp.getsockname()[:2]
+        except OSError as exc:
+            self._close_listeners()
+            raise ConfigError(
+                "collect.syslog_bind_failed",
+                where=self.name,
+                address=s.address,
+                reason=exc.strerror or str(exc),
+            ) from exc
+        return self.addresses
+
+    def _tls_context(self) -> ssl.SSLContext:
+        s = self.settings
+        if not s.tls_cert or not s.tls_key:
+            raise ConfigError(
+                "collect.syslog_bad_option", where=self.name, option="tls_cert/tls_key", reason="required"
+            )
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(str(Path(s.tls_cert).expanduser()), str(Path(s.tls_key).expanduser()))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError("collect.syslog_tls_failed", where=self.name, reason=str(exc)) from exc
+        return ctx
+
+    def _close_listeners(self) -> None:
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._sockets = []
+        self._kinds = []
+
+    def _udp_loop(self, sock: socket.socket) -> None:
+        recv = sock.recvfrom
+        size = self.settings.max_message
+        while not self._closing.is_set():
+            try:
+                data, peer = recv(size)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            self._udp_frame(data, peer)
+        # Drain what the kernel already holds so a stop loses nothing that had arrived.
+        sock.setblocking(False)
+        while True:
+            try:
+                data, peer = recv(size)
+            except OSError:
+                break
+            self._udp_frame(data, peer)
+
+    def _udp_frame(self, data: bytes, peer: Any) -> None:
+        data = data.rstrip(b"\r\n\x00")
+        if not data:
+            return
+        if not self.buffer.put([(data, peer[0], peer[1])], wait=False):
+            with self._lock:
+                self._stats["dropped"] += 1
+
+    def _accept_loop(self, sock: socket.socket, tls: bool) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, peer = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            th = threading.Thread(
+                target=self._conn_loop, args=(conn, peer, tls), name=f"syslog-{peer[0]}", daemon=True
+            )
+            with self._lock:
+                self._stats["connections"] += 1
+                self._conns.add(th)
+            th.start()
+
+    def _conn_loop(self, conn: socket.socket, peer: Any, tls: bool) -> None:
+        ip, port = peer[0], peer[1]
+        framer = Framer(self.settings.max_message)
+        try:
+            if tls:
+                assert self._ssl is not None
+                conn.settimeout(10)
+                try:
+                    conn = self._ssl.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    with self._lock:
+                        self._stats["errors"] += 1
+                    return
+            conn.settimeout(_POLL)
+            draining = False
+            while True:
+                if self._closing.is_set() and not draining:
+                    draining = True
+                    conn.settimeout(0.05)
+                try:
+                    data = conn.recv(262144)
+                except TimeoutError:
+                    if draining:
+                        break
+                    continue
+                except (OSError, ssl.SSLError):
+                    break
+                if not data:
+                    break
+                frames = framer.feed(data)
+                if frames:
+                    # Blocking put is the back-pressure: while we wait we do not read, so TCP pushes back.
+                    self.buffer.put([(f, ip, port) for f in frames], wait=True)
+            tail = framer.rest()
+            if tail:
+                self.buffer.put([(tail, ip, port)], wait=True)
+        finally:
+            with self._lock:
+                self._stats["oversized"] += framer.oversized
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    # -- the Source protocol -----------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        """Counters: messages read, events emitted, UDP datagrams dropped on overload, errors, connections."""
+        with self._lock:
+            out = dict(self._stats)
+        out["queued"] = self.buffer.count
+        return out
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Receive and emit until ``stop``; then stop listening, drain connections and flush everything."""
+        self.bind()
+        self._closing.clear()
+        for sock, kind in zip(self._sockets, self._kinds, strict=True):
+            if kind == "udp":
+                th = threading.Thread(
+                    target=self._udp_loop, args=(sock,), name=f"{self.name}-udp", daemon=True
+                )
+            else:
+                th = threading.Thread(
+                    target=self._accept_loop,
+                    args=(sock, kind == "tls"),
+                    name=f"{self.name}-{kind}",
+                    daemon=True,
+                )
+            th.start()
+            self._threads.append(th)
+        try:
+            while not stop.is_set():
+                self._consume(emit, _POLL)
+        finally:
+            self._closing.set()
+            for th in self._threads:
+                th.join(5)
+            self._close_listeners()
+            while True:
+                with self._lock:
+                    alive = [th for th in self._conns if th.is_alive()]
+                    self._conns = set(alive)
+                self._consume(emit, 0.05)
+                if not alive and not self.buffer.count:
+                    break
+            self._consume(emit, 0)
+            self._threads = []
+
+    def _consume(self, emit: Emit, timeout: float) -> None:
+        chunks = self.buffer.take(timeout)
+        if not chunks:
+            return
+        batch: list[Event] = []
+        limit = self.settings.batch
+        for frames in chunks:
+            for frame in frames:
+                ev = self._parse(frame)
+                if ev is not None:
+                    batch.append(ev)
+                if len(batch) >= limit:
+                    self._emit(batch, emit)
+                    batch = []
+        if batch:
+            self._emit(batch, emit)
+
+    def _emit(self, batch: list[Event], emit: Emit) -> None:
+        self._stats["emitted"] += len(batch)
+        emit(batch, None)
+
+    def _parse(self, frame: Frame) -> Event | None:
+        raw, ip, port = frame
+        # Only the consumer thread touches these two; stats() copies under the GIL.
+        self._stats["read"] += 1
+        self._seq += 1
+        seq = self._seq
+        text, bad = decode_line(raw)
+        ctx = LineContext(source=self._source, position=seq, host=ip, tz=self.tz, now=datetime.now(UTC))
+        try:
+            ev = self.parser.parse(text, ctx)
+        except (CanhError, ValueError, KeyError, IndexError, TypeError):
+            self._stats["errors"] += 1
+            # Nothing is lost: the message is stored as it came, with the generic syslog layout.
+            ev = get_parser("syslog").parse(text, ctx) if self.settings.format != "syslog" else None
+            if ev is None:
+                return None
+        if ev is None:
+            return None
+        set_many(ev, {"log.source.address": f"{ip}:{port}", "observer.ip": [ip]})
+        if bad:
+            ev.setdefault("event", {})["original"] = escaped_original(raw)
+            ev.setdefault("tags", []).append("canh_invalid_utf8")
+        return ev
+
+
+def _port(opts: dict[str, Any], key: str, default: int | None, name: str) -> int | None:
+    if key not in opts:
+        return default
+    value = opts[key]
+    if value is None or value is False:
+        return None
+    try:
+        port = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("collect.syslog_bad_option", where=name, option=key, reason=str(exc)) from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            "collect.syslog_bad_option", where=name, option=key, reason=t("collect.syslog_port_range")
+        )
+    return port
+
+
+def settings_from(opts: dict[str, Any]) -> SyslogSettings:
+    """SyslogSettings from a config entry's options (unknown keys are the config model's business)."""
+    name = str(opts.get("name") or "syslog")
+    s = SyslogSettings()
+    s.address = str(opts.get("address", s.address))
+    s.udp_port = _port(opts, "udp_port", s.udp_port, name)
+    s.tcp_port = _port(opts, "tcp_port", s.tcp_port, name)
+    s.tls_port = _port(opts, "tls_port", s.tls_port, name)
+    s.tls_cert = opts.get("tls_cert")
+    s.tls_key = opts.get("tls_key")
+    for key in ("queue", "batch", "max_message"):
+        if key in opts:
+            try:
+                value = int(opts[key])
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    "collect.syslog_bad_option", where=name, option=key, reason=str(exc)
+                ) from exc
+            if value <= 0:
+                raise ConfigError("collect.syslog_bad_option", where=name, option=key, reason="> 0")
+            setattr(s, key, value)
+    if opts.get("timezone"):
+        s.timezone = str(opts["timezone"])
+    if opts.get("format"):
+        s.format = str(opts["format"])
+    if s.tls_port is not None and not (s.tls_cert and s.tls_key):
+        raise ConfigError(
+            "collect.syslog_bad_option", where=name, option="tls_cert/tls_key", reason="required"
+        )
+    return s
+
+
+def build(cfg: Any, runtime: Any) -> SyslogSource:
+    """The ``type: syslog`` source of ``canh collect``."""
+    from canh.collectors.source import source_options
+
+    opts = source_options(cfg)
+    settings = settings_from(opts)
+    try:
+        get_parser(settings.format)
+    except KeyError as exc:
+        raise ConfigError("collect.syslog_bad_option", where=str(opts.get("name") or "syslog"), option="format",
+                          reason=str(exc)) from exc  # fmt: skip
+    return SyslogSource(settings, name=opts.get("name"))
+
+
+__all__ = ["FrameBuffer", "Framer", "SyslogSettings", "SyslogSource", "build", "settings_from"]
