@@ -152,24 +152,26 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def tls_connect(addr: tuple[str, int], ctx: ssl.SSLContext) -> ssl.SSLSocket:
+    return ctx.wrap_socket(socket.create_connection(addr, timeout=10), server_hostname="localhost")
+
+
 def test_tls_with_a_certificate_from_config(server: Callable[..., Running], tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     run = server(tls_port=0, tls_cert=str(cert), tls_key=str(key))
     ctx = ssl.create_default_context(cafile=str(cert))
     msgs = [f"<86>Nov 21 10:00:00 dc01 sudo: admin : TTY=pts/0 ; PWD=/root ; USER=root ; COMMAND=/bin/id {i}"
             for i in range(20)]  # fmt: skip
-    with socket.create_connection(run.addresses["tls"], timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as c:
-            c.sendall(b"".join(f"{len(m)} {m}".encode() for m in msgs))
+    with tls_connect(run.addresses["tls"], ctx) as c:
+        c.sendall(b"".join(f"{len(m)} {m}".encode() for m in msgs))
     events = run.wait_for(20)
     assert len(events) == 20 and all(get(e, "process.name") == "sudo" for e in events)
     # A client that does not speak TLS is refused without hurting the listener.
     with socket.create_connection(run.addresses["tls"], timeout=10) as plain:
         plain.sendall(b"<13>Nov 21 10:00:00 h a: plain text\n")
         time.sleep(0.2)
-    with socket.create_connection(run.addresses["tls"], timeout=10) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as c:
-            c.sendall(b"<13>Nov 21 10:00:00 h a: after\n")
+    with tls_connect(run.addresses["tls"], ctx) as c:
+        c.sendall(b"<13>Nov 21 10:00:00 h a: after\n")
     assert get(run.wait_for(21)[-1], "message") == "after"
     assert run.src.stats()["errors"] >= 1
 
