@@ -88,7 +88,7 @@ _EMPTY: tuple[str, ...] = ()
 class Doc:
     """One event as the compiled rules see it: dotted fields, with string and lower-case views cached."""
 
-    __slots__ = ("_low", "_strs", "_text", "event", "flat")
+    __slots__ = ("_all", "_low", "_spaced", "_strs", "_text", "event", "flat")
 
     def __init__(self, event: Mapping[str, Any], flat: dict[str, Any] | None = None) -> None:
         self.event = event
@@ -96,6 +96,8 @@ class Doc:
         self._strs: dict[str, tuple[str, ...]] = {}
         self._low: dict[str, tuple[str, ...]] = {}
         self._text: tuple[str, ...] | None = None
+        self._all: str | None = None
+        self._spaced: dict[str, Any] | None = None
 
     def raw(self, name: str) -> Any:
         flat = self.flat
@@ -106,13 +108,13 @@ class Doc:
             got = flat.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
             if got is None:
                 # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
-                for key, value in flat.items():
-                    if (
-                        " " in key
-                        and key.startswith(("winlog.event_data.", "winlog.user_data."))
-                        and key.split(".", 2)[2].replace(" ", "") == rest
-                    ):
-                        return value
+                if self._spaced is None:
+                    self._spaced = {
+                        k.split(".", 2)[2].replace(" ", ""): v
+                        for k, v in flat.items()
+                        if " " in k and k.startswith(("winlog.event_data.", "winlog.user_data."))
+                    }
+                return self._spaced.get(rest) if self._spaced else None
             return got
         return None
 
@@ -153,6 +155,12 @@ class Doc:
                     vals.extend(x.lower() for x in v if isinstance(x, str))
             self._text = tuple(vals)
         return self._text
+
+    def alltext(self) -> str:
+        """Every string value, lower-cased, joined by NUL (one substring search covers them all)."""
+        if self._all is None:
+            self._all = "\x00".join(self.text())
+        return self._all
 
 
 # ---------------------------------------------------------------------------------------- node tree
@@ -384,12 +392,11 @@ def leaf_pred(leaf: Leaf) -> Pred:
     vals = leaf.values
     if fld is None:
         if op == "contains":
+            if len(vals) == 1:
+                word = vals[0]
+                return lambda d: word in d.alltext()
             words = vals
-
-            def kw(d: Doc) -> bool:
-                return any(w in t for t in d.text() for w in words)
-
-            return kw
+            return lambda d: any(w in d.alltext() for w in words)
         rx = vals[0]
         return lambda d: any(rx.search(t) for t in d.text())
     if op in _MERGEABLE or op == "wild":
@@ -410,7 +417,18 @@ def leaf_pred(leaf: Leaf) -> Pred:
             if len(vals) == 1:
                 one = vals[0]
                 return lambda d: any(one in x for x in get(d))
-            return lambda d: any(v in x for x in get(d) for v in vals)
+            if len(vals) <= 24:
+                few = tuple(vals)
+
+                def contains_few(d: Doc) -> bool:
+                    for x in get(d):
+                        for v in few:
+                            if v in x:
+                                return True
+                    return False
+
+                return contains_few
+            return _contains_many(get, vals)
         rx = vals[0]
         return lambda d: any(rx.match(x) for x in get(d))
     if op == "re":
@@ -462,6 +480,30 @@ def leaf_pred(leaf: Leaf) -> Pred:
 
         return fieldref
     raise Unsupported(f"test {op}")
+
+
+def _contains_many(get: Callable[[Doc], tuple[str, ...]], vals: tuple[Any, ...]) -> Pred:
+    """Many literals searched at once: each position of the value looks up the literals starting
+    with its next k characters (k = the shortest literal), instead of one scan per literal."""
+    k = min(len(v) for v in vals)
+    if k == 0:
+        return lambda d: bool(get(d))
+    heads: dict[str, list[str]] = {}
+    for v in sorted(set(vals), key=len):
+        heads.setdefault(v[:k], []).append(v)
+
+    def contains_many(d: Doc) -> bool:
+        for x in get(d):
+            look = heads.get
+            for i in range(len(x) - k + 1):
+                lits = look(x[i : i + k])
+                if lits:
+                    for lit in lits:
+                        if x.startswith(lit, i):
+                            return True
+        return False
+
+    return contains_many
 
 
 def node_pred(node: Node) -> Pred:

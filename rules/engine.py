@@ -192,6 +192,7 @@ class Engine:
         for i, r in enumerate(self.rules):
             r.index = i
         self._routes: dict[tuple[Any, ...], RouteIndex] = {}
+        self._by_source: dict[EventSource, RouteIndex] = {}
         self._counts = gram_counts(r.atoms for r in self.rules)
         self.stats = EngineStats()
         self.correlator: Any = None
@@ -243,15 +244,18 @@ class Engine:
                 r.alert = bool(keys & generate)
 
     def route(self, flat: Mapping[str, Any]) -> RouteIndex:
-        """The prefilter for the event's log source (built once per distinct route)."""
+        """The prefilter for the event's log source (built once per distinct log source)."""
         key = route_key(flat)
         idx = self._routes.get(key)
         if idx is None:
             src: EventSource = event_source(key)
-            members = [(r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)]
-            idx = build_index(members, self._counts)
+            idx = self._by_source.get(src)
+            if idx is None:
+                members = [(r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)]
+                idx = build_index(members, self._counts)
+                self._by_source[src] = idx
+                self.stats.routes += 1
             self._routes[key] = idx
-            self.stats.routes += 1
         return idx
 
     def match_rules(self, event: Mapping[str, Any]) -> tuple[Doc, list[EngineRule]]:

@@ -19,12 +19,15 @@ from canh.rules.compile import Doc, Leaf, Node, Not, Or
 
 Atom = tuple[str, str, str]  # (kind, field, key): kind eq | tail | sub
 GRAM = 4
+TEXT = "\x00text"  # pseudo-field: all the event's text, for keyword searches
 _WEIGHT = {"eq": 1.0, "tail": 2.0, "sub": 4.0}
 
 
 def _leaf_atoms(leaf: Leaf) -> frozenset[Atom] | None:
     fld = leaf.field
-    if fld is None:
+    if fld is None:  # keyword search: a substring of the event's joined text
+        if leaf.op == "contains" and all(len(str(v)) >= GRAM for v in leaf.values):
+            return frozenset(("sub", TEXT, str(v).lower()) for v in leaf.values)
         return None
     out: set[Atom] = set()
     if leaf.op == "eq":
@@ -85,9 +88,16 @@ class RouteIndex:
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
+        flat = doc.flat
         for table in self.tables:
-            values = doc.low(table.field)
-            if not values:
+            fld = table.field
+            if fld == TEXT:
+                values: tuple[str, ...] = (doc.alltext(),)
+            elif fld in flat or fld.startswith("winlog.event_data."):
+                values = doc.low(fld)
+                if not values:
+                    continue
+            else:
                 continue
             keys = table.keys
             kind = table.kind

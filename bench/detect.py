@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Detection speed: the full SigmaHQ rule set over the corpus events, Canh's engine against the
+Zircolite method (rules converted by pysigma-backend-sqlite, SQL run over an in-memory SQLite table).
+
+Events: every EVTX record of ../shared/corpus/evtx plus the text logs of ../shared/corpus/logs,
+parsed to ECS by the real collectors (through `canh ingest` into a scratch store, then read back),
+so both methods see exactly the same events. Rules: rules/ + rules-emerging-threats +
+rules-threat-hunting (windows, linux, web, cloud...), the same pipeline for both methods. For SQLite
+each distinct log source gets its own table, so a rule's SQL runs only over the events its log
+source fits (what Zircolite's logsource pipelines add as conditions).
+
+Single process; pin to one core with `taskset -c 0`. Figures depend on machine load.
+Run: taskset -c 0 .venv/bin/python bench/detect.py [--corpus ../shared/corpus] [--repeat 3] [--no-sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import re
+import sqlite3
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from canh.rules.compile import flatten
+from canh.rules.engine import Engine, compile_rules
+from canh.rules.loader import load_paths
+from canh.rules.logsource import EventSource, event_source, route_key
+from canh.rules.pipelines import canh_pipeline
+
+from canh.ingest import Ingester
+from canh.store.sqlite import SQLiteStore
+
+RULE_DIRS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
+LOG_FILES = (
+    "logs/loghub/Linux/Linux_2k.log",
+    "logs/loghub/OpenSSH/OpenSSH_2k.log",
+    "logs/loghub/Apache/Apache_2k.log",
+    "logs/elastic-examples/apache_logs",
+    "logs/evtx-attack-samples/web_attack_and_isp_webshell_localhost_access_log.txt",
+    "logs/fail2ban/logs",
+)
+
+
+def load_events(corpus: Path) -> list[dict[str, Any]]:
+    """The corpus parsed by the real collectors (EVTX reader, syslog/sshd/web parsers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "bench.db")
+        paths = [corpus / "evtx", *(corpus / p for p in LOG_FILES)]
+        Ingester(store, dead_letter=Path(tmp) / "dead.jsonl").run([p for p in paths if p.exists()])
+        events = list(store.scan("events", "*"))
+        store.close()
+    return events
+
+
+def bench_engine(
+    engine: Engine, events: list[dict[str, Any]], repeat: int
+) -> tuple[float, Counter[str], int]:
+    best = float("inf")
+    per_rule: Counter[str] = Counter()
+    matched_events = 0
+    for _ in range(repeat):
+        per_rule = Counter()
+        matched_events = 0
+        gc.collect()
+        t0 = time.perf_counter()
+        for ev in events:
+            _, hits = engine.match_rules(ev)
+            if hits:
+                matched_events += 1
+                for r in hits:
+                    per_rule[r.id] += 1
+        best = min(best, time.perf_counter() - t0)
+    return best, per_rule, matched_events
+
+
+def _regexp(pattern: str, value: Any) -> bool:
+    if value is None:
+        return False
+    try:
+        return re.search(pattern, str(value)) is not None
+    except re.error:
+        return False
+
+
+def bench_sqlite(rules_src: list[Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Zircolite's method: convert with pysigma-backend-sqlite, run each query over SQLite tables."""
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+
+    t0 = time.perf_counter()
+    backend = sqliteBackend(canh_pipeline())
+    queries: list[tuple[Any, str]] = []
+    failed = 0
+    for rule in rules_src:
+        try:
+            sql = backend.convert(SigmaCollection([rule]))
+        except Exception:
+            failed += 1
+            continue
+        if sql:
+            queries.append((rule, sql[0]))
+    convert_s = time.perf_counter() - t0
+
+    # one table per log source, columns = the flattened ECS fields present
+    groups: dict[EventSource, list[dict[str, Any]]] = defaultdict(list)
+    for ev in events:
+        flat = flatten(ev)
+        groups[event_source(route_key(flat))].append(flat)
+    db = sqlite3.connect(":memory:")
+    db.create_function("REGEXP", 2, _regexp, deterministic=True)
+    tables: list[tuple[EventSource, str, set[str]]] = []
+    t0 = time.perf_counter()
+    for n, (src, rows) in enumerate(groups.items()):
+        # SQLite column names are case-insensitive (ProcessId / ProcessID): one column per name
+        canon: dict[str, str] = {}
+        for r in rows:
+            for k in r:
+                canon.setdefault(k.lower(), k)
+        rows = [{canon[k.lower()]: v for k, v in r.items()} for r in rows]
+        cols = sorted(canon.values())
+        name = f"logs{n}"
+        db.execute(f"CREATE TABLE {name} (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in cols) + ")")
+        db.executemany(
+            f"INSERT INTO {name} VALUES (" + ",".join("?" * len(cols)) + ")",
+            [
+                [
+                    None if r.get(c) is None else ",".join(map(str, r[c])) if isinstance(r.get(c), list) else
+                    str(r[c]).lower() if isinstance(r[c], bool) else str(r[c])
+                    for c in cols
+                ]
+                for r in rows
+            ],
+        )  # fmt: skip
+        tables.append((src, name, set(cols)))
+    load_s = time.perf_counter() - t0
+
+    matched: set[tuple[str, int]] = set()
+    per_rule: Counter[str] = Counter()
+    skipped = 0
+    t0 = time.perf_counter()
+    for rule, sql in queries:
+        ls = rule.logsource
+        for src, name, _cols in tables:
+            if not src.fits(ls.product, ls.category, ls.service):
+                continue
+            q = sql.replace("FROM logs", f"FROM {name}").replace("SELECT *", "SELECT rowid")
+            try:
+                rows = db.execute(q).fetchall()
+            except sqlite3.Error:
+                skipped += 1  # a field no event of this source has: no match possible
+                continue
+            for (rowid,) in rows:
+                matched.add((name, rowid))
+            if rows:
+                per_rule[str(rule.id)] += len(rows)
+    run_s = time.perf_counter() - t0
+    return {
+        "convert_s": convert_s,
+        "load_s": load_s,
+        "run_s": run_s,
+        "queries": len(queries),
+        "failed": failed,
+        "skipped": skipped,
+        "matched_events": len(matched),
+        "per_rule": per_rule,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="print where the engine's time goes")
+    args = ap.parse_args()
+    sigma = args.corpus / "sigma"
+
+    t0 = time.perf_counter()
+    loaded = load_paths([sigma / d for d in RULE_DIRS])
+    t_load = time.perf_counter() - t0
+    rules, bad = compile_rules(loaded.rules)
+    engine = Engine(rules)
+    t_cold = time.perf_counter() - t0
+    print(f"rules: {len(loaded.rules):,} parsed in {t_load:.2f} s; {len(rules):,} compiled, "
+          f"{len(bad)} unsupported; cold start (parse + pipeline + compile) {t_cold:.2f} s")  # fmt: skip
+
+    t0 = time.perf_counter()
+    events = load_events(args.corpus)
+    by_ds = Counter(str((e.get("event") or {}).get("dataset")) for e in events)
+    print(f"events: {len(events):,} parsed by the collectors in {time.perf_counter() - t0:.1f} s "
+          f"({', '.join(f'{k} {v:,}' for k, v in by_ds.most_common(6))}, ...)")  # fmt: skip
+    evtx = [e for e in events if str((e.get("event") or {}).get("dataset", "")).startswith("windows.")]
+
+    for label, subset in (("EVTX only", evtx), ("all events", events)):
+        secs, per_rule, n = bench_engine(engine, subset, args.repeat)
+        ev_per_rule = engine.stats.evaluated / max(engine.stats.events, 1)
+        print(f"canh engine, {label}: {len(subset):,} events x {len(rules):,} rules in {secs:.3f} s = "
+              f"{len(subset) / secs:,.0f} events/s; {n:,} events matched across {len(per_rule)} rules; "
+              f"{ev_per_rule:.1f} rules evaluated per event after the prefilter")  # fmt: skip
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for ev in events:
+            engine.match_rules(ev)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+
+    if not args.no_sqlite:
+        sq = bench_sqlite(list(load_paths([sigma / d for d in RULE_DIRS]).rules), events)
+        print(f"sqlite (Zircolite method): {sq['queries']:,} queries ({sq['failed']} rules not convertible), "
+              f"convert {sq['convert_s']:.1f} s, table load {sq['load_s']:.2f} s, "
+              f"run {sq['run_s']:.3f} s = {len(events) / sq['run_s']:,.0f} events/s; "
+              f"{sq['matched_events']:,} events matched across {len(sq['per_rule'])} rules "
+              f"({sq['skipped']} query/table pairs skipped: field absent)")  # fmt: skip
+        secs, per_rule, n = bench_engine(engine, events, 1)
+        print(f"speed-up over the SQLite method (detection only): {sq['run_s'] / secs:.1f}x")
+        diff = {r for r in set(per_rule) ^ set(sq["per_rule"])}
+        print(f"rules matching in one method only: {len(diff)}")
+        for rid in sorted(diff)[:20]:
+            print(f"  {rid}: canh {per_rule.get(rid, 0)}, sqlite {sq['per_rule'].get(rid, 0)}")
+
+
+if __name__ == "__main__":
+    main()
