@@ -111,7 +111,7 @@ def test_rule_metadata_and_validators(path: Path) -> None:
         for rule in coll:
             issues.extend(validator.validate(rule))
         issues.extend(validator.finalize())
-    assert not issues, f"{path}: {issues}"
+    assert not issues, f"{path}: " + "; ".join(f"{type(i).__name__} {i.rules[0].title}" for i in issues)
 
 
 def _cases() -> Iterator[Any]:
