@@ -10,12 +10,13 @@ from canh.cli import (
     incidents,
     ingest,
     report,
+    rules,
     status,
     systems,
 )
 from canh.cli.app import cli, main
 
-for _module in (ingest, collect, events, alerts, status, demo, configcmd, console, incidents, systems, report):
+for _module in (ingest, collect, events, alerts, status, demo, configcmd, console, incidents, systems, report, rules):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

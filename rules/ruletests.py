@@ -1,0 +1,165 @@
+"""Rule test cases for authors: ``x.tests.yml`` next to ``x.yml`` (or a ``tests:`` attribute in the rule).
+
+```yaml
+match:      # each case: one ECS event (dotted or nested keys) or a list of events fed in order
+  - {"event.dataset": "system.auth", "event.action": "ssh_login", "source.ip": "1.2.3.4"}
+no_match:
+  - [...]
+```
+
+A case matches when the rule (or correlation) of that file raises at least one alert over the case's
+events. Events without ``@timestamp`` get one (case start + 1 s per event) and without ``event.id``
+get one from the case. A failing case is explained selection by selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from canh.rules.compile import Doc
+from canh.rules.engine import Engine, EngineRule
+from canh.rules.loader import _Loader, iter_rule_files
+
+from canh.events import expand, format_ts
+
+CASE_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class CaseResult:
+    """One test case: expected match or not, what happened, and why (per selection)."""
+
+    expect: bool
+    got: bool
+    index: int
+    explain: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.expect == self.got
+
+
+@dataclass
+class FileResult:
+    """The cases of one rule file."""
+
+    path: str
+    rule_ids: list[str]
+    cases: list[CaseResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(c.ok for c in self.cases)
+
+
+def tests_file(rule_path: Path) -> Path:
+    """``x.tests.yml`` for ``x.yml``."""
+    return rule_path.with_name(rule_path.stem + ".tests" + rule_path.suffix)
+
+
+def load_cases(rule_path: Path, custom: Mapping[str, Any] | None = None) -> dict[str, list[Any]] | None:
+    """The cases of a rule: its sibling file, else its ``tests:`` attribute; None if it has none."""
+    sib = tests_file(rule_path)
+    data: Any = None
+    if sib.is_file():
+        data = yaml.load(sib.read_text(encoding="utf-8"), Loader=_Loader)
+    elif custom and isinstance(custom.get("tests"), Mapping):
+        data = custom["tests"]
+    if not isinstance(data, Mapping):
+        return None
+    return {k: list(data.get(k) or []) for k in ("match", "no_match")}
+
+
+def case_events(case: Any, index: int) -> list[dict[str, Any]]:
+    """The events of one case, with time and id filled in where the author left them out."""
+    raw = case if isinstance(case, list) else [case]
+    out = []
+    for i, ev in enumerate(raw):
+        if not isinstance(ev, Mapping):
+            continue
+        event = expand(dict(ev))
+        event.setdefault("@timestamp", format_ts(CASE_START + timedelta(seconds=i + 1)))
+        node = event.setdefault("event", {})
+        if isinstance(node, dict):
+            node.setdefault("id", f"case{index}-{i}")
+        out.append(event)
+    return out
+
+
+def _explain(rules: Sequence[EngineRule], events: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for rule in rules:
+        sels = rule.selections()
+        for n, ev in enumerate(events):
+            doc = Doc(ev)
+            parts = [f"{name}={'yes' if pred(doc) else 'no'}" for name, pred in sels.items()]
+            cond = " | ".join(str(c) for c in rule.sigma.detection.condition)
+            lines.append(f"{rule.title} [{cond}] event {n + 1}: " + ", ".join(parts))
+    return lines
+
+
+def run_file(
+    rule_path: Path,
+    engine_rules: Sequence[EngineRule],
+    correlations: Sequence[Any],
+    lateness: timedelta = timedelta(seconds=60),
+) -> FileResult | None:
+    """Run the cases of one rule file against the rules loaded with it; None when it has no cases."""
+    here = str(rule_path)
+    mine = [r for r in engine_rules if r.path == here]
+    corrs = [c for c in correlations if c.source and str(c.source.path) == here]
+    custom = mine[0].sigma.custom_attributes if mine else (corrs[0].custom_attributes if corrs else None)
+    try:
+        cases = load_cases(rule_path, custom)
+    except yaml.YAMLError as err:
+        return FileResult(here, [], error=str(err))
+    if cases is None:
+        return None
+    targets: set[str] = set()
+    for r in mine:
+        targets.add(r.id)
+    for c in corrs:
+        targets.update({str(c.id), c.name or ""} - {""})
+    result = FileResult(here, sorted(targets))
+    for expect, key in ((True, "match"), (False, "no_match")):
+        for i, case in enumerate(cases[key]):
+            events = case_events(case, i)
+            engine = Engine(engine_rules, correlations, lateness=lateness)
+            got = False
+            for ev in events:
+                for m in engine.match(ev):
+                    if m.hit is not None:
+                        if (
+                            str(getattr(m.hit.spec, "id", "")) in targets
+                            or getattr(m.hit.spec, "name", None) in targets
+                        ):
+                            got = True
+                    elif m.rule.id in targets:
+                        got = True
+            res = CaseResult(expect, got, i + 1)
+            if not res.ok:
+                base = list(mine)
+                if corrs:
+                    refs = {ref.reference for c in corrs for ref in c.rules or []}
+                    base += [r for r in engine_rules if r.id in refs or (r.name and r.name in refs)]
+                res.explain = _explain(base, events)
+            result.cases.append(res)
+    return result
+
+
+def run_paths(
+    paths: Sequence[Path], engine_rules: Sequence[EngineRule], correlations: Sequence[Any]
+) -> list[FileResult]:
+    """Run the cases of every rule file under ``paths``."""
+    out = []
+    for f in iter_rule_files(paths):
+        res = run_file(f, engine_rules, correlations)
+        if res is not None:
+            out.append(res)
+    return out
