@@ -28,7 +28,7 @@ from typing import Any
 from canh.collectors.registry import LineContext, LineParser, get_parser
 
 from canh.errors import CanhError, ConfigError
-from canh.events import Event, decode_line, escaped_original, local_zone, set_many
+from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_many
 from canh.i18n import t
 
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
@@ -167,6 +167,7 @@ class SyslogSettings:
     timezone: str = "Asia/Ho_Chi_Minh"
     format: str = "syslog"
     udp_buffer: int = 8 * 1024 * 1024
+    workers: int = 0  # parser processes; 0 parses in the receiving process
 
 
 class SyslogSource:
@@ -176,8 +177,9 @@ class SyslogSource:
         self.settings = settings
         self.name = name or f"syslog:{settings.address}"
         self.buffer = FrameBuffer(settings.queue)
-        self.parser: LineParser = get_parser(settings.format)
-        self.tz = local_zone(settings.timezone)
+        self._frames = FrameParser(settings.format, settings.timezone, f"syslog://{settings.address}")
+        self._pool: Any = None
+        self._pending: deque[Any] = deque()
         self.addresses: dict[str, tuple[str, int]] = {}
         self._sockets: list[socket.socket] = []
         self._kinds: list[str] = []
@@ -186,7 +188,6 @@ class SyslogSource:
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._seq = time.time_ns()  # positions stay unique across restarts and sort in arrival order
-        self._source = f"syslog://{settings.address}"
         self._stats = {"read": 0, "emitted": 0, "dropped": 0, "errors": 0, "connections": 0, "oversized": 0}
         self._ssl: ssl.SSLContext | None = None
 
@@ -352,6 +353,15 @@ class SyslogSource:
         """Receive and emit until ``stop``; then stop listening, drain connections and flush everything."""
         self.bind()
         self._closing.clear()
+        if self.settings.workers > 0 and self._pool is None:
+            import multiprocessing
+
+            # spawn, not fork: this process already runs socket threads.
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                self.settings.workers,
+                initializer=_worker_init,
+                initargs=(self.settings.format, self.settings.timezone, f"syslog://{self.settings.address}"),
+            )
         for sock, kind in zip(self._sockets, self._kinds, strict=True):
             if kind == "udp":
                 th = threading.Thread(
@@ -379,48 +389,104 @@ class SyslogSource:
                     alive = [th for th in self._conns if th.is_alive()]
                     self._conns = set(alive)
                 self._consume(emit, 0.05)
-                if not alive and not self.buffer.count:
+                if not alive and not self.buffer.count and not self._pending:
                     break
             self._consume(emit, 0)
+            while self._pending:
+                self._consume(emit, 0)
+            if self._pool is not None:
+                self._pool.close()
+                self._pool.join()
+                self._pool = None
             self._threads = []
 
     def _consume(self, emit: Emit, timeout: float) -> None:
+        if self._pool is not None:
+            self._consume_pool(emit, timeout)
+            return
         chunks = self.buffer.take(timeout)
         if not chunks:
             return
         batch: list[Event] = []
         limit = self.settings.batch
+        parse = self._frames.parse
         for frames in chunks:
+            self._stats["read"] += len(frames)
             for frame in frames:
-                ev = self._parse(frame)
+                self._seq += 1
+                ev = parse(frame, self._seq)
                 if ev is not None:
                     batch.append(ev)
                 if len(batch) >= limit:
                     self._emit(batch, emit)
                     batch = []
+        self._stats["errors"] += self._frames.errors
+        self._frames.errors = 0
         if batch:
             self._emit(batch, emit)
+
+    def _consume_pool(self, emit: Emit, timeout: float) -> None:
+        """Parsing in worker processes: jobs go out in arrival order and come back in that order."""
+        pending = self._pending
+        limit = 2 * self.settings.workers + 2
+        if len(pending) < limit:
+            # Only take from the buffer while workers keep up, so the buffer's bound still holds.
+            chunks = self.buffer.take(0.0 if pending else timeout)
+            job: list[Frame] = []
+            for frames in chunks:
+                job.extend(frames)
+                if len(job) >= self.settings.batch:
+                    self._submit(job)
+                    job = []
+            if job:
+                self._submit(job)
+        while pending and (pending[0].ready() or len(pending) >= limit):
+            events, errors = pending.popleft().get()
+            self._stats["errors"] += errors
+            if events:
+                self._emit(events, emit)
+        if pending:
+            pending[0].wait(0.005)
+
+    def _submit(self, job: list[Frame]) -> None:
+        assert self._pool is not None
+        self._stats["read"] += len(job)
+        first = self._seq + 1
+        self._seq += len(job)
+        self._pending.append(self._pool.apply_async(_parse_job, (job, first)))
 
     def _emit(self, batch: list[Event], emit: Emit) -> None:
         self._stats["emitted"] += len(batch)
         emit(batch, None)
 
-    def _parse(self, frame: Frame) -> Event | None:
+
+class FrameParser:
+    """One syslog frame to an event, with the sender's address; never loses a message."""
+
+    def __init__(self, fmt: str, timezone: str, source: str) -> None:
+        self.parser: LineParser = get_parser(fmt)
+        self.fallback: LineParser = get_parser("syslog")
+        self.tz = local_zone(timezone)
+        self.source = source
+        self.errors = 0
+
+    def parse(self, frame: Frame, seq: int) -> Event | None:
         raw, ip, port = frame
-        # Only the consumer thread touches these two; stats() copies under the GIL.
-        self._stats["read"] += 1
-        self._seq += 1
-        seq = self._seq
         text, bad = decode_line(raw)
-        ctx = LineContext(source=self._source, position=seq, host=ip, tz=self.tz, now=datetime.now(UTC))
+        ctx = LineContext(source=self.source, position=seq, host=ip, tz=self.tz, now=datetime.now(UTC))
         try:
             ev = self.parser.parse(text, ctx)
         except (CanhError, ValueError, KeyError, IndexError, TypeError):
-            self._stats["errors"] += 1
-            # Nothing is lost: the message is stored as it came, with the generic syslog layout.
-            ev = get_parser("syslog").parse(text, ctx) if self.settings.format != "syslog" else None
-            if ev is None:
-                return None
+            self.errors += 1
+            ev = None
+            with contextlib.suppress(CanhError, ValueError, KeyError, IndexError, TypeError):
+                ev = self.fallback.parse(text, ctx)
+            if ev is None and text.strip():
+                # Stored as it came rather than dropped: the message itself is the evidence.
+                ev = new_event(
+                    timestamp=ctx.now, dataset="syslog", module="system", source=self.source, position=seq,
+                    original=text, message=text, host=ip, ingested=ctx.now,
+                )  # fmt: skip
         if ev is None:
             return None
         set_many(ev, {"log.source.address": f"{ip}:{port}", "observer.ip": [ip]})
@@ -428,6 +494,25 @@ class SyslogSource:
             ev.setdefault("event", {})["original"] = escaped_original(raw)
             ev.setdefault("tags", []).append("canh_invalid_utf8")
         return ev
+
+
+_WORKER: FrameParser | None = None
+
+
+def _worker_init(fmt: str, timezone: str, source: str) -> None:
+    global _WORKER
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us in order
+    _WORKER = FrameParser(fmt, timezone, source)
+
+
+def _parse_job(job: list[Frame], first: int) -> tuple[list[Event], int]:
+    assert _WORKER is not None
+    parse = _WORKER.parse
+    out = [ev for i, frame in enumerate(job) if (ev := parse(frame, first + i)) is not None]
+    errors, _WORKER.errors = _WORKER.errors, 0
+    return out, errors
 
 
 def _port(opts: dict[str, Any], key: str, default: int | None, name: str) -> int | None:
@@ -457,7 +542,7 @@ def settings_from(opts: dict[str, Any]) -> SyslogSettings:
     s.tls_port = _port(opts, "tls_port", s.tls_port, name)
     s.tls_cert = opts.get("tls_cert")
     s.tls_key = opts.get("tls_key")
-    for key in ("queue", "batch", "max_message"):
+    for key in ("queue", "batch", "max_message", "workers"):
         if key in opts:
             try:
                 value = int(opts[key])
@@ -465,8 +550,8 @@ def settings_from(opts: dict[str, Any]) -> SyslogSettings:
                 raise ConfigError(
                     "collect.syslog_bad_option", where=name, option=key, reason=str(exc)
                 ) from exc
-            if value <= 0:
-                raise ConfigError("collect.syslog_bad_option", where=name, option=key, reason="> 0")
+            if value < (0 if key == "workers" else 1):
+                raise ConfigError("collect.syslog_bad_option", where=name, option=key, reason="too small")
             setattr(s, key, value)
     if opts.get("timezone"):
         s.timezone = str(opts["timezone"])

@@ -284,3 +284,24 @@ def test_framer_octet_counting_is_independent_of_chunking(msgs: list[bytes], cut
         pos += c
     out += f.feed(stream[pos:])
     assert out == msgs
+
+
+def test_parser_worker_processes_keep_order_and_lose_nothing(server: Callable[..., Running]) -> None:
+    run = server(workers=2, batch=100)
+    n = 5000
+    tcp_send(run.addresses["tcp"], b"".join(f"<13>Nov 21 10:00:00 h a: seq={i}\n".encode() for i in range(n)))
+    events = run.wait_for(n, timeout=60)
+    assert [int(get(e, "message").split("=")[1]) for e in events] == list(
+        range(n)
+    )  # one connection: in order
+    assert all(get(e, "observer.ip") == ["127.0.0.1"] for e in events)
+    assert len({e["event"]["id"] for e in events}) == n
+    run.close()
+    assert run.src._pool is None
+
+
+def test_undecodable_bytes_are_kept_escaped(server: Callable[..., Running]) -> None:
+    run = server()
+    tcp_send(run.addresses["tcp"], b"<13>Nov 21 10:00:00 h a: t\xe1\xbb\x9di \xff\xfe ok\n")
+    (ev,) = run.wait_for(1)
+    assert "\\xff\\xfe" in get(ev, "event.original") and "canh_invalid_utf8" in ev["tags"]

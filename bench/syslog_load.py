@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Syslog over TCP on loopback into the embedded store: sustained rate and loss, by sequence numbers.
+
+    python bench/syslog_load.py [--rate 20000] [--seconds 60] [--connections 4]
+
+A separate sender process paces RFC 5424 messages (sshd "Failed password" lines, MSGID ``seq=N``)
+over TCP, octet-counted, at ``--rate`` messages/s for ``--seconds``. The receiver is Canh's syslog
+source run by the same Runner as ``canh collect``, writing to a fresh SQLite store. At the end the
+store is scanned and every sequence number checked: sent, stored, missing, duplicates, and rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import re
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from canh.collectors.runner import Runner
+from canh.collectors.syslog_server import SyslogSettings, SyslogSource
+
+from canh.store.sqlite import SQLiteStore
+
+SEQ = re.compile(r"seq=(\d+)")
+
+
+def sender(addr: tuple[str, int], first: int, step: int, rate: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Send messages first, first+step, ... at ``rate``/s for ``seconds``; report how many were sent."""
+    sock = socket.create_connection(addr)
+    seq = first
+    sent = 0
+    tick = 0.01
+    per_tick = rate * tick
+    start = time.perf_counter()
+    due = 0.0
+    while True:
+        now = time.perf_counter() - start
+        if now >= seconds:
+            break
+        due = min(now, seconds) * rate
+        chunk = []
+        while sent < due:
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            ip = f"203.0.113.{seq % 250}"
+            msg = (
+                f"<38>1 {stamp} web{seq % 40:02d} sshd {1000 + seq % 5000} seq={seq} - "
+                f"Failed password for root from {ip} port {1024 + seq % 60000} ssh2"
+            ).encode()
+            chunk.append(b"%d " % len(msg) + msg)
+            seq += step
+            sent += 1
+        if chunk:
+            sock.sendall(b"".join(chunk))
+        sleep = tick - ((time.perf_counter() - start) % tick)
+        time.sleep(sleep if per_tick else tick)
+    sock.close()
+    out.put((first, step, sent))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--rate", type=float, default=20_000, help="messages per second in total")
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=0, help="parser processes (0: parse in the receiver)")
+    ap.add_argument("--drain", type=float, default=120, help="seconds to wait for the store to catch up")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "canh.db")
+        src = SyslogSource(
+            SyslogSettings(address="127.0.0.1", udp_port=None, tcp_port=0, workers=args.workers), name="bench"
+        )
+        addr = src.bind()["tcp"]
+        runner = Runner(store, [src])
+        until = threading.Event()
+        rt = threading.Thread(target=runner.run, args=(until,), daemon=True)
+        rt.start()
+        began = datetime.now(UTC)
+
+        ctx = mp.get_context("spawn")
+        results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        n = args.connections
+        procs = [
+            ctx.Process(target=sender, args=(addr, i, n, args.rate / n, args.seconds, results))
+            for i in range(n)
+        ]
+        t0 = time.perf_counter()
+        for p in procs:
+            p.start()
+        lag_max = 0
+        while any(p.is_alive() for p in procs):
+            time.sleep(1)
+            received = src.stats()["read"]
+            expected = int((time.perf_counter() - t0) * args.rate)
+            lag_max = max(lag_max, expected - received)
+        for p in procs:
+            p.join()
+        plan = [results.get() for _ in procs]
+        sent = sum(count for _, _, count in plan)
+        send_secs = time.perf_counter() - t0
+        deadline = time.monotonic() + args.drain
+        while runner.stats.events < sent and time.monotonic() < deadline:
+            time.sleep(0.2)
+        caught_up = time.perf_counter() - t0
+        until.set()
+        rt.join(60)
+
+        seen: dict[int, int] = {}
+        for doc in store.scan(
+            "events", "*", since=began - timedelta(minutes=5), until=datetime.now(UTC) + timedelta(hours=1)
+        ):
+            m = SEQ.search(doc.get("event", {}).get("original", ""))
+            if m:
+                k = int(m.group(1))
+                seen[k] = seen.get(k, 0) + 1
+        store.close()
+        missing = sum(
+            1
+            for first, step, count in plan
+            for k in range(first, first + step * count, step)
+            if k not in seen
+        )
+        dups = sum(c - 1 for c in seen.values() if c > 1)
+        st = src.stats()
+        print(f"target:   {args.rate:,.0f} msg/s for {args.seconds:.0f} s over {n} TCP connection(s), "
+          f"{args.workers} parser worker(s)")  # fmt: skip
+        print(f"sent:     {sent:,} in {send_secs:.1f} s = {sent / send_secs:,.0f} msg/s")
+        print(f"stored:   {len(seen):,} distinct sequence numbers (all stored {caught_up:.1f} s after start,"
+              f" {sent / caught_up:,.0f} msg/s end to end)")  # fmt: skip
+        print(
+            f"missing:  {missing:,}   duplicates: {dups:,}   dropped: {st['dropped']}   errors: {st['errors']}"
+        )
+        print(f"max lag while sending: {max(lag_max, 0):,} messages ({max(lag_max, 0) / args.rate:.2f} s)")
+        print(f"runner: {runner.stats.batches:,} batches, {runner.stats.written:,} written")
+        return 0 if missing == 0 and dups == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
