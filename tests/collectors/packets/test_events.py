@@ -259,3 +259,27 @@ def test_tls_server_hello_negotiated_version_and_ja3s(tmp_path: Path) -> None:
     assert get(sh, "tls.server.ja3s_string") == "771,4866,43"
     assert get(sh, "tls.server.ja3s") == hashlib.md5(b"771,4866,43").hexdigest()
     assert get(sh, "source.ip") == "2001:db8::5"  # client side of the flow, as for the ClientHello
+
+
+@pytest.mark.parametrize(("source", "host"), [("/data/cap/day.pcap", None), ("capture://eth0", "sensor-1")])
+def test_event_envelope_is_what_new_event_builds(source: str, host: str | None) -> None:
+    """The factory lays out the common fields from cached parts; they must stay those of new_event."""
+    from datetime import UTC, datetime
+
+    from canh.collectors.packets.ecs import EventFactory
+
+    from canh.events import new_event
+
+    when = datetime(2026, 11, 21, 8, 30, 1, 250000, tzinfo=UTC)
+    factory = EventFactory(source=source, host=host, ingested=lambda: when)
+    built = factory._base(when.timestamp(), "network.dns", 123_456, 1, "DNS query x A")
+    assert built == new_event(
+        timestamp="2026-11-21T08:30:01.250Z",
+        dataset="network.dns",
+        module="network",
+        source=source,
+        position=123_456 * 16 + 1,
+        message="DNS query x A",
+        host=host,
+        ingested=when,
+    )
