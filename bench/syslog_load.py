@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import re
+import resource
 import socket
 import sys
 import tempfile
@@ -63,6 +64,11 @@ def sender(addr: tuple[str, int], first: int, step: int, rate: float, seconds: f
     out.put((first, step, sent))
 
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--rate", type=float, default=20_000, help="messages per second in total")
@@ -92,6 +98,7 @@ def main() -> int:
             for i in range(n)
         ]
         t0 = time.perf_counter()
+        cpu0 = time.process_time()
         for p in procs:
             p.start()
         lag_max = 0
@@ -103,6 +110,7 @@ def main() -> int:
         for p in procs:
             p.join()
         plan = [results.get() for _ in procs]
+        senders_cpu = _children_cpu()
         sent = sum(count for _, _, count in plan)
         send_secs = time.perf_counter() - t0
         deadline = time.monotonic() + args.drain
@@ -111,6 +119,7 @@ def main() -> int:
         caught_up = time.perf_counter() - t0
         until.set()
         rt.join(60)
+        receiver_cpu = time.process_time() - cpu0 + _children_cpu() - senders_cpu  # main + parser workers
 
         seen: dict[int, int] = {}
         for doc in store.scan(
@@ -138,6 +147,9 @@ def main() -> int:
             f"missing:  {missing:,}   duplicates: {dups:,}   dropped: {st['dropped']}   errors: {st['errors']}"
         )
         print(f"max lag while sending: {max(lag_max, 0):,} messages ({max(lag_max, 0) / args.rate:.2f} s)")
+        per = receiver_cpu / max(sent, 1)
+        print(f"receiver CPU: {receiver_cpu:.1f} s = {per * 1e6:.0f} us/message, i.e. {1 / per:,.0f} msg/s per busy"
+              f" core (figure independent of other load on the machine; senders used {senders_cpu:.1f} s)")  # fmt: skip
         print(f"runner: {runner.stats.batches:,} batches, {runner.stats.written:,} written")
         return 0 if missing == 0 and dups == 0 else 1
 
