@@ -136,3 +136,34 @@ def test_rule_cases(path: Path, kind: str, case: Any) -> None:
         assert titles, "no alert for a case that must match"
     else:
         assert not titles, f"alerts for a case that must not match: {titles}"
+
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "canh" / "data" / "demo"
+ATTACKERS = {"185.220.101.47", "45.95.147.236"}
+DEMO_ATTACKS = {
+    "SSH brute force from one source",
+    "SSH login succeeded after a brute force from the same source",
+    "SSH password spray or user enumeration from one source",
+    "Root shell or script started through sudo",
+    "Local user account created",
+    "User added to an administrators group (sudo, wheel, admin)",
+    "Port scan of one host (many destination ports from one source)",
+    "Web vulnerability scanner user agent",
+    "SQL injection attempt in a web request",
+    "Path traversal or local file inclusion attempt",
+    "Cross-site scripting attempt in a web request",
+    "Script run from an upload folder (web shell)",
+    "Web shell uploaded and used from the same address",
+    "Operating system command passed to a web page",
+}
+
+
+@pytest.mark.slow
+def test_the_demo_days_attacks_raise_alerts_and_its_normal_traffic_does_not(canh: Any) -> None:
+    canh("ingest", *sorted(str(p) for p in DEMO_DIR.glob("*.log")), check=True, timeout=600)
+    alerts = canh.json("alerts", "list", "--since", "3650d", "--limit", "10000")
+    titles = {a["rule"]["name"] for a in alerts}
+    assert titles >= DEMO_ATTACKS, DEMO_ATTACKS - titles
+    for a in alerts:
+        ip = (a.get("source") or {}).get("ip")
+        assert ip is None or ip in ATTACKERS, f"alert on normal traffic: {a['rule']['name']} from {ip}"
