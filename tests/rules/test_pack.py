@@ -109,6 +109,7 @@ def test_rule_metadata_and_validators(path: Path) -> None:
         except TypeError:
             continue
         for rule in coll:
+            assert isinstance(rule, SigmaRule | SigmaCorrelationRule)
             issues.extend(validator.validate(rule))
         issues.extend(validator.finalize())
     assert not issues, f"{path}: " + "; ".join(f"{type(i).__name__} {i.rules[0].title}" for i in issues)
