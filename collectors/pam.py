@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from canh.collectors.addresses import is_ip
+
 from canh.events import Event, set_many
 
 _KV = re.compile(r"(\w+)=(\S*)")
@@ -12,19 +14,14 @@ _SESSION = re.compile(
 )
 
 
-def _is_ip(text: str) -> bool:
-    if ":" in text:
-        return all(c in "0123456789abcdefABCDEF:." for c in text)
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
-
-
 def enrich_pam(ev: Event, msg: str) -> None:
     """Fill the fields of a ``pam_unix(service:kind): ...`` body into ``ev`` (dataset system.auth)."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
     if "authentication failure" in msg:
-        kv = dict(_KV.findall(msg.partition("authentication failure")[2]))
+        kv: dict[str, str] = {}
+        for key, value in _KV.findall(msg.partition("authentication failure")[2]):
+            kv.setdefault(key, value)  # the first one: a user name can smuggle a second "rhost="
         rhost = kv.get("rhost") or ""
         fields: dict[str, object] = {
             "event.category": ["authentication"],
@@ -34,7 +31,7 @@ def enrich_pam(ev: Event, msg: str) -> None:
             "user.name": kv.get("user") or kv.get("ruser") or None,
         }
         if rhost:
-            fields["source.ip" if _is_ip(rhost) else "source.domain"] = rhost
+            fields["source.ip" if is_ip(rhost) else "source.domain"] = rhost
         set_many(ev, fields)
         return
     if "session " in msg:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from canh.collectors.addresses import is_ip
 from canh.collectors.pam import enrich_pam
 
 from canh.events import Event, set_many
@@ -21,7 +22,7 @@ _INVALID = re.compile(r"[Ii]nvalid user (?P<user>.*?) from (?P<ip>[^\s]+)(?: por
 # "Received disconnect from IP port N:11: bye [preauth]", "Disconnected from invalid user x IP port N",
 # "Connection closed by authenticating user root IP port N [preauth]", "Connection closed by IP port N"
 _DISCONNECT = re.compile(
-    r"(?P<ev>Received disconnect|Disconnected|Connection closed|Connection reset) (?:from|by) "
+    r"(?P<ev>Received disconnect|Disconnected|Disconnecting|Connection closed|Connection reset) (?:(?:from|by) )?"
     r"(?:(?:invalid|authenticating) user (?P<user>.*?) |user (?P<user2>\S+) )?(?P<ip>[0-9A-Fa-f.:]+[0-9A-Fa-f])"
     r"(?: port (?P<port>\d+))?"
 )
@@ -32,6 +33,7 @@ _PAM_FAIL = re.compile(
     r"error: PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?(?P<user>.*?) from (?P<host>\S+)"
 )
 _NOT_ALLOWED = re.compile(r"User (?P<user>\S+) from (?P<ip>\S+) not allowed")
+_PEER = re.compile(r"(?:\[|(?:from|FROM|with|for) )(?:::ffff:)?([0-9A-Fa-f.:]*[0-9A-Fa-f])\b")
 _SOLARIS_ID = re.compile(r"^\[ID \d+ [\w.]+\] ")
 _REPEATED = re.compile(r"^message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
@@ -42,24 +44,26 @@ def _port(text: str | None) -> int | None:
     return int(text) if text and len(text) <= 5 else None
 
 
-def _is_ip(text: str) -> bool:
-    # "from" may name a host instead of an address (UseDNS yes); only addresses go to source.ip.
-    if not text:
-        return False
-    if ":" in text:
-        return all(c in "0123456789abcdefABCDEF:." for c in text)
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
-
-
 def _source(ip: str | None, port: str | None) -> dict[str, object]:
     if not ip:
         return {}
     if ip.startswith("::ffff:") and "." in ip:
         ip = ip[7:]
-    if _is_ip(ip):
+    if is_ip(ip):
         return {"source.ip": ip, "source.port": _port(port)}
     return {"source.domain": ip}
+
+
+def _disconnect(ev: Event, m: re.Match[str]) -> None:
+    fields: dict[str, object] = {
+        "event.category": ["authentication"],
+        "event.type": ["end"],
+        "event.action": "ssh_disconnect",
+        "user.name": m.group("user") or m.group("user2"),
+        "system.auth.ssh.event": "Disconnected" if m.group("ev")[0] != "C" else "Closed",
+    }
+    fields.update(_source(m.group("ip"), m.group("port")))
+    set_many(ev, fields)
 
 
 def enrich_sshd(ev: Event, msg: str) -> None:
@@ -107,17 +111,9 @@ def enrich_sshd(ev: Event, msg: str) -> None:
     if first in "RDC":
         m = _DISCONNECT.match(msg)
         if m:
-            fields = {
-                "event.category": ["authentication"],
-                "event.type": ["end"],
-                "event.action": "ssh_disconnect",
-                "user.name": m.group("user") or m.group("user2"),
-                "system.auth.ssh.event": "Disconnected" if m.group("ev")[0] != "C" else "Closed",
-            }
-            fields.update(_source(m.group("ip"), m.group("port")))
-            set_many(ev, fields)
+            _disconnect(ev, m)
             return
-    if msg.startswith("error: "):
+    if first == "e" and msg.startswith("error: "):
         m = _PAM_FAIL.match(msg)
         if m:
             fields = {
@@ -132,8 +128,13 @@ def enrich_sshd(ev: Event, msg: str) -> None:
             fields.update(_source(m.group("host"), None))
             set_many(ev, fields)
             return
-        if msg.startswith("error: maximum"):
-            msg = msg[7:]
+        msg = msg[7:]
+        first = msg[:1]
+        if first in "RDC":
+            m = _DISCONNECT.match(msg)
+            if m:
+                _disconnect(ev, m)
+                return
     if msg.startswith("maximum authentication"):
         m = _MAX_TRIES.match(msg)
         if m:
@@ -168,6 +169,16 @@ def enrich_sshd(ev: Event, msg: str) -> None:
         or msg.startswith("authentication failure")
     ):
         enrich_pam(ev, msg)
+        return
+    if msg.startswith("PAM ") and "more authentication failure" in msg:
+        enrich_pam(ev, msg.replace("more authentication failures;", "authentication failure;", 1))
+        return
+    # Anything else naming a peer ("Did not receive identification string from IP", "Unable to
+    # negotiate with IP", "reverse mapping checking getaddrinfo for HOST [IP]"): keep the address.
+    for m in _PEER.finditer(msg):
+        if is_ip(m.group(1)):
+            set_many(ev, {"source.ip": m.group(1)})
+            return
 
 
 __all__ = ["enrich_sshd"]

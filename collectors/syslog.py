@@ -34,7 +34,7 @@ _RFC3164 = re.compile(
 )
 _RFC5424 = re.compile(
     r"^<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
-    r"(?P<sd>-|(?:\[.*?\])+) ?(?P<msg>.*)$",
+    r'(?P<sd>-|(?:\[(?:[^\]"\\]|"(?:[^"\\]|\\.)*")*\])+) ?(?P<msg>.*)$',
     re.DOTALL,
 )
 
@@ -90,7 +90,7 @@ PROGRAMS: dict[str, Handler] = {
 
 def _generic(ev: Event, msg: str, prog: str, ctx: LineContext) -> None:
     """Bodies that tell their kind whatever program wrote them (firewalls often log as any name)."""
-    if msg.startswith("pam_unix(") or msg.startswith("(pam_unix)"):
+    if msg.startswith("pam_unix") or msg.startswith("(pam_unix)"):
         enrich_pam(ev, msg)
     elif "=" in msg:
         if looks_like_kv_firewall(msg):

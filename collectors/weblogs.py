@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
+from canh.collectors.addresses import is_ip
 from canh.collectors.registry import LineContext
 
 from canh.errors import InputError
@@ -19,6 +20,11 @@ from canh.events import Event, format_ts, new_event, set_many
 _ACCESS = re.compile(
     r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>(?:[^"\\]|\\.)*)" '
     r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)")?'
+)
+# Quotes inside the request left unescaped (old Apache, some proxies): anchor on the status instead.
+_ACCESS_LOOSE = re.compile(
+    r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>.*?)" '
+    r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>.*?)" "(?P<ua>.*)")?\s*$'
 )
 # vhost in front ("example.gov.vn:443 1.2.3.4 - - [...]"), Apache's vhost_combined
 _VHOST = re.compile(r"^(?P<vhost>[\w.-]+(?::\d+)?) (?=[0-9a-fA-F:.]+ \S+ \S+ \[\d)")
@@ -40,9 +46,17 @@ _MONTHS = {
 _LEVELS = {"emerg": "emergency", "crit": "critical", "warn": "warning"}
 
 _ts_cache: dict[str, str] = {}
+_LOOSE_TS = re.compile(
+    r"^(?P<day>\d{1,2})/(?P<mon>[^/\d]{3,6})/(?P<year>\d{4}):(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?:[.,]\d+)?"
+    r"(?:\s*(?P<zone>\S+))?$"
+)
+_MONTHS_LOOSE = {m.lower(): i for m, i in _MONTHS.items()} | {
+    # French and Vietnamese-locale servers write their own abbreviations
+    "janv": 1, "févr": 2, "fév": 2, "avr": 4, "mai": 5, "juin": 6, "juil": 7, "aoû": 8, "août": 8, "déc": 12,
+}  # fmt: skip
 
 
-def _access_ts(text: str) -> str:
+def _access_ts(text: str, tz: tzinfo) -> str:
     """``21/Nov/2026:00:34:08 +0700`` to ``@timestamp`` (cached: a busy log repeats each second many times)."""
     hit = _ts_cache.get(text)
     if hit is not None:
@@ -51,23 +65,53 @@ def _access_ts(text: str) -> str:
     hh, mm, ss = text[12:14], text[15:17], text[18:20]
     off = text[21:26]
     if (
-        len(text) != 26
-        or not (day + year + hh + mm + ss + off[1:]).isdigit()
-        or mon not in _MONTHS
-        or off[0] not in "+-"
+        len(text) == 26
+        and (day + year + hh + mm + ss + off[1:]).isdigit()
+        and mon in _MONTHS
+        and off[0] in "+-"
     ):
-        raise InputError("collect.bad_time", value=text)
-    delta = timedelta(hours=int(off[1:3]), minutes=int(off[3:5]))
-    zone = timezone(delta if off[0] == "+" else -delta)
-    try:
-        when = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=zone)
-    except ValueError as exc:
-        raise InputError("collect.bad_time", value=text) from exc
-    out = format_ts(when)
+        delta = timedelta(hours=int(off[1:3]), minutes=int(off[3:5]))
+        zone: tzinfo = timezone(delta if off[0] == "+" else -delta)
+        try:
+            out = format_ts(
+                datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=zone)
+            )
+        except ValueError as exc:
+            raise InputError("collect.bad_time", value=text) from exc
+    else:
+        loose = _loose_ts(text, tz)
+        if loose is None:
+            raise InputError("collect.bad_time", value=text)
+        return loose  # not cached: it may depend on the source's zone
     if len(_ts_cache) > 50_000:
         _ts_cache.clear()
     _ts_cache[text] = out
     return out
+
+
+def _loose_ts(text: str, tz: tzinfo) -> str | None:
+    """Other spellings seen in the wild: ``GMT`` for the zone, none at all, localised month names."""
+    m = _LOOSE_TS.match(text)
+    if not m:
+        return None
+    month = _MONTHS_LOOSE.get(m.group("mon").lower().rstrip(".")[:4]) or _MONTHS_LOOSE.get(
+        m.group("mon").lower()[:3]
+    )
+    if month is None:
+        return None
+    zone_text = m.group("zone") or ""
+    zone: tzinfo = tz
+    if zone_text.upper() in ("GMT", "UTC", "Z"):
+        zone = UTC
+    elif zone_text[:1] in "+-" and zone_text[1:5].isdigit():
+        delta = timedelta(hours=int(zone_text[1:3]), minutes=int(zone_text[3:5]))
+        zone = timezone(delta if zone_text[0] == "+" else -delta)
+    try:
+        when = datetime(int(m.group("year")), month, int(m.group("day")), int(m.group("h")), int(m.group("m")),
+                        int(m.group("s")), tzinfo=zone)  # fmt: skip
+    except ValueError:
+        return None
+    return format_ts(when)
 
 
 def split_request(req: str) -> dict[str, object]:
@@ -122,6 +166,8 @@ class WebLogParser:
             vh = _VHOST.match(text)
             if vh:
                 m = _ACCESS.match(text, vh.end())
+        if m is None and '] "' in text:
+            m = _ACCESS_LOOSE.match(text)
         if m is not None:
             return self._access(m, text, ctx)
         if text[:1] == "[":
@@ -135,11 +181,11 @@ class WebLogParser:
         raise InputError("collect.not_web_log")
 
     def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        vendor = self.vendor or _vendor_for(ctx.source)
+        vendor = self.vendor or _vendor_for(ctx.extra.get("path") or ctx.source)
         status_text, size = m.group("status"), m.group("bytes")
         status = int(status_text) if status_text != "-" else None
         ev = new_event(
-            timestamp=_access_ts(m.group("ts")), dataset=f"{vendor}.access", module=vendor, source=ctx.source,
+            timestamp=_access_ts(m.group("ts"), ctx.tz), dataset=f"{vendor}.access", module=vendor, source=ctx.source,
             position=ctx.position, original=text, host=ctx.host, ingested=ctx.now,
         )  # fmt: skip
         ip = m.group("ip")
@@ -151,7 +197,7 @@ class WebLogParser:
             "event.type": ["access"],
             "event.action": "access",
             "event.outcome": None if status is None else ("success" if status < 400 else "failure"),
-            "source.ip" if _looks_ip(ip) else "source.domain": ip,
+            "source.ip" if is_ip(ip) else "source.domain": ip,
             "user.name": user if user and user != "-" else None,
             "http.response.status_code": status,
             "http.response.body.bytes": int(size) if size != "-" else None,
@@ -184,7 +230,7 @@ class WebLogParser:
         }
         cm = _NGINX_CLIENT.search(msg)
         if cm:
-            fields["source.ip" if _looks_ip(cm.group("ip")) else "source.domain"] = cm.group("ip")
+            fields["source.ip" if is_ip(cm.group("ip")) else "source.domain"] = cm.group("ip")
         rm = _NGINX_REQUEST.search(msg)
         if rm:
             fields.update(split_request(_unescape(rm.group("req"))))
@@ -219,8 +265,8 @@ class WebLogParser:
             "log.level": _LEVELS.get(level, level),
             "process.pid": int(m.group("pid")) if m.group("pid") else None,
             "apache.error.module": m.group("module"),
-            "source.ip": ip if ip and _looks_ip(ip) else None,
-            "source.port": port if ip and _looks_ip(ip) else None,
+            "source.ip": ip if ip and is_ip(ip) else None,
+            "source.port": port if ip and is_ip(ip) else None,
         }
         set_many(ev, fields)
         return ev
@@ -231,19 +277,15 @@ class WebLogParser:
         sample = [ln for ln in lines if ln.strip()][:20]
         if not sample:
             return 0.0
-        ok = sum(
-            1
-            for ln in sample
-            if _ACCESS.match(ln) or _VHOST.match(ln) or _APACHE_ERROR.match(ln) or _NGINX_ERROR.match(ln)
-        )
+        ok = sum(1 for ln in sample if _is_web_line(ln))
         return 0.9 * ok / len(sample)
 
 
-def _looks_ip(text: str) -> bool:
-    if ":" in text:
-        return len(text) >= 2 and all(c in "0123456789abcdefABCDEF:." for c in text)
-    parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts)
+def _is_web_line(line: str) -> bool:
+    if _ACCESS.match(line) or _APACHE_ERROR.match(line) or _NGINX_ERROR.match(line):
+        return True
+    vh = _VHOST.match(line)
+    return bool(vh and _ACCESS.match(line, vh.end()))
 
 
 def nginx() -> WebLogParser:
