@@ -144,26 +144,26 @@ class Doc:
             self._low[name] = got
         return got
 
-    def text(self) -> tuple[str, ...]:
-        """Every string value of the event, lower-cased (for keyword searches)."""
+    def text(self, raw: bool = False) -> tuple[str, ...]:
+        """Every string value of the event (lower-cased unless ``raw``), for keyword searches."""
         if self._text is None:
             vals: list[str] = []
             for v in self.flat.values():
                 if isinstance(v, str):
-                    vals.append(v.lower())
+                    vals.append(v)
                 elif isinstance(v, list):
-                    vals.extend(x.lower() for x in v if isinstance(x, str))
+                    vals.extend(x for x in v if isinstance(x, str))
             self._text = tuple(vals)
-        return self._text
+        return self._text if raw else tuple(v.lower() for v in self._text)
 
-    def alltext(self) -> str:
-        """Every string value, lower-cased, joined by NUL (one substring search covers them all)."""
+    def alltext(self, raw: bool = False) -> str:
+        """Every string value joined by NUL (one substring search covers them all), lower-cased
+        unless ``raw``."""
+        if raw:
+            return "\x00".join(self.text(raw=True))
         if self._all is None:
-            self._all = "\x00".join(self.text())
+            self._all = "\x00".join(self.text(raw=True)).lower()
         return self._all
-
-
-# ---------------------------------------------------------------------------------------- node tree
 
 
 @dataclass
@@ -208,13 +208,13 @@ def _string_parts(s: SigmaString) -> list[str | SpecialChars]:
     return parts
 
 
-def _wild_regex(parts: list[str | SpecialChars], lower: bool) -> str:
+def _wild_regex(parts: list[str | SpecialChars], lower: bool, anychar: str = ".") -> str:
     out = []
     for p in parts:
         if p is SpecialChars.WILDCARD_MULTI:
-            out.append(".*")
+            out.append(anychar + "*")
         elif p is SpecialChars.WILDCARD_SINGLE:
-            out.append(".")
+            out.append(anychar)
         else:
             out.append(re.escape(p.lower() if lower else p))
     return "".join(out)
@@ -238,7 +238,7 @@ def string_leaf(fld: str | None, s: SigmaString) -> Leaf:
             parts = parts[:-1]
         if all(isinstance(p, str) for p in parts):
             return Leaf(None, "contains", (norm("".join(parts)),), cased)  # type: ignore[arg-type]
-        return Leaf(None, "wild", (re.compile(_wild_regex(parts, not cased), re.S),), cased)
+        return Leaf(None, "wild", (re.compile(_wild_regex(parts, not cased, "[^\x00]")),), cased)
     if not parts:
         return Leaf(fld, "eq", ("",), cased)
     if all(isinstance(p, str) for p in parts):
@@ -351,7 +351,7 @@ def simplify(node: Node) -> Node:
         merged: dict[tuple[Any, ...], Leaf] = {}
         rest: list[Node] = []
         for c in items:
-            if isinstance(c, Leaf) and c.op in _MERGEABLE and c.field is not None:
+            if isinstance(c, Leaf) and c.op in _MERGEABLE and (c.field is not None or c.op == "contains"):
                 key = (c.field, c.op, c.cased)
                 if key in merged:
                     merged[key] = Leaf(c.field, c.op, merged[key].values + c.values, c.cased)
@@ -391,14 +391,24 @@ def leaf_pred(leaf: Leaf) -> Pred:
     op = leaf.op
     vals = leaf.values
     if fld is None:
+        text = (lambda d: d.alltext(raw=True)) if leaf.cased else (lambda d: d.alltext())
         if op == "contains":
             if len(vals) == 1:
                 word = vals[0]
-                return lambda d: word in d.alltext()
-            words = vals
-            return lambda d: any(w in d.alltext() for w in words)
+                return lambda d: word in text(d)
+            # the joined text is long: one C substring search per word beats a scan
+            words = tuple(vals)
+
+            def kw_any(d: Doc) -> bool:
+                whole = text(d)
+                for w in words:  # noqa: SIM110 - a loop is faster than any() over a generator here
+                    if w in whole:
+                        return True
+                return False
+
+            return kw_any
         rx = vals[0]
-        return lambda d: any(rx.search(t) for t in d.text())
+        return lambda d: rx.search(text(d)) is not None
     if op in _MERGEABLE or op == "wild":
         get = (lambda d: d.strs(fld)) if leaf.cased else (lambda d: d.low(fld))
         if op == "eq":
@@ -488,12 +498,18 @@ def _contains_many(get: Callable[[Doc], tuple[str, ...]], vals: tuple[Any, ...])
     k = min(len(v) for v in vals)
     if k == 0:
         return lambda d: bool(get(d))
+    many = 8 * len(vals)
     heads: dict[str, list[str]] = {}
     for v in sorted(set(vals), key=len):
         heads.setdefault(v[:k], []).append(v)
 
     def contains_many(d: Doc) -> bool:
         for x in get(d):
+            if len(x) > many:  # a long value: one C substring search per literal is cheaper
+                for v in vals:
+                    if v in x:
+                        return True
+                continue
             look = heads.get
             for i in range(len(x) - k + 1):
                 lits = look(x[i : i + k])

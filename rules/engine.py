@@ -17,7 +17,7 @@ from typing import Any
 from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
 from canh.rules.logsource import EventSource, event_source, route_key
 from canh.rules.pipelines import canh_pipeline, map_field
-from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, gram_counts
+from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity, gram_counts
 from sigma.conditions import SigmaCondition
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -96,10 +96,6 @@ def compile_rule(rule: SigmaRule, pipeline: ProcessingPipeline, index: int = 0) 
         def predicate(d: Doc) -> bool:
             return any(p(d) for p in preds)
 
-    atoms: frozenset[Atom] | None = frozenset()
-    for c in conds:
-        a = atoms_of(c.tree)
-        atoms = None if a is None or atoms is None else atoms | a
     ls = rule.logsource
     return EngineRule(
         index=index,
@@ -119,7 +115,6 @@ def compile_rule(rule: SigmaRule, pipeline: ProcessingPipeline, index: int = 0) 
         predicate=predicate,
         compiled=conds,
         sigma=rule,
-        atoms=atoms or None,
     )
 
 
@@ -193,6 +188,13 @@ class Engine:
             r.index = i
         self._routes: dict[tuple[Any, ...], RouteIndex] = {}
         self._by_source: dict[EventSource, RouteIndex] = {}
+        diversity = eq_diversity(c.tree for r in self.rules for c in r.compiled)
+        for r in self.rules:
+            atoms: frozenset[Atom] | None = frozenset()
+            for c in r.compiled:
+                a = atoms_of(c.tree, diversity)
+                atoms = None if a is None or atoms is None else atoms | a
+            r.atoms = atoms or None
         self._counts = gram_counts(r.atoms for r in self.rules)
         self.stats = EngineStats()
         self.correlator: Any = None
@@ -251,7 +253,9 @@ class Engine:
             src: EventSource = event_source(key)
             idx = self._by_source.get(src)
             if idx is None:
-                members = [(r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)]
+                members = [
+                    (r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)
+                ]
                 idx = build_index(members, self._counts)
                 self._by_source[src] = idx
                 self.stats.routes += 1

@@ -11,7 +11,7 @@ few rules with no usable atom) are evaluated.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
@@ -48,13 +48,38 @@ def _leaf_atoms(leaf: Leaf) -> frozenset[Atom] | None:
     return None
 
 
-def atoms_of(node: Node) -> frozenset[Atom] | None:
+def eq_diversity(trees: Iterable[Node]) -> Counter[str]:
+    """Distinct values each field is compared to across all rules (a proxy for its selectivity)."""
+    seen: dict[str, set[str]] = {}
+    stack = list(trees)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Leaf):
+            if node.op == "eq" and node.field:
+                seen.setdefault(node.field, set()).update(str(v).lower() for v in node.values)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            stack.extend(node.items)
+    return Counter({f: len(v) for f, v in seen.items()})
+
+
+def _chance(atoms: frozenset[Atom], diversity: Mapping[str, int]) -> float:
+    """Rough chance that one of the atoms holds for an event: an exact value of a field compared to
+    few values (an HTTP method, a status code) is common; a substring or a file name is rare."""
+    p = 0.0
+    for kind, fld, _ in atoms:
+        p += 1.0 / max(diversity.get(fld, 1), 2) if kind == "eq" else 0.02
+    return min(p, 1.0)
+
+
+def atoms_of(node: Node, diversity: Mapping[str, int] | None = None) -> frozenset[Atom] | None:
     """Atoms of which at least one holds whenever ``node`` holds; None when there is no such set."""
     if isinstance(node, Leaf):
         return _leaf_atoms(node)
     if isinstance(node, Not):
         return None
-    kids = [atoms_of(c) for c in node.items]
+    kids = [atoms_of(c, diversity) for c in node.items]
     if isinstance(node, Or):
         if any(k is None for k in kids):
             return None
@@ -64,7 +89,7 @@ def atoms_of(node: Node) -> frozenset[Atom] | None:
     for k in kids:
         if k is None:
             continue
-        cost = sum(_WEIGHT[a[0]] for a in k)
+        cost = _chance(k, diversity) if diversity is not None else sum(_WEIGHT[a[0]] for a in k)
         if cost < best_cost:
             best, best_cost = k, cost
     return best
@@ -85,22 +110,25 @@ class RouteIndex:
     tables: list[_Table]
     size: int
 
+    def __post_init__(self) -> None:
+        # (field, kind, keys, may the field be absent from the flat view but still resolve)
+        self._plan = [
+            (t.field, t.kind, t.keys, t.field.startswith("winlog.event_data.")) for t in self.tables
+        ]
+
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
         flat = doc.flat
-        for table in self.tables:
-            fld = table.field
+        for fld, kind, keys, indirect in self._plan:
             if fld == TEXT:
                 values: tuple[str, ...] = (doc.alltext(),)
-            elif fld in flat or fld.startswith("winlog.event_data."):
+            elif indirect or fld in flat:
                 values = doc.low(fld)
                 if not values:
                     continue
             else:
                 continue
-            keys = table.keys
-            kind = table.kind
             for x in values:
                 if kind == "eq":
                     got = keys.get(x)
