@@ -110,6 +110,13 @@ _IPS: dict[str, str] = {
 # Image load (Sysmon 7) describes the loaded file; process creation (Sysmon 1) the new process.
 _PE = {"FileVersion": "file_version", "Description": "description", "Product": "product",
        "Company": "company", "OriginalFileName": "original_file_name"}  # fmt: skip
+_SPECIAL = ("Hashes", "Hash", "Protocol", "Initiated", "Signature", "Signed", "User", "LogonType", "SubjectLogonId",
+            "TargetLogonId")  # fmt: skip
+# One lookup per EventData field: 0 string field, 1 number, 2 address, 3 handled case by case.
+_KIND: dict[str, int] = {
+    **{n: 3 for n in _SPECIAL}, **{n: 3 for n in _PE},
+    **{n: 0 for n in _ALWAYS}, **{n: 1 for n in _INTS}, **{n: 2 for n in _IPS},
+}  # fmt: skip
 _LOGON_EVENTS = frozenset({4624, 4625, 4634, 4647, 4648, 4768, 4769, 4771, 4776, 4778, 4779, 4800, 4801})
 
 # (category, type, action) per event: what Winlogbeat's modules report for the common ones.
@@ -298,6 +305,11 @@ def _ip(text: str) -> str | None:
         return None
     if text.startswith("::ffff:") and "." in text:
         text = text[7:]
+    parts = text.split(".")
+    if len(parts) == 4 and all(
+        p.isdigit() and len(p) <= 3 and int(p) < 256 and (p[0] != "0" or p == "0") for p in parts
+    ):
+        return text  # the common IPv4 case, without building an ip_address object
     try:
         return str(ipaddress.ip_address(text.split("%", 1)[0]))
     except ValueError:
@@ -324,36 +336,35 @@ def ecs_fields(rec: WinRecord) -> dict[str, Any]:
     security = channel == "Security"
     eid = rec.event_id
     for name, value in data.items():
-        if not value or value == "-":
-            continue
-        target = _ALWAYS.get(name)
-        if target is not None:
+        kind = _KIND.get(name)
+        if kind is None or not value or value == "-":
+            continue  # most EventData fields have no ECS twin: one lookup and out
+        if kind == 0:
+            target = _ALWAYS[name]
             if target not in out:
                 out[target] = value
-            continue
-        target = _INTS.get(name)
-        if target is not None:
+        elif kind == 1:
+            target = _INTS[name]
             number = _int(value)
             if number is not None and target not in out:
                 out[target] = number
-            continue
-        target = _IPS.get(name)
-        if target is not None:
+        elif kind == 2:
             ip = _ip(value)
             if ip is not None:
-                out[target] = ip
-            continue
-        if name in _PE and sysmon:
-            if eid == 1:
+                out[_IPS[name]] = ip
+        elif name in _PE:
+            if sysmon and eid == 1:
                 out[f"process.pe.{_PE[name]}"] = value
-            elif eid in (6, 7):
+            elif sysmon and eid in (6, 7):
                 out[f"file.pe.{_PE[name]}"] = value
         elif name == "Hashes" or name == "Hash":
             _hashes(value, "process" if eid == 1 else "file", out)
-        elif name == "Protocol" and sysmon:
-            out["network.transport"] = value.lower()
-        elif name == "Initiated" and sysmon:
-            out["network.direction"] = "egress" if value.lower() == "true" else "ingress"
+        elif name == "Protocol":
+            if sysmon:
+                out["network.transport"] = value.lower()
+        elif name == "Initiated":
+            if sysmon:
+                out["network.direction"] = "egress" if value.lower() == "true" else "ingress"
         elif name == "Signature":
             out["file.code_signature.subject_name"] = value
         elif name == "Signed":
