@@ -305,3 +305,51 @@ def test_undecodable_bytes_are_kept_escaped(server: Callable[..., Running]) -> N
     tcp_send(run.addresses["tcp"], b"<13>Nov 21 10:00:00 h a: t\xe1\xbb\x9di \xff\xfe ok\n")
     (ev,) = run.wait_for(1)
     assert "\\xff\\xfe" in get(ev, "event.original") and "canh_invalid_utf8" in ev["tags"]
+
+
+def test_canh_collect_receives_syslog_and_flushes_on_sigterm(home: Path) -> None:
+    """The real `canh collect` with a syslog source: messages in, SIGTERM, everything stored, exit 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (home / "canh.yml").write_text(
+        f"sources:\n  - type: syslog\n    name: rsyslog\n    udp_port: null\n    tcp_port: {port}\n",
+        encoding="utf-8",
+    )
+    exe = Path(sys.executable).with_name("canh")
+    env = {**os.environ, "CANH_HOME": str(home), "CANH_LANG": "en"}
+    proc = subprocess.Popen(
+        [str(exe), "collect"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        conn = None
+        while conn is None and time.monotonic() < deadline:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                time.sleep(0.1)
+        assert conn is not None, "canh collect never listened"
+        with conn:
+            conn.sendall(b"".join(
+                f"<38>Nov 21 09:14:{i % 60:02d} web01 sshd[22]: Failed password for root from 185.220.101.47 "
+                f"port {40000 + i} ssh2\n".encode() for i in range(200)
+            ))  # fmt: skip
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    search = subprocess.run(
+        [str(exe), "events", "search", "source.ip:185.220.101.47", "--since", "3650d", "--limit", "1000", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert len([ln for ln in search.stdout.splitlines() if ln.strip()]) == 200
