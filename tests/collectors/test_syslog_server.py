@@ -342,7 +342,7 @@ def test_canh_collect_receives_syslog_and_flushes_on_sigterm(home: Path) -> None
             ))  # fmt: skip
             time.sleep(0.3)
             proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
+            _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
