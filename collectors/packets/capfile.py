@@ -45,18 +45,27 @@ class CaptureReader:
         self.incomplete = False  # the file ended inside a record (a live file may still grow)
 
     def __iter__(self) -> Iterator[Record]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Record]]:
+        """The records in lists, one per buffer read (the packet loop walks lists faster than a generator).
+
+        ``offset`` and ``index`` move when a list has been handed over and consumed, so a reader
+        abandoned half-way resumes at the start of that list rather than past records never seen.
+        """
         self.fh.seek(0)
         head = self.fh.read(28)
         if head[:4] in PCAP_MAGICS:
             return self._pcap(head)
         if head[:4] == PCAPNG_MAGIC:
-            return self._pcapng()
-        return iter([(None, "not_a_capture", head, 0)])
+            return ([rec] for rec in self._pcapng())
+        return iter([[(None, "not_a_capture", head, 0)]])
 
-    def _pcap(self, head: bytes) -> Iterator[Record]:
+    def _pcap(self, head: bytes) -> Iterator[list[Record]]:
         if len(head) < 24:
             self.incomplete = True
-            yield (None, "truncated_file", head, 0)
+            yield [(None, "truncated_file", head, 0)]
             return
         order, scale = PCAP_MAGICS[head[:4]]
         linktype = struct.unpack_from(order + "I", head, 20)[0] & 0xFFFF
@@ -66,39 +75,43 @@ class CaptureReader:
         fh = self.fh
         fh.seek(pos_base)
         buf = fh.read(CHUNK)
+        nbuf = len(buf)
         pos = 0
         while True:
-            if pos + 16 > len(buf):
+            # Every whole record in the buffer, in one tight loop.
+            out: list[Record] = []
+            add = out.append
+            while pos + 16 <= nbuf:
+                sec, frac, incl, orig = hdr(buf, pos)
+                end = pos + 16 + incl
+                if end > nbuf or incl > MAX_RECORD:
+                    break
+                add((sec + frac * scale, linktype, buf[pos + 16 : end], orig))
+                pos = end
+            if out:
+                yield out
+                self.index += len(out)
+                self.offset = pos_base + pos
+            if pos + 16 <= nbuf:
+                incl = hdr(buf, pos)[2]
+                if incl > MAX_RECORD:
+                    self.index += 1
+                    yield [(None, "bogus_length", buf[pos : pos + 16], pos_base + pos)]
+                    # No way to find the next record boundary in pcap: the rest of the file is lost.
+                    self.offset = pos_base + nbuf + len(fh.read())
+                    return
+                more = fh.read(max(CHUNK, pos + 16 + incl - nbuf))
+            else:
                 more = fh.read(CHUNK)
-                if not more:
-                    break
-                pos_base += pos
-                buf = buf[pos:] + more
-                pos = 0
-                continue
-            sec, frac, incl, orig = hdr(buf, pos)
-            if incl > MAX_RECORD:
-                self.index += 1
-                yield (None, "bogus_length", buf[pos : pos + 16], pos_base + pos)
-                # No way to find the next record boundary in pcap: the rest of the file is lost.
-                self.offset = pos_base + len(buf) + len(fh.read())
-                return
-            end = pos + 16 + incl
-            if end > len(buf):
-                more = fh.read(max(CHUNK, end - len(buf)))
-                if not more:
-                    break
-                pos_base += pos
-                buf = buf[pos:] + more
-                pos = 0
-                continue
-            self.index += 1
-            self.offset = pos_base + end
-            yield (sec + frac * scale, linktype, buf[pos + 16 : end], orig)
-            pos = end
-        if pos < len(buf):
+            if not more:
+                break
+            pos_base += pos
+            buf = buf[pos:] + more
+            nbuf = len(buf)
+            pos = 0
+        if pos < nbuf:
             self.incomplete = True
-            yield (None, "truncated_file", buf[pos : pos + 64], pos_base + pos)
+            yield [(None, "truncated_file", buf[pos : pos + 64], pos_base + pos)]
 
     def _pcapng(self) -> Iterator[Record]:
         fh = self.fh

@@ -84,9 +84,11 @@ PORT_PROTOCOLS = {
 }
 DNS_PORTS = frozenset({53, 5353, 5355})
 _HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
-_V4_FAST = struct.Struct("!H2xH1xB2x4s4s").unpack_from  # total length, fragment, protocol, addresses
-_TCP_FAST = struct.Struct("!HH8xBB").unpack_from  # ports, data offset, flags
-_UDP_FAST = struct.Struct("!HHH").unpack_from  # ports, length
+# IP and TCP/UDP headers of an Ethernet frame in one unpack (from offset 14): version/IHL, lengths,
+# fragment field, protocol, addresses, ports, UDP length, TCP data offset and flags. The TCP fields
+# are read whatever the protocol and only used for TCP.
+_ETH_V4 = struct.Struct("!BxH2xHxB2x4s4sHHH6xBB").unpack_from  # needs 48 bytes of frame
+_ETH_V6 = struct.Struct("!B3xHBx16s16sHHH6xBB").unpack_from  # needs 68 bytes of frame
 PROBE_PACKETS = 4  # payload packets per TCP flow examined for an application protocol
 MAX_HELLO = 16384
 
@@ -202,154 +204,188 @@ class PacketAnalyzer:
         idle_q = self.idle_q
         next_sweep = self._next_sweep
         apps = settings.applications
-        v4 = _V4_FAST
-        tcp_head = _TCP_FAST
-        udp_head = _UDP_FAST
+        eth_v4 = _ETH_V4
+        eth_v6 = _ETH_V6
         npk = nby = 0
-        for ts, lt, frame, wirelen in records:
-            index += 1
-            if ts is None:
-                # (None, reason, raw, offset): damage reported by the file reader
-                stats["errors"] += 1
-                stats[lt] = stats.get(lt, 0) + 1
-                yield ReadProblem(f"{where}#{index}", reason_text(lt), frame)
-                continue
-            npk += 1
-            nby += wirelen
-            n = len(frame)
-            # Fast path, inline: Ethernet, IPv4 without options, first fragment, TCP or UDP. Anything
-            # else (and anything odd about these) goes through decode(), which handles every case.
-            proto = 0
-            if lt == 1 and n >= 42 and frame[12] == 8 and frame[13] == 0 and frame[14] == 0x45:
-                total, frag, proto, src, dst = v4(frame, 16)
-                end = 14 + total
-                if end > n:
-                    end = n
-                if frag & 0x1FFF or total < 28:
-                    proto = 0
-                elif proto == 6:
-                    if end >= 54:
-                        sport, dport, doff, flags = tcp_head(frame, 34)
-                        doff = (doff >> 4) << 2
-                        if doff >= 20:
-                            pstart = 34 + doff
-                            if pstart > end:
-                                pstart = end
-                        else:
+        batches = getattr(records, "batches", None)
+        for batch in batches() if batches is not None else (records,):
+            for ts, lt, frame, wirelen in batch:
+                index += 1
+                if ts is None:
+                    # (None, reason, raw, offset): damage reported by the file reader
+                    stats["errors"] += 1
+                    stats[lt] = stats.get(lt, 0) + 1
+                    yield ReadProblem(f"{where}#{index}", reason_text(lt), frame)
+                    continue
+                npk += 1
+                nby += wirelen
+                n = len(frame)
+                # Fast path, inline: Ethernet, IPv4 without options (first fragment) or IPv6 without
+                # extension headers, TCP or UDP. Anything else (and anything odd about these) goes
+                # through decode(), which handles every case the same way.
+                proto = 0
+                if lt == 1 and n >= 48:
+                    if frame[12] == 8 and frame[13] == 0:
+                        vihl, total, frag, proto, src, dst, sport, dport, ulen, doff, flags = eth_v4(
+                            frame, 14
+                        )
+                        if vihl != 0x45 or frag & 0x1FFF or total < 28:
                             proto = 0
-                    else:
-                        proto = 0
-                elif proto == 17:
-                    sport, dport, ulen = udp_head(frame, 34)
-                    flags = 0
-                    pstart = 42
-                    if ulen >= 8:
-                        if 34 + ulen < end:
-                            end = 34 + ulen
-                    elif ulen:
-                        proto = 0
-                else:
-                    proto = 0
-                vlan = 0
-            if not proto:
-                r = decode(lt, frame)
-                if r.__class__ is str:
-                    stats[r] = stats.get(r, 0) + 1
-                    if r in ERRORS:
-                        stats["errors"] += 1
-                        if r == "unknown_linktype":
-                            if lt not in self._linktypes_reported:
-                                self._linktypes_reported.add(lt)
-                                yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=lt), b"")
                         else:
-                            yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
-                    else:
-                        stats["skipped"] += 1
-                    continue
-                proto = r[0]
-                if proto == ARP:
-                    if apps:
-                        self._arp(r, ts, index, frame)
-                    continue
-                proto, src, dst, sport, dport, vlan, flags, pstart, end = r
-            if ts > next_sweep:
-                self._sweep(ts)
-                next_sweep = self._next_sweep
-                if self.out:
+                            end = 14 + total
+                            if end > n:
+                                end = n
+                            if proto == 6:
+                                doff = (doff >> 4) << 2
+                                if end >= 54 and doff >= 20:
+                                    pstart = 34 + doff
+                                    if pstart > end:
+                                        pstart = end
+                                else:
+                                    proto = 0
+                            elif proto == 17:
+                                flags = 0
+                                pstart = 42
+                                if ulen >= 8:
+                                    if 34 + ulen < end:
+                                        end = 34 + ulen
+                                elif ulen:
+                                    proto = 0
+                            else:
+                                proto = 0
+                    elif frame[12] == 0x86 and frame[13] == 0xDD and n >= 68:
+                        vihl, total, proto, src, dst, sport, dport, ulen, doff, flags = eth_v6(frame, 14)
+                        if vihl >> 4 != 6:
+                            proto = 0
+                        else:
+                            end = 54 + total
+                            if total == 0 or end > n:
+                                end = n
+                            if proto == 6:
+                                doff = (doff >> 4) << 2
+                                if end >= 74 and doff >= 20:
+                                    pstart = 54 + doff
+                                    if pstart > end:
+                                        pstart = end
+                                else:
+                                    proto = 0
+                            elif proto == 17 and end >= 62:
+                                flags = 0
+                                pstart = 62
+                                if ulen >= 8:
+                                    if 54 + ulen < end:
+                                        end = 54 + ulen
+                                elif ulen:
+                                    proto = 0
+                            else:
+                                proto = 0
+                    vlan = 0
+                if not proto:
+                    r = decode(lt, frame)
+                    if r.__class__ is str:
+                        stats[r] = stats.get(r, 0) + 1
+                        if r in ERRORS:
+                            stats["errors"] += 1
+                            if r == "unknown_linktype":
+                                if lt not in self._linktypes_reported:
+                                    self._linktypes_reported.add(lt)
+                                    yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=lt), b"")
+                            else:
+                                yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
+                        else:
+                            stats["skipped"] += 1
+                        continue
+                    proto = r[0]
+                    if proto == ARP:
+                        if apps:
+                            self._arp(r, ts, index, frame)
+                        continue
+                    proto, src, dst, sport, dport, vlan, flags, pstart, end = r
+                if ts > next_sweep:
+                    self._sweep(ts)
+                    next_sweep = self._next_sweep
+                    if self.out:
+                        yield self._drain()
+                if proto in (ICMP, ICMP6):
+                    fsport, fdport, _ = icmp_ports(proto, sport, dport)
+                else:
+                    fsport = sport
+                    fdport = dport
+                if src < dst or (src == dst and fsport <= fdport):
+                    key = (src, fsport, dst, fdport, proto, vlan)
+                    rev = False
+                else:
+                    key = (dst, fdport, src, fsport, proto, vlan)
+                    rev = True
+                flow = flows.get(key)
+                if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
+                    # A new connection reusing the ports: finish the old one now (tshark splits here too).
+                    self._end(flow, "reuse")
+                    flow = None
+                if flow is None:
+                    if len(flows) >= max_flows:
+                        self._evict()
+                    # The initiator is the packet's sender, unless we first see the SYN-ACK.
+                    synack = flags & 0x12 == 0x12
+                    flow = Flow(key, not rev if synack else rev, ts, index)
+                    if lt == 1 and n >= 14:
+                        flow.macs = (frame[0:6], frame[6:12]) if synack else (frame[6:12], frame[0:6])
+                    flow.origin = self.ev.source
+                    flows[key] = flow
+                    idle_q.append(flow)
+                    stats["flows"] += 1
+                elif ts - flow.start > active_timeout:
+                    self._end(flow, "active_timeout")
+                    flow = Flow(key, rev, ts, index)
+                    flow.origin = self.ev.source
+                    flows[key] = flow
+                    idle_q.append(flow)
+                    stats["flows"] += 1
+                flow.last = ts
+                if rev == flow.rev:
+                    flow.pkts_f += 1
+                    flow.bytes_f += wirelen
+                    flow.flags_f |= flags
+                    fwd = True
+                else:
+                    flow.pkts_r += 1
+                    flow.bytes_r += wirelen
+                    flow.flags_r |= flags
+                    fwd = False
+                if not apps:
+                    if proto == TCP and flags & 5:
+                        self._closing(flow, flags)
+                elif proto == TCP:
+                    if flags & 5:
+                        self._closing(flow, flags)
+                    if (
+                        end > pstart
+                        and (
+                            flow.probe < PROBE_PACKETS
+                            or flow.buf is not None
+                            # in a known HTTP flow only a new request/response head matters, not body segments
+                            or (flow.app == "http" and frame[pstart : pstart + 9].startswith(_HTTP_STARTS))
+                        )
+                    ):
+                        self._tcp_payload(
+                            flow,
+                            fwd,
+                            (proto, src, dst, sport, dport, vlan, flags, pstart, end),
+                            frame,
+                            ts,
+                            index,
+                        )
+                elif proto == UDP:
+                    if end > pstart and (
+                        sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67
+                    ):
+                        self._udp_payload(
+                            flow, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
+                        )
+                elif proto in (ICMP, ICMP6):
+                    self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
+                if len(self.out) >= 512:
                     yield self._drain()
-            if proto in (ICMP, ICMP6):
-                fsport, fdport, _ = icmp_ports(proto, sport, dport)
-            else:
-                fsport = sport
-                fdport = dport
-            if src < dst or (src == dst and fsport <= fdport):
-                key = (src, fsport, dst, fdport, proto, vlan)
-                rev = False
-            else:
-                key = (dst, fdport, src, fsport, proto, vlan)
-                rev = True
-            flow = flows.get(key)
-            if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
-                # A new connection reusing the ports: finish the old one now (tshark splits here too).
-                self._end(flow, "reuse")
-                flow = None
-            if flow is None:
-                if len(flows) >= max_flows:
-                    self._evict()
-                # The initiator is the packet's sender, unless we first see the SYN-ACK.
-                synack = flags & 0x12 == 0x12
-                flow = Flow(key, not rev if synack else rev, ts, index)
-                if lt == 1 and n >= 14:
-                    flow.macs = (frame[0:6], frame[6:12]) if synack else (frame[6:12], frame[0:6])
-                flow.origin = self.ev.source
-                flows[key] = flow
-                idle_q.append(flow)
-                stats["flows"] += 1
-            elif ts - flow.start > active_timeout:
-                self._end(flow, "active_timeout")
-                flow = Flow(key, rev, ts, index)
-                flow.origin = self.ev.source
-                flows[key] = flow
-                idle_q.append(flow)
-                stats["flows"] += 1
-            flow.last = ts
-            if rev == flow.rev:
-                flow.pkts_f += 1
-                flow.bytes_f += wirelen
-                flow.flags_f |= flags
-                fwd = True
-            else:
-                flow.pkts_r += 1
-                flow.bytes_r += wirelen
-                flow.flags_r |= flags
-                fwd = False
-            if not apps:
-                if proto == TCP and flags & 5:
-                    self._closing(flow, flags)
-            elif proto == TCP:
-                if flags & 5:
-                    self._closing(flow, flags)
-                if (
-                    end > pstart
-                    and (
-                        flow.probe < PROBE_PACKETS
-                        or flow.buf is not None
-                        # in a known HTTP flow only a new request/response head matters, not body segments
-                        or (flow.app == "http" and frame[pstart : pstart + 9].startswith(_HTTP_STARTS))
-                    )
-                ):
-                    self._tcp_payload(
-                        flow, fwd, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
-                    )
-            elif proto == UDP:
-                if end > pstart and (sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67):
-                    self._udp_payload(
-                        flow, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
-                    )
-            elif proto in (ICMP, ICMP6):
-                self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
-            if len(self.out) >= 512:
-                yield self._drain()
         stats["packets"] += npk
         stats["bytes"] += nby
         if self.out:
