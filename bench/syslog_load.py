@@ -31,7 +31,7 @@ from canh.store.sqlite import SQLiteStore
 SEQ = re.compile(r"seq=(\d+)")
 
 
-def sender(addr: tuple[str, int], first: int, step: int, rate: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def sender(addr: tuple[str, int], first: int, step: int, rate: float, seconds: float, out: mp.Queue) -> None:
     """Send messages first, first+step, ... at ``rate``/s for ``seconds``; report how many were sent."""
     sock = socket.create_connection(addr)
     seq = first
@@ -91,7 +91,7 @@ def main() -> int:
         began = datetime.now(UTC)
 
         ctx = mp.get_context("spawn")
-        results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        results: mp.Queue = ctx.Queue()
         n = args.connections
         procs = [
             ctx.Process(target=sender, args=(addr, i, n, args.rate / n, args.seconds, results))
