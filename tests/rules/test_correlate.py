@@ -173,6 +173,37 @@ def test_temporal_fires_iff_both_rules_seen_within_timespan_in_any_order(
     assert bool(hits) == expected
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    times=timeline,
+    op=st.sampled_from(["lt", "lte", "eq", "neq"]),
+    n=st.integers(1, 5),
+    span=st.integers(1, 120),
+    data=st.data(),
+)
+def test_upper_bound_conditions_equal_tumbling_windows_from_each_groups_first_event(
+    times: list[int], op: str, n: int, span: int, data: st.DataObject
+) -> None:
+    lateness = 20
+    jitter = data.draw(st.lists(st.integers(0, lateness), min_size=len(times), max_size=len(times)))
+    c = Correlator(
+        [spec(bounds=((op, n),), timespan=timedelta(seconds=span))], lateness=timedelta(seconds=lateness)
+    )
+    hits = feed_all(c, [({"a"}, ev(i), times[i]) for i in jittered(times, jitter)]) + c.flush()
+    # Reference: windows open at the first event not yet in a window and hold everything up to +span.
+    srt = sorted(times)
+    expected = []
+    k = 0
+    while k < len(srt):
+        end = k
+        while end < len(srt) and srt[end] <= srt[k] + span:
+            end += 1
+        if check(((op, n),), end - k):
+            expected.append(end - k)
+        k = end
+    assert sorted(h.value for h in hits if h.value is not None) == sorted(expected)
+
+
 # --- specific cases --------------------------------------------------------------------------
 
 
