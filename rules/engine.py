@@ -126,6 +126,12 @@ class UnsupportedRule:
     title: str
     path: str | None
     reason: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        base = self.path or self.id
+        return f"{base}:{self.line}" if self.line else base
 
 
 @dataclass
@@ -152,14 +158,9 @@ def compile_rules(
         try:
             out.append(compile_rule(rule, pipeline, len(out)))
         except Unsupported as err:
-            bad.append(
-                UnsupportedRule(
-                    str(rule.id or ""),
-                    rule.title,
-                    str(rule.source.path) if rule.source else None,
-                    str(err),
-                )
-            )
+            path = str(rule.source.path) if rule.source else None
+            reason = str(err).replace(f" in {path}", "") if path else str(err)
+            bad.append(UnsupportedRule(str(rule.id or ""), rule.title, path, reason, _detection_line(path)))
     return out, bad
 
 
@@ -289,6 +290,18 @@ class Engine:
                 for hit in self.correlator.feed(matched, event, ts):
                     out.append(Match(hit.spec, event, hit))
         return out
+
+
+def _detection_line(path: str | None) -> int | None:
+    """The line of ``detection:`` in a rule file (where a compile problem is)."""
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    m = re.search(r"^detection\s*:", text, re.M)
+    return text.count("\n", 0, m.start()) + 1 if m else None
 
 
 def _path(rule: Any) -> str | None:

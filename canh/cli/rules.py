@@ -60,7 +60,7 @@ def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
         except ImportError:
             corr_problems = []
     rows = [{"where": p.where, "reason": p.reason, "kind": "parse"} for p in loaded.problems]
-    rows += [{"where": u.path or u.id, "reason": u.reason, "kind": "unsupported"} for u in unsupported]
+    rows += [{"where": u.where, "reason": u.reason, "kind": "unsupported"} for u in unsupported]
     rows += [{"where": u.path or u.id, "reason": u.reason, "kind": "correlation"} for u in corr_problems]
     if as_json:
         emit_json(rows)
