@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from canh.rules.engine import engine_from_loaded
-from canh.rules.loader import PACK_DIR, load_paths
+from canh.rules.engine import Engine, EngineRule, compile_rules
+from canh.rules.loader import PACK_DIR, LoadedRules, load_paths
+from canh.rules.ruletests import run_file
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.validators.core import validators as core_validators
 
-from canh.events import format_ts
-
 RULE_FILES = sorted(p for p in PACK_DIR.rglob("*.yml") if not p.name.endswith(".tests.yml"))
 FOLDERS = {"linux", "web", "network", "windows"}
-CASE_START = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 # Validators that judge SigmaHQ's own conventions (file names, their reference list) rather than rule
 # correctness; the pack follows its own naming and always cites ATT&CK.
 SKIPPED_VALIDATORS = {
@@ -47,23 +44,14 @@ def cases_of(path: Path) -> dict[str, list[Any]]:
     return {"match": data.get("match") or [], "no_match": data.get("no_match") or []}
 
 
-def alerts_for(path: Path, case: Any) -> list[str]:
-    """Titles of the alerts the rules of ``path`` raise over one test case (an event or a sequence)."""
-    loaded = load_paths([path])
+@functools.cache
+def pack() -> tuple[LoadedRules, list[EngineRule]]:
+    """The whole pack, loaded and compiled once, as Canh runs it."""
+    loaded = load_paths([PACK_DIR])
+    compiled, bad = compile_rules(loaded.rules)
     assert not loaded.problems, loaded.problems
-    engine, bad = engine_from_loaded(loaded.rules, loaded.correlations)
     assert not bad, bad
-    assert not engine.correlation_problems, engine.correlation_problems
-    events = case if isinstance(case, list) else [case]
-    titles: list[str] = []
-    for i, raw in enumerate(events):
-        event = dict(raw)
-        event.setdefault("@timestamp", format_ts(CASE_START + timedelta(seconds=i + 1)))
-        event.setdefault("event.id", f"case-{i}")
-        for m in engine.match(event):
-            if m.is_correlation or getattr(m.rule, "alert", True):
-                titles.append(m.rule.title)
-    return titles
+    return loaded, compiled
 
 
 def test_pack_has_the_expected_folders_and_rules() -> None:
@@ -115,14 +103,6 @@ def test_rule_metadata_and_validators(path: Path) -> None:
     assert not issues, f"{path}: " + "; ".join(f"{type(i).__name__} {i.rules[0].title}" for i in issues)
 
 
-def _cases() -> Iterator[Any]:
-    for path in RULE_FILES:
-        cases = cases_of(path)
-        for kind in ("match", "no_match"):
-            for i, case in enumerate(cases[kind]):
-                yield pytest.param(path, kind, case, id=f"{path.relative_to(PACK_DIR)}:{kind}[{i}]")
-
-
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: str(p.relative_to(PACK_DIR)))
 def test_every_rule_has_true_positive_and_true_negative_cases(path: Path) -> None:
     cases = cases_of(path)
@@ -130,13 +110,26 @@ def test_every_rule_has_true_positive_and_true_negative_cases(path: Path) -> Non
     assert cases["no_match"], f"{path}: no no_match case"
 
 
-@pytest.mark.parametrize(("path", "kind", "case"), list(_cases()))
-def test_rule_cases(path: Path, kind: str, case: Any) -> None:
-    titles = alerts_for(path, case)
-    if kind == "match":
-        assert titles, "no alert for a case that must match"
-    else:
-        assert not titles, f"alerts for a case that must not match: {titles}"
+def test_the_whole_pack_loads_compiles_and_its_correlations_resolve() -> None:
+    loaded, compiled = pack()
+    engine = Engine(compiled, loaded.correlations)
+    assert not engine.correlation_problems, engine.correlation_problems
+    assert len(loaded.correlations) >= 12
+    assert len(compiled) + len(loaded.correlations) >= len(RULE_FILES)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: str(p.relative_to(PACK_DIR)))
+def test_rule_cases_pass_through_canh_rules_test(path: Path) -> None:
+    """The cases run exactly as ``canh rules test`` runs them: a case matches when an alert is raised."""
+    loaded, compiled = pack()
+    result = run_file(path, compiled, loaded.correlations)
+    assert result is not None and result.error is None, result
+    kinds = {c.expect for c in result.cases}
+    assert kinds == {True, False}, "needs at least one match and one no_match case"
+    failing = [c for c in result.cases if not c.ok]
+    assert not failing, "\n".join(
+        f"{'match' if c.expect else 'no_match'} case {c.index}: " + "; ".join(c.explain[:5]) for c in failing
+    )
 
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "canh" / "data" / "demo"
