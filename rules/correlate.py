@@ -415,7 +415,9 @@ class Correlator:
         return hits
 
     def flush(self) -> list[CorrelationHit]:
-        """Close every pending window (end of input): hits of conditions checked at window close."""
+        """Close every pending window: the hits of conditions checked at window close (lt, lte, eq,
+        neq, ranges). Call it when the input ends (end of a ``canh ingest`` run, a backtest, a rule
+        test case); a live stream closes its windows as time moves on."""
         hits: list[CorrelationHit] = []
         for st in self._states:
             if st.monotone:
