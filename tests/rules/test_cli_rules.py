@@ -1,0 +1,114 @@
+"""`canh rules` through click's runner on a temporary home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from canh.cli import cli
+from tests.rules.ruleutil import sigma
+
+RULE = sigma(
+    "  sel:\n    event.action: ssh_login\n    event.outcome: failure\n  filter:\n    source.ip|cidr: 10.0.0.0/8\n"
+    "  condition: sel and not filter",
+    logsource="product: linux\n  service: sshd",
+)
+EVENT = {"event.dataset": "system.auth", "process.name": "sshd", "event.action": "ssh_login"}
+
+
+def run(home: Path, *args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(cli, ["--home", str(home), "--lang", "en", *args])
+    return res.exit_code, res.output
+
+
+def test_check_ok_and_errors(home: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "r.yml").write_text(RULE, encoding="utf-8")
+    code, out = run(home, "rules", "check", str(good))
+    assert code == 0 and "1 rule(s) ready" in out and "0 problem(s)" in out
+    (good / "bad.yml").write_text(RULE.replace("source.ip|cidr", "source.ip|bogus"), encoding="utf-8")
+    code, out = run(home, "rules", "check", str(good))
+    assert code == 1
+    assert f"{good / 'bad.yml'}:" in out and "bogus" in out and "1 rule(s) ready" in out
+
+
+def test_test_command_passes_and_explains_a_failing_case(home: Path, tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "r.yml").write_text(RULE, encoding="utf-8")
+    cases = {
+        "match": [{**EVENT, "event.outcome": "failure", "source.ip": "203.0.113.5"}],
+        "no_match": [{**EVENT, "event.outcome": "failure", "source.ip": "10.1.2.3"}],
+    }
+    (d / "r.tests.yml").write_text(json.dumps(cases), encoding="utf-8")
+    code, out = run(home, "rules", "test", str(d))
+    assert code == 0 and "PASS" in out and "2 case(s)" in out
+    cases["no_match"].append({**EVENT, "event.outcome": "failure", "source.ip": "198.51.100.7"})
+    (d / "r.tests.yml").write_text(json.dumps(cases), encoding="utf-8")
+    code, out = run(home, "rules", "test", str(d))
+    assert code == 1
+    assert "no_match case 2 raised an alert" in out
+    assert "sel=yes" in out and "filter=no" in out  # which selection matched and which did not
+
+
+def test_tests_attribute_in_the_rule(home: Path, tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    d.mkdir()
+    attr = "tests:\n  match:\n    - {event.dataset: system.auth, process.name: sshd, event.action: ssh_login, event.outcome: failure}\n  no_match:\n    - {event.dataset: system.auth, process.name: sshd, event.action: ssh_login, event.outcome: success}\n"
+    (d / "r.yml").write_text(RULE + attr, encoding="utf-8")
+    code, out = run(home, "rules", "test", str(d))
+    assert code == 0 and "PASS" in out
+
+
+def test_list_json(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "r.yml").write_text(
+        RULE.replace("status: test", "status: test\ntags: [attack.t1110]"), "utf-8"
+    )
+    code, out = run(home, "rules", "list", "--json", str(tmp_path))
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0]["title"] == "Test rule" and rows[0]["techniques"] == ["T1110"]
+    assert rows[0]["logsource"] == {"product": "linux", "service": "sshd"}
+
+
+def test_convert_uses_the_same_field_mapping(home: Path, tmp_path: Path) -> None:
+    web = sigma(
+        "  sel:\n    cs-user-agent|contains: sqlmap\n  condition: sel", logsource="category: webserver"
+    )
+    (tmp_path / "w.yml").write_text(web, encoding="utf-8")
+    code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "lucene")
+    assert code == 0 and "user_agent.original:*sqlmap*" in out
+    code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "esql")
+    assert code == 0 and "user_agent.original" in out and "from " in out.lower()
+    code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "eql")
+    assert code == 0 and "user_agent.original" in out
+
+
+def test_backtest_over_stored_events(home: Path, tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Nov 21 10:00:01 bastion-01 sshd[11]: Failed password for root from 203.0.113.9 port 40001 ssh2\n"
+        "Nov 21 10:00:02 bastion-01 sshd[12]: Failed password for root from 10.0.0.9 port 40002 ssh2\n"
+        "Nov 21 10:00:03 bastion-01 sshd[13]: Accepted password for deploy from 203.0.113.9 port 40003 ssh2\n",
+        encoding="utf-8",
+    )
+    code, _ = run(home, "ingest", str(log))
+    assert code == 0
+    (tmp_path / "r.yml").write_text(RULE, encoding="utf-8")
+    code, out = run(home, "rules", "backtest", str(tmp_path / "r.yml"), "--since", "3650d", "--json")
+    assert code == 0
+    hits = [json.loads(line) for line in out.splitlines()]
+    assert [h["source"]["ip"] for h in hits] == ["203.0.113.9"]
+    code, out = run(home, "rules", "backtest", str(tmp_path / "r.yml"), "--since", "3650d")
+    assert code == 0 and "3 stored event(s) scanned, 1 matched" in out
+
+
+def test_unknown_rule_is_a_clear_error(home: Path) -> None:
+    from canh.errors import RuleError
+
+    res = CliRunner().invoke(cli, ["--home", str(home), "rules", "convert", "no-such-rule"])
+    assert isinstance(res.exception, RuleError)
+    assert "no-such-rule" in res.exception.render("en")
