@@ -4,6 +4,7 @@ loop-safe on compression pointers, returning None for anything that is not a san
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from typing import Any
 
@@ -49,13 +50,26 @@ RCODES = {
 }
 OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 _HDR = struct.Struct("!HHHHHH").unpack_from
+_QUESTION = struct.Struct("!HH").unpack_from
+_inet_ntop = socket.inet_ntop
+_AF_INET = socket.AF_INET
+_HEADER_FLAGS = (
+    (0x0400, "AA"),
+    (0x0200, "TC"),
+    (0x0100, "RD"),
+    (0x0080, "RA"),
+    (0x0020, "AD"),
+    (0x0010, "CD"),
+)
+# Header flag names by flag bits, filled as combinations are met (there are 64 at most).
+_FLAG_NAMES: dict[int, tuple[str, ...]] = {}
 _RR = struct.Struct("!HHIH").unpack_from
 MAX_RECORDS = 64
 
 
 def _name(msg: bytes, pos: int) -> tuple[str, int]:
     """(dotted name, position after it); raises ValueError on a bad or looping name."""
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
     jumps = 0
     n = len(msg)
@@ -66,7 +80,7 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
         if length == 0:
             pos += 1
             break
-        if length & 0xC0 == 0xC0:
+        if length >= 0xC0:
             if pos + 1 >= n:
                 raise ValueError("pointer past end")
             if end < 0:
@@ -78,20 +92,22 @@ def _name(msg: bytes, pos: int) -> tuple[str, int]:
             continue
         if length & 0xC0:
             raise ValueError("bad label")
-        label = msg[pos + 1 : pos + 1 + length]
-        if len(label) < length:
+        nxt = pos + 1 + length
+        if nxt > n:
             raise ValueError("label past end")
-        labels.append(label.decode("ascii", "backslashreplace"))
-        pos += 1 + length
+        labels.append(msg[pos + 1 : nxt])
+        pos = nxt
         if len(labels) > 128:
             raise ValueError("too many labels")
-    return ".".join(labels), (end if end >= 0 else pos)
+    # One decode for the whole name: backslashreplace works byte by byte, so this equals decoding
+    # each label and joining them with dots.
+    return b".".join(labels).decode("ascii", "backslashreplace"), (end if end >= 0 else pos)
 
 
 def _rdata(msg: bytes, rtype: int, start: int, length: int) -> str:
     data = msg[start : start + length]
     if rtype == 1 and length == 4:
-        return str(ipaddress.IPv4Address(data))
+        return _inet_ntop(_AF_INET, data)
     if rtype == 28 and length == 16:
         return str(ipaddress.IPv6Address(data))
     if rtype in (2, 5, 12):
@@ -123,39 +139,32 @@ def parse(msg: bytes) -> dict[str, Any] | None:
     if qd > MAX_RECORDS or an > 256 or (qd == 0 and an == 0):
         return None
     response = bool(flags & 0x8000)
-    header_flags = [
-        name
-        for bit, name in (
-            (0x0400, "AA"),
-            (0x0200, "TC"),
-            (0x0100, "RD"),
-            (0x0080, "RA"),
-            (0x0020, "AD"),
-            (0x0010, "CD"),
-        )
-        if flags & bit
-    ]
+    bits = flags & 0x07B0
+    names = _FLAG_NAMES.get(bits)
+    if names is None:
+        names = _FLAG_NAMES[bits] = tuple(name for bit, name in _HEADER_FLAGS if flags & bit)
+    opcode = (flags >> 11) & 0xF
     out: dict[str, Any] = {
         "id": str(ident),
         "type": "answer" if response else "query",
-        "op_code": OPCODES.get((flags >> 11) & 0xF, str((flags >> 11) & 0xF)),
-        "header_flags": header_flags,
+        "op_code": OPCODES.get(opcode) or str(opcode),
+        "header_flags": list(names),
     }
     if response:
-        out["response_code"] = RCODES.get(flags & 0xF, str(flags & 0xF))
+        out["response_code"] = RCODES.get(flags & 0xF) or str(flags & 0xF)
     try:
         pos = 12
         for i in range(qd):
             name, pos = _name(msg, pos)
             if pos + 4 > len(msg):
                 return None
-            qtype, qclass = struct.unpack_from("!HH", msg, pos)
+            qtype, qclass = _QUESTION(msg, pos)
             pos += 4
             if i == 0:
                 out["question"] = {
                     "name": name,
-                    "type": TYPES.get(qtype, str(qtype)),
-                    "class": CLASSES.get(qclass, str(qclass)),
+                    "type": TYPES.get(qtype) or str(qtype),
+                    "class": CLASSES.get(qclass) or str(qclass),
                 }
         answers: list[dict[str, Any]] = []
         resolved: list[str] = []
@@ -172,8 +181,8 @@ def parse(msg: bytes) -> dict[str, Any] | None:
             answers.append(
                 {
                     "name": name,
-                    "type": TYPES.get(rtype, str(rtype)),
-                    "class": CLASSES.get(rclass, str(rclass)),
+                    "type": TYPES.get(rtype) or str(rtype),
+                    "class": CLASSES.get(rclass) or str(rclass),
                     "ttl": ttl,
                     "data": data,
                 }

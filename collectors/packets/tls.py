@@ -61,8 +61,17 @@ def hello_length(data: bytes) -> int:
     return 5 + ((data[3] << 8) | data[4])
 
 
-def _u16s(data: bytes) -> list[int]:
-    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2)]
+_U16_ARRAYS: dict[int, struct.Struct] = {}
+_EXT_HEAD = struct.Struct("!HH").unpack_from
+
+
+def _u16s(data: bytes) -> tuple[int, ...]:
+    """Big-endian 16-bit values of ``data`` (an odd last byte ignored)."""
+    n = len(data) >> 1
+    st = _U16_ARRAYS.get(n)
+    if st is None:
+        st = _U16_ARRAYS[n] = struct.Struct(f"!{n}H")
+    return st.unpack_from(data)
 
 
 def _extensions(data: bytes, pos: int) -> list[tuple[int, bytes]]:
@@ -72,7 +81,7 @@ def _extensions(data: bytes, pos: int) -> list[tuple[int, bytes]]:
     end = min(len(data), pos + 2 + int.from_bytes(data[pos : pos + 2], "big"))
     pos += 2
     while pos + 4 <= end:
-        etype, elen = struct.unpack_from("!HH", data, pos)
+        etype, elen = _EXT_HEAD(data, pos)
         out.append((etype, data[pos + 4 : pos + 4 + elen]))
         pos += 4 + elen
     return out
@@ -105,6 +114,11 @@ def _ja4_alpn(first: str) -> str:
     return raw[0] + raw[-1]
 
 
+# Fingerprints of ClientHello shapes already seen: a network's clients are a few TLS stacks sending
+# the same ciphers and extensions, only random, session id, key share and server name differ.
+_SHAPES: dict[tuple, tuple] = {}
+
+
 def client_hello(record: bytes) -> dict[str, Any] | None:
     """ECS ``tls`` fields of a ClientHello record (the record header included), or None."""
     body = _handshake(record, 1)
@@ -122,26 +136,74 @@ def client_hello(record: bytes) -> dict[str, Any] | None:
     except IndexError:
         return None
     sni = None
-    groups: list[int] = []
-    point_formats: list[int] = []
-    sig_algs: list[int] = []
-    alpn: list[str] = []
-    supported: list[int] = []
+    groups: tuple[int, ...] = ()
+    point_formats: tuple[int, ...] = ()
+    sig_algs: tuple[int, ...] = ()
+    alpn: tuple[str, ...] = ()
+    supported: tuple[int, ...] = ()
     for etype, edata in exts:
         if etype == 0 and len(edata) > 5:
             sni = edata[5 : 5 + int.from_bytes(edata[3:5], "big")].decode("ascii", "replace")
         elif etype == 10:
             groups = _u16s(edata[2:])
         elif etype == 11 and edata:
-            point_formats = list(edata[1 : 1 + edata[0]])
+            point_formats = tuple(edata[1 : 1 + edata[0]])
         elif etype == 13:
             sig_algs = _u16s(edata[2:])
         elif etype == 16:
-            alpn = _alpn_values(edata)
+            alpn = tuple(_alpn_values(edata))
         elif etype == 43 and edata:
             supported = _u16s(edata[1 : 1 + edata[0]])
+    shape = (
+        legacy,
+        ciphers,
+        tuple([e for e, _ in exts]),
+        groups,
+        point_formats,
+        sig_algs,
+        alpn,
+        supported,
+        bool(sni),
+    )
+    known = _SHAPES.get(shape)
+    if known is None:
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        known = _SHAPES[shape] = _fingerprints(*shape)
+    ja3, ja3_text, ja4, cipher_names, version_names, proto, ver = known
+    client: dict[str, Any] = {
+        "ja3": ja3,
+        "ja3_string": ja3_text,
+        "ja4": ja4,
+        "supported_ciphers": list(cipher_names),
+        "supported_versions": list(version_names),
+    }
+    out: dict[str, Any] = {"client": client}
+    if sni:
+        client["server_name"] = sni
+    if alpn:
+        out["next_protocol"] = alpn[0]
+        client["alpn"] = list(alpn)
+    out["version_protocol"] = proto
+    if ver:
+        client["version"] = ver
+    return out
+
+
+def _fingerprints(
+    legacy: int,
+    ciphers: tuple[int, ...],
+    ext_types: tuple[int, ...],
+    groups: tuple[int, ...],
+    point_formats: tuple[int, ...],
+    sig_algs: tuple[int, ...],
+    alpn: tuple[str, ...],
+    supported: tuple[int, ...],
+    sni: bool,
+) -> tuple:
+    """(ja3, ja3 string, ja4, cipher names, version names, protocol, version) of a ClientHello shape."""
     c_ng = [c for c in ciphers if not is_grease(c)]
-    e_ng = [e for e, _ in exts if not is_grease(e)]
+    e_ng = [e for e in ext_types if not is_grease(e)]
     ja3_text = ",".join(
         [
             str(legacy),
@@ -169,25 +231,16 @@ def client_hello(record: bytes) -> dict[str, Any] | None:
     sig_part = ",".join(f"{s:04x}" for s in sig_algs if not is_grease(s))
     c_text = f"{ext_part}_{sig_part}" if sig_part else ext_part
     ja4_c = hashlib.sha256(c_text.encode()).hexdigest()[:12] if e_ng else "0" * 12
-    out: dict[str, Any] = {
-        "client": {
-            "ja3": hashlib.md5(ja3_text.encode(), usedforsecurity=False).hexdigest(),
-            "ja3_string": ja3_text,
-            "ja4": f"{ja4_a}_{ja4_b}_{ja4_c}",
-            "supported_ciphers": [CIPHERS.get(c, f"0x{c:04x}") for c in c_ng],
-            "supported_versions": [_version_text(v) for v in versions] or [_version_text(legacy)],
-        }
-    }
-    if sni:
-        out["client"]["server_name"] = sni
-    if alpn:
-        out["next_protocol"] = alpn[0]
-        out["client"]["alpn"] = alpn
     proto, ver = ECS_VERSIONS.get(top, ("tls", None))
-    out["version_protocol"] = proto
-    if ver:
-        out["client"]["version"] = ver
-    return out
+    return (
+        hashlib.md5(ja3_text.encode(), usedforsecurity=False).hexdigest(),
+        ja3_text,
+        f"{ja4_a}_{ja4_b}_{ja4_c}",
+        tuple(CIPHERS.get(c, f"0x{c:04x}") for c in c_ng),
+        tuple(_version_text(v) for v in versions) or (_version_text(legacy),),
+        proto,
+        ver,
+    )
 
 
 def server_hello(record: bytes) -> dict[str, Any] | None:
