@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import ICMP, TCP, mac_text
 
-from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, set_field, set_many
+from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, set_field
 
 if TYPE_CHECKING:
     from canh.collectors.packets.flows import Flow
@@ -98,6 +98,27 @@ def put(event: Event, fields: dict[str, Any]) -> None:
                 existing.update(sub)
                 continue
         set_field(event, head, sub)
+
+
+_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
+
+
+def _nest(event: Event, fields: dict[str, Any]) -> None:
+    """:func:`canh.events.set_many` with each dotted path split once per process, not per event."""
+    for path, value in fields.items():
+        if value is None:
+            continue
+        split = _PATHS.get(path)
+        if split is None:
+            *parents, leaf = path.split(".")
+            split = _PATHS[path] = (tuple(parents), leaf)
+        node = event
+        for part in split[0]:
+            child = node.get(part)
+            if child.__class__ is not dict:
+                child = node[part] = {}
+            node = child
+        node[split[1]] = value
 
 
 _IP_TEXT: dict[bytes, str] = {}
@@ -352,16 +373,45 @@ class EventFactory:
         event["network"] = network
         return ev
 
+    def _app_event(
+        self,
+        flow: Flow,
+        ts: float,
+        index: int,
+        slot: int,
+        dataset: str,
+        message: str,
+        ev: dict[str, Any],
+        protocol: str,
+    ) -> Event:
+        """An application event on the flow's orientation (source = initiator), with its network fields."""
+        src, sport, dst, dport, proto, _ = flow.key
+        if flow.rev:
+            src, sport, dst, dport = dst, dport, src, sport
+        event = self._head(self.ts(ts), dataset, index * 16 + slot, message, ev, None)
+        cid = flow.cid
+        if cid is None:
+            cid = flow.cid = self._community_id(flow)
+        event["source"] = {"ip": ip_text(src), "port": sport}
+        event["destination"] = {"ip": ip_text(dst), "port": dport}
+        event["network"] = {
+            "transport": _TRANSPORT.get(proto) or str(proto),
+            "iana_number": str(proto),
+            "type": "ipv4" if len(src) == 4 else "ipv6",
+            "protocol": protocol,
+            "community_id": cid,
+        }
+        return event
+
     def tls(self, flow: Flow, ts: float, index: int, kind: str, tls: dict[str, Any]) -> Event:
         """A TLS ClientHello or ServerHello, on the flow's orientation (source = client)."""
-        src, sport, dst, dport, proto = self._flow_side(flow)
-        sni = tls.get("client", {}).get("server_name", "")
-        event = self._base(ts, "network.tls", index, 1, f"TLS {kind} {sni}".rstrip())
-        self._envelope(event, (proto, src, dst, sport, dport), flow, f"tls_{kind}", "tls")
-        set_field(event, "tls", tls)
+        sni = tls.get("client", _NONE).get("server_name", "")
+        ev = {"category": ["network"], "type": ["protocol"], "action": f"tls_{kind}"}
+        event = self._app_event(flow, ts, index, 1, "network.tls", f"TLS {kind} {sni}".rstrip(), ev, "tls")
+        event["tls"] = tls
         if sni:
             event["destination"]["domain"] = sni
-            set_field(event, "server", {"domain": sni})
+            event["server"] = {"domain": sni}
         return event
 
     def http(
@@ -373,27 +423,21 @@ class EventFactory:
         response: dict[str, Any] | None,
     ) -> Event:
         """An HTTP transaction: request and its response (either may be missing)."""
-        src, sport, dst, dport, proto = self._flow_side(flow)
-        req = request or {}
-        resp = response or {}
+        req = request or _NONE
+        resp = response or _NONE
         status = resp.get("http.response.status_code")
         message = f"HTTP {req.get('http.request.method', '-')} {req.get('url.domain', '')}{req.get('url.original', '')}"
+        ev: dict[str, Any] = {
+            "category": ["network", "web"],
+            "type": ["protocol", "access"],
+            "action": "http_request",
+        }
         if status is not None:
             message += f" {status}"
-        event = self._base(ts, "network.http", index, 15, message)
-        ev = self._envelope(
-            event,
-            (proto, src, dst, sport, dport),
-            flow,
-            "http_request",
-            "http",
-            category=["network", "web"],
-            type=["protocol", "access"],
-        )
-        if status is not None:
             ev["outcome"] = "failure" if status >= 400 else "success"
-        set_many(event, req)
-        set_many(event, resp)
+        event = self._app_event(flow, ts, index, 15, "network.http", message, ev, "http")
+        _nest(event, req)
+        _nest(event, resp)
         if "url.domain" in req:
             event["destination"]["domain"] = req["url.domain"]
         return event
