@@ -102,11 +102,16 @@ def main() -> int:
         for p in procs:
             p.start()
         lag_max = 0
+        ticks = 0
         while any(p.is_alive() for p in procs):
             time.sleep(1)
+            ticks += 1
             received = src.stats()["read"]
-            expected = int((time.perf_counter() - t0) * args.rate)
+            expected = int(min(time.perf_counter() - t0, args.seconds) * args.rate)
             lag_max = max(lag_max, expected - received)
+            if ticks % 5 == 0:
+                print(f"  {ticks:4d} s: ~{expected:,} sent, {received:,} received, {runner.stats.events:,} stored",
+                      flush=True)  # fmt: skip
         for p in procs:
             p.join()
         plan = [results.get() for _ in procs]
@@ -116,6 +121,7 @@ def main() -> int:
         deadline = time.monotonic() + args.drain
         while runner.stats.events < sent and time.monotonic() < deadline:
             time.sleep(0.2)
+        print(f"  sending done: {sent:,} sent, {runner.stats.events:,} stored", flush=True)
         caught_up = time.perf_counter() - t0
         until.set()
         rt.join(60)
