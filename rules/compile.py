@@ -44,6 +44,8 @@ from sigma.types import (
     SpecialChars,
 )
 
+from canh.events import expand
+
 Pred = Callable[["Doc"], bool]
 
 
@@ -83,37 +85,84 @@ def _as_str(value: Any) -> str:
 
 
 _EMPTY: tuple[str, ...] = ()
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
+def _strings(node: Mapping[str, Any], out: list[str]) -> None:
+    for v in node.values():
+        t = type(v)
+        if t is str:
+            out.append(v)
+        elif t is dict:
+            _strings(v, out)
+        elif t is list:
+            for x in v:
+                if type(x) is str:
+                    out.append(x)
+                elif type(x) is dict:
+                    _strings(x, out)
 
 
 class Doc:
     """One event as the compiled rules see it: dotted fields, with string and lower-case views cached."""
 
-    __slots__ = ("_all", "_low", "_spaced", "_strs", "_text", "event", "flat")
+    __slots__ = ("_all", "_flat", "_low", "_spaced", "_strs", "_text", "event")
 
     def __init__(self, event: Mapping[str, Any], flat: dict[str, Any] | None = None) -> None:
+        # Nested ECS is read in place (no copy per event); dotted keys (hand-written test events)
+        # are nested first so one lookup path serves both.
+        if flat is None and any("." in k for k in event):
+            event = expand(event)
         self.event = event
-        self.flat = flat if flat is not None else flatten(event)
+        self._flat = flat
         self._strs: dict[str, tuple[str, ...]] = {}
         self._low: dict[str, tuple[str, ...]] = {}
         self._text: tuple[str, ...] | None = None
         self._all: str | None = None
         self._spaced: dict[str, Any] | None = None
 
+    @property
+    def flat(self) -> dict[str, Any]:
+        """Dotted view of the whole event (built on first use)."""
+        if self._flat is None:
+            self._flat = flatten(self.event)
+        return self._flat
+
+    def get(self, name: str) -> Any:
+        """The value at a dotted path, or None."""
+        if self._flat is not None:
+            return self._flat.get(name)
+        parts = _PATHS.get(name)
+        if parts is None:
+            parts = _PATHS[name] = tuple(name.split("."))
+        node: Any = self.event
+        for part in parts:
+            if type(node) is not dict:
+                return None
+            node = node.get(part)
+            if node is None:
+                return None
+        return None if type(node) is dict and node else node
+
     def raw(self, name: str) -> Any:
-        flat = self.flat
-        if name in flat:
-            return flat[name]
+        got = self.get(name)
+        if got is not None:
+            return got
         if name.startswith("winlog.event_data."):
             rest = name[18:]
-            got = flat.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
+            got = self.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
             if got is None:
                 # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
                 if self._spaced is None:
-                    self._spaced = {
-                        k.split(".", 2)[2].replace(" ", ""): v
-                        for k, v in flat.items()
-                        if " " in k and k.startswith(("winlog.event_data.", "winlog.user_data."))
-                    }
+                    self._spaced = {}
+                    winlog = self.event.get("winlog")
+                    if isinstance(winlog, dict):
+                        for sect in ("event_data", "user_data"):
+                            data = winlog.get(sect)
+                            if isinstance(data, dict):
+                                for k, v in data.items():
+                                    if " " in k:
+                                        self._spaced[k.replace(" ", "")] = v
                 return self._spaced.get(rest) if self._spaced else None
             return got
         return None
@@ -148,11 +197,7 @@ class Doc:
         """Every string value of the event (lower-cased unless ``raw``), for keyword searches."""
         if self._text is None:
             vals: list[str] = []
-            for v in self.flat.values():
-                if isinstance(v, str):
-                    vals.append(v)
-                elif isinstance(v, list):
-                    vals.extend(x for x in v if isinstance(x, str))
+            _strings(self.event, vals)
             self._text = tuple(vals)
         return self._text if raw else tuple(v.lower() for v in self._text)
 
@@ -396,7 +441,8 @@ def leaf_pred(leaf: Leaf) -> Pred:
             if len(vals) == 1:
                 word = vals[0]
                 return lambda d: word in text(d)
-            # the joined text is long: one C substring search per word beats a scan
+            if len(vals) > 8:
+                return _contains_many(lambda d: (text(d),), vals)
             words = tuple(vals)
 
             def kw_any(d: Doc) -> bool:

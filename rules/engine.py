@@ -246,9 +246,9 @@ class Engine:
                 self._feeds.add(r.index)
                 r.alert = bool(keys & generate)
 
-    def route(self, flat: Mapping[str, Any]) -> RouteIndex:
+    def route(self, doc: Doc) -> RouteIndex:
         """The prefilter for the event's log source (built once per distinct log source)."""
-        key = route_key(flat)
+        key = route_key(doc)
         idx = self._routes.get(key)
         if idx is None:
             src: EventSource = event_source(key)
@@ -267,7 +267,7 @@ class Engine:
         """Rules matching the event (no correlation), with the event's document view."""
         doc = Doc(event)
         self.stats.events += 1
-        cands = self.route(doc.flat).candidates(doc)
+        cands = self.route(doc).candidates(doc)
         self.stats.evaluated += len(cands)
         rules = self.rules
         hits = [rules[i] for i in cands if rules[i].predicate(doc)]

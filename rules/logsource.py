@@ -8,7 +8,6 @@ way pySigma's Sysmon pipeline assigns them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,14 +114,17 @@ def _first(value: Any) -> Any:
     return value
 
 
-def route_key(flat: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The fields that decide routing: events sharing it share their log sources (a cache key)."""
+def route_key(doc: Any) -> tuple[Any, ...]:
+    """The fields that decide routing: events sharing it share their log sources (a cache key).
+    ``doc`` is anything with ``get(dotted_name)`` (a Doc, or a flat dict)."""
+    get = doc.get
+    ds = get("event.dataset")
     return (
-        flat.get("event.dataset"),
-        flat.get("event.module"),
-        flat.get("winlog.channel"),
-        flat.get("winlog.event_id") or flat.get("event.code"),
-        flat.get("process.name"),
+        ds,
+        get("event.module"),
+        get("winlog.channel"),
+        get("winlog.event_id") or get("event.code"),
+        get("process.name") if ds == "system.auth" else None,
     )
 
 

@@ -19,6 +19,7 @@ from canh.rules.compile import Doc, Leaf, Node, Not, Or
 
 Atom = tuple[str, str, str]  # (kind, field, key): kind eq | tail | sub
 GRAM = 4
+MEMO = 20_000  # remembered values per table; bounded so a stream of unique values cannot grow it
 TEXT = "\x00text"  # pseudo-field: all the event's text, for keyword searches
 _WEIGHT = {"eq": 1.0, "tail": 2.0, "sub": 4.0}
 
@@ -111,43 +112,50 @@ class RouteIndex:
     size: int
 
     def __post_init__(self) -> None:
-        # (field, kind, keys, may the field be absent from the flat view but still resolve)
-        self._plan = [
-            (t.field, t.kind, t.keys, t.field.startswith("winlog.event_data.")) for t in self.tables
+        # (field, kind, keys, memo of value -> rules hit)
+        self._plan: list[tuple[str, str, dict[str, list[int]], dict[str, tuple[int, ...]]]] = [
+            (t.field, t.kind, t.keys, {}) for t in self.tables
         ]
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
-        flat = doc.flat
-        for fld, kind, keys, indirect in self._plan:
+        for fld, kind, keys, memo in self._plan:
             if fld == TEXT:
                 values: tuple[str, ...] = (doc.alltext(),)
-            elif indirect or fld in flat:
+            else:
                 values = doc.low(fld)
                 if not values:
                     continue
-            else:
-                continue
             for x in values:
-                if kind == "eq":
-                    got = keys.get(x)
-                    if got:
-                        hit.update(got)
-                elif kind == "tail":
-                    pos = x.rfind("\\")
-                    if pos >= 0:
-                        got = keys.get(x[pos:])
-                        if got:
-                            hit.update(got)
-                elif len(keys) < len(x):
-                    for g, rules in keys.items():
-                        if g in x:
-                            hit.update(rules)
-                else:
-                    for g in {x[i : i + GRAM] for i in range(len(x) - GRAM + 1)}.intersection(keys):
-                        hit.update(keys[g])
+                # Field values repeat (an image path, a user agent, a URL): remember what they hit.
+                got = memo.get(x)
+                if got is None:
+                    got = _lookup(kind, keys, x)
+                    if len(memo) >= MEMO:
+                        memo.clear()
+                    memo[x] = got
+                if got:
+                    hit.update(got)
         return sorted(hit)
+
+
+def _lookup(kind: str, keys: dict[str, list[int]], x: str) -> tuple[int, ...]:
+    """The rules one value of a field hits in one table."""
+    if kind == "eq":
+        return tuple(keys.get(x, ()))
+    if kind == "tail":
+        pos = x.rfind("\\")
+        return tuple(keys.get(x[pos:], ())) if pos >= 0 else ()
+    out: list[int] = []
+    if len(keys) < len(x):
+        for g, rules in keys.items():
+            if g in x:
+                out.extend(rules)
+    else:
+        for g in {x[i : i + GRAM] for i in range(len(x) - GRAM + 1)}.intersection(keys):
+            out.extend(keys[g])
+    return tuple(out)
 
 
 def gram_counts(atom_sets: Iterable[frozenset[Atom] | None]) -> Counter[str]:
