@@ -6,7 +6,7 @@ import re
 
 from canh.collectors.pam import enrich_pam
 
-from canh.events import Event, set_many
+from canh.events import Event
 
 _KV = re.compile(r"(\w+)=([^,]*)")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -30,12 +30,12 @@ _ACTIONS: tuple[tuple[str, list[str], str], ...] = (
 )
 
 
-def enrich_account(ev: Event, msg: str, program: str) -> None:
+def enrich_account(ev: Event, msg: str, program: str, out: dict[str, object]) -> None:
     """Fill iam fields for one account-management line from ``program`` into ``ev``."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
     if msg.startswith("pam_unix(") and "password changed" not in msg:
-        enrich_pam(ev, msg)
+        enrich_pam(ev, msg, out)
         return
     fields: dict[str, object] = {"event.category": ["iam"], "event.action": program}
     m = _PW_CHANGED.search(msg)
@@ -43,7 +43,7 @@ def enrich_account(ev: Event, msg: str, program: str) -> None:
         target = m.group(1)
         fields.update({"event.type": ["user", "change"], "event.outcome": "success"})
         fields.update({"user.name": target, "user.target.name": target, "event.action": "passwd"})
-        set_many(ev, fields)
+        out.update(fields)
         return
     for prefix, types, role in _ACTIONS:
         if msg.startswith(prefix):
@@ -68,11 +68,11 @@ def enrich_account(ev: Event, msg: str, program: str) -> None:
                 fields["group.name"] = kv.get("name") or (quoted[0] if quoted else None)
                 if kv.get("GID", "").isdigit():
                     fields["group.id"] = kv["GID"]
-            set_many(ev, fields)
+            out.update(fields)
             return
     if msg.startswith("failed") or "fail" in msg[:40].lower():
         fields.update({"event.type": ["user"], "event.outcome": "failure"})
-        set_many(ev, fields)
+        out.update(fields)
 
 
 ACCOUNT_PROGRAMS = frozenset(

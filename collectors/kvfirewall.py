@@ -95,7 +95,7 @@ def _stamp(kv: dict[str, str], tz: tzinfo) -> datetime | None:
         return None
 
 
-def enrich_kv_firewall(ev: Event, msg: str, tz: tzinfo) -> None:
+def enrich_kv_firewall(ev: Event, msg: str, tz: tzinfo, out: dict[str, object]) -> None:
     """Fill network fields of a key=value firewall body into ``ev`` (dataset fortinet.firewall)."""
     kv = parse_kv(msg)
     action = kv.get("action", "").lower()
@@ -147,7 +147,7 @@ def enrich_kv_firewall(ev: Event, msg: str, tz: tzinfo) -> None:
     stamp = _stamp(kv, tz)
     if stamp is not None:
         fields["@timestamp"] = format_ts(stamp)
-    set_many(ev, fields)
+    out.update(fields)
 
 
 class KvFirewallParser:
@@ -177,7 +177,9 @@ class KvFirewallParser:
             from canh.collectors.syslog import SyslogParser
 
             return SyslogParser().parse(text, ctx)
-        enrich_kv_firewall(ev, body, ctx.tz)
+        fields: dict[str, object] = {}
+        enrich_kv_firewall(ev, body, ctx.tz, fields)
+        set_many(ev, fields)
         return ev
 
     def sniff(self, lines: Sequence[str]) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from canh.events import Event, set_many
+from canh.events import Event
 
 _FIELD = re.compile(r"([A-Z]+)=(\S*)")
 _UPTIME = re.compile(r"^\[\s*\d+\.\d+\]\s*")
@@ -34,7 +34,7 @@ def _action(prefix: str) -> str:
     return cleaned or "log"
 
 
-def enrich_netfilter(ev: Event, msg: str) -> None:
+def enrich_netfilter(ev: Event, msg: str, out: dict[str, object]) -> None:
     """Fill network fields of a packet log line into ``ev`` (dataset iptables.log)."""
     body = _UPTIME.sub("", msg) if msg.startswith("[") and msg[1:2] in " 0123456789" else msg
     start = body.find("IN=")
@@ -80,7 +80,7 @@ def enrich_netfilter(ev: Event, msg: str) -> None:
     if len(mac) == 41:  # dst(6):src(6):ethertype(2), colon separated
         fields["destination.mac"] = mac[:17].upper().replace(":", "-")
         fields["source.mac"] = mac[18:35].upper().replace(":", "-")
-    set_many(ev, fields)
+    out.update(fields)
 
 
 __all__ = ["enrich_netfilter", "is_netfilter"]

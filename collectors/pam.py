@@ -6,7 +6,7 @@ import re
 
 from canh.collectors.addresses import is_ip
 
-from canh.events import Event, set_many
+from canh.events import Event
 
 _KV = re.compile(r"(\w+)=(\S*)")
 _SESSION = re.compile(
@@ -14,7 +14,7 @@ _SESSION = re.compile(
 )
 
 
-def enrich_pam(ev: Event, msg: str) -> None:
+def enrich_pam(ev: Event, msg: str, out: dict[str, object]) -> None:
     """Fill the fields of a ``pam_unix(service:kind): ...`` body into ``ev`` (dataset system.auth)."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
@@ -32,26 +32,19 @@ def enrich_pam(ev: Event, msg: str) -> None:
         }
         if rhost:
             fields["source.ip" if is_ip(rhost) else "source.domain"] = rhost
-        set_many(ev, fields)
+        out.update(fields)
         return
     if "session " in msg:
         m = _SESSION.search(msg)
         if m:
             opened = m.group(1) == "opened"
-            set_many(
-                ev,
-                {
-                    "event.category": ["session"],
-                    "event.type": ["start" if opened else "end"],
-                    "event.action": "session_opened" if opened else "session_closed",
-                    "user.name": m.group("user"),
-                    "user.effective.name": None,
-                    "process.parent.name": None,
-                },
-            )
+            out["event.category"] = ["session"]
+            out["event.type"] = ["start" if opened else "end"]
+            out["event.action"] = "session_opened" if opened else "session_closed"
+            out["user.name"] = m.group("user")
             by = m.group("by")
             if by:
-                set_many(ev, {"system.auth.pam.by": by})
+                out["system.auth.pam.by"] = by
 
 
 __all__ = ["enrich_pam"]

@@ -17,9 +17,12 @@ from typing import Any, Protocol
 from canh.events import Event, local_zone
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LineContext:
-    """Where a line came from: the stable source name, byte offset, line number, and local settings."""
+    """Where a line came from: the stable source name, byte offset, line number, and local settings.
+
+    Treat as read-only. Not frozen: one is made per line, and a frozen dataclass costs 3x to build.
+    """
 
     source: str
     position: int
@@ -78,7 +81,9 @@ def _builtin() -> dict[str, Callable[[], LineParser]]:
 
         _FACTORIES.update({"ecs-json": EcsJsonParser, "syslog": SyslogParser})
         # Text logs (issue 3, collectors-a): "web" detects nginx/Apache access and error logs.
-        _FACTORIES.update({"web": WebLogParser, "nginx": nginx, "apache": apache, "fortinet": KvFirewallParser})
+        _FACTORIES.update(
+            {"web": WebLogParser, "nginx": nginx, "apache": apache, "fortinet": KvFirewallParser}
+        )
         # JSON lines (issue 3, collectors-b): Suricata EVE, Zeek, Winlogbeat/NXLog Windows events.
         from canh.collectors.suricata import SuricataEveParser
         from canh.collectors.winlogjson import WinlogJsonParser

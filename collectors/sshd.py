@@ -11,7 +11,7 @@ import re
 from canh.collectors.addresses import is_ip
 from canh.collectors.pam import enrich_pam
 
-from canh.events import Event, set_many
+from canh.events import Event
 
 # "Accepted password for root from 1.2.3.4 port 22 ssh2", "Failed publickey for invalid user x from ..."
 _LOGIN = re.compile(
@@ -54,7 +54,7 @@ def _source(ip: str | None, port: str | None) -> dict[str, object]:
     return {"source.domain": ip}
 
 
-def _disconnect(ev: Event, m: re.Match[str]) -> None:
+def _disconnect(ev: Event, m: re.Match[str], out: dict[str, object]) -> None:
     fields: dict[str, object] = {
         "event.category": ["authentication"],
         "event.type": ["end"],
@@ -63,10 +63,10 @@ def _disconnect(ev: Event, m: re.Match[str]) -> None:
         "system.auth.ssh.event": "Disconnected" if m.group("ev")[0] != "C" else "Closed",
     }
     fields.update(_source(m.group("ip"), m.group("port")))
-    set_many(ev, fields)
+    out.update(fields)
 
 
-def enrich_sshd(ev: Event, msg: str) -> None:
+def enrich_sshd(ev: Event, msg: str, out: dict[str, object]) -> None:
     """Fill ``system.auth`` fields of an sshd line into ``ev`` (header fields already set)."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
@@ -92,7 +92,7 @@ def enrich_sshd(ev: Event, msg: str) -> None:
                 "system.auth.ssh.event": m.group("ev"),
             }
             fields.update(_source(m.group("ip"), m.group("port")))
-            set_many(ev, fields)
+            out.update(fields)
             return
     if "nvalid user " in msg and (msg.startswith("Invalid") or msg.startswith("invalid")):
         m = _INVALID.match(msg)
@@ -106,12 +106,12 @@ def enrich_sshd(ev: Event, msg: str) -> None:
                 "system.auth.ssh.event": "Invalid",
             }
             fields.update(_source(m.group("ip"), m.group("port")))
-            set_many(ev, fields)
+            out.update(fields)
             return
     if first in "RDC":
         m = _DISCONNECT.match(msg)
         if m:
-            _disconnect(ev, m)
+            _disconnect(ev, m, out)
             return
     if first == "e" and msg.startswith("error: "):
         m = _PAM_FAIL.match(msg)
@@ -126,14 +126,14 @@ def enrich_sshd(ev: Event, msg: str) -> None:
                 "system.auth.ssh.event": "Failed",
             }
             fields.update(_source(m.group("host"), None))
-            set_many(ev, fields)
+            out.update(fields)
             return
         msg = msg[7:]
         first = msg[:1]
         if first in "RDC":
             m = _DISCONNECT.match(msg)
             if m:
-                _disconnect(ev, m)
+                _disconnect(ev, m, out)
                 return
     if msg.startswith("maximum authentication"):
         m = _MAX_TRIES.match(msg)
@@ -147,7 +147,7 @@ def enrich_sshd(ev: Event, msg: str) -> None:
                 "system.auth.ssh.event": "Failed",
             }
             fields.update(_source(m.group("ip"), m.group("port")))
-            set_many(ev, fields)
+            out.update(fields)
             return
     if msg.startswith("User ") and " not allowed" in msg:
         m = _NOT_ALLOWED.match(msg)
@@ -161,23 +161,23 @@ def enrich_sshd(ev: Event, msg: str) -> None:
                 "system.auth.ssh.event": "NotAllowed",
             }
             fields.update(_source(m.group("ip"), None))
-            set_many(ev, fields)
+            out.update(fields)
             return
     if (
         msg.startswith("pam_unix(")
         or msg.startswith("(pam_unix)")
         or msg.startswith("authentication failure")
     ):
-        enrich_pam(ev, msg)
+        enrich_pam(ev, msg, out)
         return
     if msg.startswith("PAM ") and "more authentication failure" in msg:
-        enrich_pam(ev, msg.replace("more authentication failures;", "authentication failure;", 1))
+        enrich_pam(ev, msg.replace("more authentication failures;", "authentication failure;", 1), out)
         return
     # Anything else naming a peer ("Did not receive identification string from IP", "Unable to
     # negotiate with IP", "reverse mapping checking getaddrinfo for HOST [IP]"): keep the address.
     for m in _PEER.finditer(msg):
         if is_ip(m.group(1)):
-            set_many(ev, {"source.ip": m.group(1)})
+            out.update({"source.ip": m.group(1)})
             return
 
 

@@ -6,19 +6,19 @@ import re
 
 from canh.collectors.pam import enrich_pam
 
-from canh.events import Event, set_many
+from canh.events import Event
 
 _SU = re.compile(r"^(?P<failed>FAILED SU |FAILED su )?\(to (?P<target>[^)]+)\) (?P<user>\S+) on (?P<tty>\S+)")
 _SU_OLD = re.compile(r"^(?P<sign>[+-]) (?P<tty>\S+) (?P<user>[^\s:]+):(?P<target>\S+)")
 _SU_SUCCESS = re.compile(r"^Successful su for (?P<target>\S+) by (?P<user>\S+)")
 
 
-def enrich_sudo(ev: Event, msg: str) -> None:
+def enrich_sudo(ev: Event, msg: str, out: dict[str, object]) -> None:
     """``user : TTY=pts/0 ; PWD=/home/user ; USER=root ; COMMAND=/bin/id`` (and refusals) into ``ev``."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
     if msg.startswith("pam_unix(") or msg.startswith("pam_"):
-        enrich_pam(ev, msg)
+        enrich_pam(ev, msg, out)
         return
     user, sep, rest = msg.partition(" : ")
     if not sep:
@@ -51,25 +51,24 @@ def enrich_sudo(ev: Event, msg: str) -> None:
         "system.auth.sudo.pwd": kv.get("PWD"),
         "system.auth.sudo.error": problem or None,
     }
-    set_many(ev, fields)
+    out.update(fields)
 
 
-def enrich_su(ev: Event, msg: str) -> None:
+def enrich_su(ev: Event, msg: str, out: dict[str, object]) -> None:
     """``(to root) user on pts/0``, ``FAILED SU (to root) user on pts/0`` and PAM lines of su into ``ev``."""
     ev["event"]["dataset"] = "system.auth"
     ev["event"]["module"] = "system"
     if msg.startswith("pam_unix(") or msg.startswith("pam_"):
-        enrich_pam(ev, msg)
-        if ev["event"].get("action") == "authentication_failure":
-            set_many(ev, {"event.action": "su"})
+        enrich_pam(ev, msg, out)
+        if out.get("event.action") == "authentication_failure":
+            out.update({"event.action": "su"})
         return
     m = _SU.match(msg) or _SU_OLD.match(msg) or _SU_SUCCESS.match(msg)
     if not m:
         return
     groups = m.groupdict()
     failed = bool(groups.get("failed")) or groups.get("sign") == "-"
-    set_many(
-        ev,
+    out.update(
         {
             "event.category": ["authentication"],
             "event.type": ["info"] if failed else ["start"],
