@@ -28,7 +28,7 @@ from typing import Any
 from canh.collectors.registry import LineContext, LineParser, get_parser
 
 from canh.errors import CanhError, ConfigError
-from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_many
+from canh.events import Event, decode_line, escaped_original, local_zone, new_event
 from canh.i18n import t
 
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
@@ -412,9 +412,10 @@ class SyslogSource:
         parse = self._frames.parse
         for frames in chunks:
             self._stats["read"] += len(frames)
+            now = datetime.now(UTC)
             for frame in frames:
                 self._seq += 1
-                ev = parse(frame, self._seq)
+                ev = parse(frame, self._seq, now)
                 if ev is not None:
                     batch.append(ev)
                 if len(batch) >= limit:
@@ -470,10 +471,11 @@ class FrameParser:
         self.source = source
         self.errors = 0
 
-    def parse(self, frame: Frame, seq: int) -> Event | None:
+    def parse(self, frame: Frame, seq: int, now: datetime | None = None) -> Event | None:
         raw, ip, port = frame
         text, bad = decode_line(raw)
-        ctx = LineContext(source=self.source, position=seq, host=ip, tz=self.tz, now=datetime.now(UTC))
+        when = now or datetime.now(UTC)
+        ctx = LineContext(source=self.source, position=seq, host=ip, tz=self.tz, now=when)
         try:
             ev = self.parser.parse(text, ctx)
         except (CanhError, ValueError, KeyError, IndexError, TypeError):
@@ -484,12 +486,21 @@ class FrameParser:
             if ev is None and text.strip():
                 # Stored as it came rather than dropped: the message itself is the evidence.
                 ev = new_event(
-                    timestamp=ctx.now, dataset="syslog", module="system", source=self.source, position=seq,
-                    original=text, message=text, host=ip, ingested=ctx.now,
+                    timestamp=when, dataset="syslog", module="system", source=self.source, position=seq,
+                    original=text, message=text, host=ip, ingested=when,
                 )  # fmt: skip
         if ev is None:
             return None
-        set_many(ev, {"log.source.address": f"{ip}:{port}", "observer.ip": [ip]})
+        log = ev.get("log")
+        if isinstance(log, dict):
+            log["source"] = {"address": f"{ip}:{port}"}
+        else:
+            ev["log"] = {"source": {"address": f"{ip}:{port}"}}
+        observer = ev.get("observer")
+        if isinstance(observer, dict):
+            observer["ip"] = [ip]
+        else:
+            ev["observer"] = {"ip": [ip]}
         if bad:
             ev.setdefault("event", {})["original"] = escaped_original(raw)
             ev.setdefault("tags", []).append("canh_invalid_utf8")
@@ -510,7 +521,8 @@ def _worker_init(fmt: str, timezone: str, source: str) -> None:
 def _parse_job(job: list[Frame], first: int) -> tuple[list[Event], int]:
     assert _WORKER is not None
     parse = _WORKER.parse
-    out = [ev for i, frame in enumerate(job) if (ev := parse(frame, first + i)) is not None]
+    now = datetime.now(UTC)
+    out = [ev for i, frame in enumerate(job) if (ev := parse(frame, first + i, now)) is not None]
     errors, _WORKER.errors = _WORKER.errors, 0
     return out, errors
 
