@@ -36,8 +36,6 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from canh.events import get
-
 conf.verb = 0
 CLIENT = "10.0.0.1"
 SERVER4 = "192.0.2.10"
@@ -217,8 +215,9 @@ def run_canh(
     datasets: dict[str, int] = defaultdict(int)
     tcp_flows = []
     t0, c0 = time.perf_counter(), time.process_time()
-    # The timed loop keeps only what the comparison needs (plain dict reads, no get()): the figure is
-    # the collector's, not this script's bookkeeping.
+    # The timed loop keeps only what the comparison needs, as plain tuples: the figure is the
+    # collector's, not this script's bookkeeping (holding every flow event would also make each of
+    # Python's full garbage collections walk them all, which a sensor storing its events never does).
     with path.open("rb") as fh:
         for item in an.run(CaptureReader(fh), where=str(path)):
             if item.__class__ is list:
@@ -227,15 +226,21 @@ def run_canh(
                     ds = e["event"]["dataset"]
                     datasets[ds] += 1
                     if ds == "network.flow" and e["network"]["transport"] == "tcp":
-                        tcp_flows.append(e)
+                        tcp_flows.append(_conversation(e))
     rest = an.finish()
     events += len(rest)
     for e in rest:
         ds = e["event"]["dataset"]
         datasets[ds] += 1
         if ds == "network.flow" and e["network"]["transport"] == "tcp":
-            tcp_flows.append(e)
+            tcp_flows.append(_conversation(e))
     return time.perf_counter() - t0, time.process_time() - c0, events, dict(datasets), an, tcp_flows
+
+
+def _conversation(e: dict) -> tuple:
+    """(source ip, port, destination ip, port, packets and bytes each way) of a flow event."""
+    s, d = e["source"], e["destination"]
+    return (s["ip"], s["port"], d["ip"], d["port"], s["packets"], s["bytes"], d["packets"], d["bytes"])
 
 
 def compare_with_tshark(tshark_out: str, flows: list) -> tuple[int, int]:
@@ -251,15 +256,15 @@ def compare_with_tshark(tshark_out: str, flows: list) -> tuple[int, int]:
         return f"{n // 1000} kB" if n // 1000 >= 10 else f"{n} bytes"
 
     ours: dict[frozenset, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
-    for e in flows:
-        a = f"{get(e, 'source.ip')}:{get(e, 'source.port')}"
-        b = f"{get(e, 'destination.ip')}:{get(e, 'destination.port')}"
+    for sip, sport, dip, dport, spk, sby, dpk, dby in flows:
+        a = f"{sip}:{sport}"
+        b = f"{dip}:{dport}"
         side = ours[frozenset((a, b))]
-        side[a][0] += get(e, "source.packets")
-        side[a][1] += get(e, "source.bytes")
+        side[a][0] += spk
+        side[a][1] += sby
         side[a][2] += 1
-        side[b][0] += get(e, "destination.packets")
-        side[b][1] += get(e, "destination.bytes")
+        side[b][0] += dpk
+        side[b][1] += dby
         side[b][2] += 1
     theirs: dict[frozenset, list[tuple]] = defaultdict(list)
     for line in tshark_out.splitlines():
