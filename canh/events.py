@@ -53,7 +53,7 @@ def set_field(event: Event, path: str, value: Any) -> None:
     node[leaf] = value
 
 
-_SPLIT: dict[str, tuple[str, ...]] = {}
+_SPLIT: dict[str, tuple[tuple[str, ...], str]] = {}
 
 
 def set_many(event: Event, fields: Mapping[str, Any]) -> None:
@@ -63,19 +63,21 @@ def set_many(event: Event, fields: Mapping[str, Any]) -> None:
     for path, value in fields.items():
         if value is None:
             continue
-        parts = split.get(path)
-        if parts is None:
-            parts = tuple(path.split("."))
+        entry = split.get(path)
+        if entry is None:
+            parts = path.split(".")
+            entry = (tuple(parts[:-1]), parts[-1])
             if len(split) < 100_000:
-                split[path] = parts
+                split[path] = entry
+        parents, leaf = entry
         node = event
-        for part in parts[:-1]:
+        for part in parents:
             child = node.get(part)
-            if not isinstance(child, dict):
+            if child.__class__ is not dict and not isinstance(child, dict):
                 child = {}
                 node[part] = child
             node = child
-        node[parts[-1]] = value
+        node[leaf] = value
 
 
 def delete(event: Event, path: str) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 _HEX = frozenset("0123456789abcdefABCDEF:.")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\Z")
 
 
 def is_ip(text: str) -> bool:
@@ -19,13 +22,7 @@ def is_ip(text: str) -> bool:
         except ValueError:
             return False
         return True
-    parts = text.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not p.isdigit() or len(p) > 3 or (len(p) > 1 and p[0] == "0") or int(p) > 255:
-            return False
-    return True
+    return _IPV4.match(text) is not None
 
 
 __all__ = ["is_ip"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-
 from canh.collectors.registry import LineContext
+
 from canh.errors import InputError
 from canh.events import Event, prepare
 
