@@ -360,8 +360,29 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+_MISSING = object()
+_PARTS: dict[str, list[str]] = {}
+
+
 def _lookup(event: Mapping[str, Any], name: str) -> Any:
-    return _hashable(get(event, name))
+    """A field's value as a hashable; the plain nested-dict walk first (the common case is hot)."""
+    value = event.get(name, _MISSING)
+    if value is _MISSING:
+        parts = _PARTS.get(name)
+        if parts is None:
+            parts = _PARTS[name] = name.split(".")
+        node: Any = event
+        for part in parts:
+            if type(node) is not dict:
+                node = _MISSING
+                break
+            node = node.get(part, _MISSING)
+            if node is _MISSING:
+                break
+        value = node if node is not _MISSING else get(event, name)  # flattened remainders
+    if type(value) is list or type(value) is dict:
+        return _hashable(value)
+    return value
 
 
 class Correlator:
@@ -407,7 +428,7 @@ class Correlator:
         if not targets:
             return []
         self._stats["fed"] += 1
-        eid = get(event, "event.id") or ""
+        eid = _lookup(event, "event.id") or ""
         t = ts.timestamp()
         hits: list[CorrelationHit] = []
         for st, mask in targets.values():
@@ -443,6 +464,14 @@ class Correlator:
         st.feeds += 1
         if t > st.watermark:
             st.watermark = t
+        if not mask & (mask - 1):  # one referenced rule matched: the common case, kept short
+            idx = mask.bit_length() - 1
+            value = self._value(spec, idx, event) if spec.type == "value_count" else None
+            if value is not None or spec.type != "value_count":
+                self._add(st, self._group_key(spec, idx, event), (t, self._seq, eid, mask, value), hits)
+            if st.feeds - st.last_sweep >= SWEEP_EVERY:
+                self._sweep(st, hits)
+            return
         # One entry per distinct group key: with aliases, two matched rules may group differently.
         by_key: dict[Any, tuple[int, Any]] = {}
         for idx in range(st.nrules):
