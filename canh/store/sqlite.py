@@ -394,19 +394,26 @@ class SQLiteStore(Store):
         time_field: str = "@timestamp",
         batch: int = 1000,
     ) -> Iterator[dict[str, Any]]:
-        where, params, tcol = self._filter(stream, query, since, until, time_field)
-        last: tuple[int, str] = (-(2**62), "")
+        # Keyset pagination from the cursor's time: one index range per page. A lower bound of
+        # `since` with the row value (ts, id) > (?, ?) only as a filter makes every page rescan
+        # from `since`, which is quadratic (a 1.2M-event scan never finished).
+        where, params, tcol = self._filter(stream, query, None, until, time_field)
+        low = int(since.timestamp() * 1000) if since is not None else -(2**62)
+        last_id: str | None = None
         while True:
+            if last_id is None:
+                cond, extra = f"{tcol} >= ?", [low]
+            else:
+                cond, extra = f"{tcol} >= ? AND ({tcol} > ? OR id > ?)", [low, low, last_id]
             rows = self._query(
-                f"SELECT {tcol}, id, doc FROM {stream} WHERE {where} AND ({tcol}, id) > (?, ?) "
-                f"ORDER BY {tcol}, id LIMIT ?",
-                [*params, last[0], last[1], batch],
+                f"SELECT {tcol}, id, doc FROM {stream} WHERE {where} AND {cond} ORDER BY {tcol}, id LIMIT ?",
+                [*params, *extra, batch],
             )
             if not rows:
                 return
             for _, _, doc in rows:
                 yield orjson.loads(doc)
-            last = (rows[-1][0], rows[-1][1])
+            low, last_id = rows[-1][0], rows[-1][1]
 
     def get_records(self, stream: Stream, ids: Sequence[str]) -> list[dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
