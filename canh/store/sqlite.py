@@ -400,6 +400,7 @@ class SQLiteStore(Store):
         where, params, tcol = self._filter(stream, query, None, until, time_field)
         low = int(since.timestamp() * 1000) if since is not None else -(2**62)
         last_id: str | None = None
+        extra: list[Any]
         while True:
             if last_id is None:
                 cond, extra = f"{tcol} >= ?", [low]
