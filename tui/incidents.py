@@ -13,7 +13,7 @@ from canh.incidents.model import TRANSITIONS, Incident, breached, remaining
 from canh.incidents.systems import Register
 from canh.tui.dialogs import AskChoice, AskText
 from canh.tui.messages import Changed, IncidentsLoaded
-from canh.tui.panes import LEVEL_STYLE, Pane, local_time
+from canh.tui.panes import LEVEL_STYLE, Pane
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -27,22 +27,9 @@ from canh.config import IncidentsConfig
 from canh.errors import CanhError
 from canh.i18n import t
 from canh.store.base import Store
+from canh.timefmt import local_time, short_delta
 
 PRIORITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "cyan"}
-
-
-def short_delta(d: timedelta) -> str:
-    """A countdown an analyst reads at a glance: 2d03h, 4h05m, 12m (negative: overdue)."""
-    sign = "-" if d < timedelta(0) else ""
-    s = abs(int(d.total_seconds()))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{sign}{days}d{hours:02d}h"
-    if hours:
-        return f"{sign}{hours}h{minutes:02d}m"
-    return f"{sign}{minutes}m"
 
 
 def sla_cell(inc: Incident, now: datetime) -> Text:
@@ -51,13 +38,13 @@ def sla_cell(inc: Incident, now: datetime) -> Text:
     left = remaining(inc, now)
     if not left:
         return Text(
-            t("console.sla_breached", targets=",".join(gone)) if gone else "✓",
+            t("sla.breached", targets=",".join(gone)) if gone else "✓",
             style="red" if gone else "green",
         )
     name, d = min(left.items(), key=lambda kv: kv[1])
     clock = inc.sla[name]
     style = "bold red" if d < timedelta(0) or gone else "yellow" if clock.warned_at else ""
-    return Text(f"{t(f'console.sla_{name}')} {short_delta(d)}", style=style)
+    return Text(f"{t(f'sla.{name}')} {short_delta(d)}", style=style)
 
 
 def status_label(status: str) -> str:
@@ -194,11 +181,11 @@ class IncidentsPane(Pane):
         for name, clock in inc.sla.items():
             due = local_time(clock.due.isoformat(), self.zone)
             state = (
-                t("console.sla_met", at=local_time(clock.met_at.isoformat(), self.zone)) if clock.met_at
+                t("sla.met", at=local_time(clock.met_at.isoformat(), self.zone)) if clock.met_at
                 else short_delta(clock.due - now)
             )  # fmt: skip
             style = "red" if clock.breached_at else "yellow" if clock.warned_at else ""
-            head.add_row(t(f"console.sla_{name}"), Text(f"{due}  {state}", style=style))
+            head.add_row(t(f"sla.{name}"), Text(f"{due}  {state}", style=style))
         timeline = Table(box=None, show_header=True, header_style="bold", padding=(0, 1))
         for col in ("col_time", "col_by", "col_action", "col_detail"):
             timeline.add_column(t(f"console.{col}", zone=self.zone_name))

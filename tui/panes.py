@@ -18,21 +18,12 @@ from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from canh.clock import Clock, parse_since
 from canh.config import IncidentsConfig
 from canh.errors import CanhError
-from canh.events import get, parse_ts
+from canh.events import get
 from canh.i18n import t
 from canh.store.base import Store
+from canh.timefmt import local_time
 
 LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
-
-
-def local_time(stamp: str | None, zone: tzinfo) -> str:
-    """``@timestamp`` shown in the SOC's own time zone (analysts think in local time)."""
-    if not stamp:
-        return ""
-    try:
-        return parse_ts(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return stamp
 
 
 class Pane(Vertical):

@@ -28,14 +28,14 @@ def list_cmd(ctx: Ctx, query: str, since: str, limit: int, as_json: bool) -> Non
     if as_json:
         emit_json(rows)
         return
-    cols = [t("col.time"), t("col.level"), t("col.rule"), t("col.host"), t("col.source"), t("col.count")]
+    cols = [ctx.time_header(), t("col.level"), t("col.rule"), t("col.host"), t("col.source"), t("col.count")]
     ctx.out.print(
         table(
             None,
             cols,
             (
                 (
-                    a.get("@timestamp"),
+                    ctx.when(a.get("@timestamp")),
                     get(a, "rule.level") or get(a, "event.severity_label"),
                     get(a, "rule.name") or get(a, "rule.title"),
                     get(a, "host.name"),
@@ -44,6 +44,8 @@ def list_cmd(ctx: Ctx, query: str, since: str, limit: int, as_json: bool) -> Non
                 )
                 for a in rows
             ),
+            one_line=True,
+            flex=(2,),
         )
     )
     ctx.out.print(t("alerts.shown", n=len(rows)))

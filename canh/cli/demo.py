@@ -12,8 +12,8 @@ from canh.demo import run_demo
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
 def demo_cmd(ctx: Ctx, as_json: bool) -> None:
-    """Ingest a realistic day at a government data centre (offline, into <home>/demo) and summarise it."""
-    summary = run_demo(ctx.home, out=None if as_json else ctx.out)
+    """Load yesterday at a provincial data centre (offline, into a fresh store in <home>) and show what it found."""
+    summary = run_demo(ctx.home, out=None if as_json else ctx.out, clock=ctx.runtime.clock)
     if as_json:
         emit_json([summary])
 

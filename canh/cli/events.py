@@ -39,14 +39,14 @@ def search_cmd(
     if as_json:
         emit_json(rows)
         return
-    cols = [t("col.time"), t("col.host"), t("col.dataset"), t("col.source"), t("col.message")]
+    cols = [ctx.time_header(), t("col.host"), t("col.dataset"), t("col.source"), t("col.message")]
     ctx.out.print(
         table(
             None,
             cols,
             (
                 (
-                    e.get("@timestamp"),
+                    ctx.when(e.get("@timestamp")),
                     get(e, "host.name"),
                     get(e, "event.dataset"),
                     get(e, "source.ip"),
@@ -54,6 +54,7 @@ def search_cmd(
                 )
                 for e in rows
             ),
+            flex=(4,),
         )
     )
     ctx.out.print(t("events.shown", n=len(rows)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from canh.i18n import t
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.model import STATUSES, Incident, remaining
 from canh.incidents.systems import Register
+from canh.timefmt import short_delta
 
 
 def actor() -> str:
@@ -74,14 +76,19 @@ def _print_incident(ctx: Ctx, inc: Incident, version: int, *, stderr: bool = Fal
         (t("incident.col.assignee"), f"{inc.assignee} {inc.team}".strip()),
         (t("incident.col.systems"), ", ".join(inc.systems)),
         (t("incident.col.max_level"), inc.max_level or ""),
-        (t("incident.col.detected"), inc.detected_at.isoformat()),
+        (t("incident.col.detected"), ctx.when(inc.detected_at)),
         (t("incident.col.alerts"), len(inc.alerts)),
         (t("incident.col.techniques"), ", ".join(inc.techniques)),
     ]
+    left = remaining(inc, now)
     for name, clock in inc.sla.items():
-        left = remaining(inc, now).get(name)
-        state = "met" if clock.met_at else ("BREACHED" if clock.breached_at else f"{left}")
-        rows.append((f"SLA {name}", f"{clock.due.isoformat()}  {state}"))
+        if clock.met_at:
+            state = t("sla.met", at=ctx.when(clock.met_at))
+        elif clock.breached_at:
+            state = t("sla.breached_at", at=ctx.when(clock.breached_at))
+        else:
+            state = _countdown(left[name])
+        rows.append((f"SLA {t(f'sla.{name}')}", f"{ctx.when(clock.due)}  {state}"))
     out.print(table(None, [t("incident.col.field"), t("incident.col.value")], rows))
     if inc.observables:
         out.print(
@@ -115,7 +122,7 @@ def _print_incident(ctx: Ctx, inc: Incident, version: int, *, stderr: bool = Fal
                 t("incident.col.detail"),
             ],
             (
-                (e.at.isoformat(), e.by, e.action, ", ".join(f"{k}={v}" for k, v in e.detail.items()))
+                (ctx.when(e.at), e.by, e.action, ", ".join(f"{k}={v}" for k, v in e.detail.items()))
                 for e in inc.timeline[-30:]
             ),
         )
@@ -145,6 +152,7 @@ def list_cmd(ctx: Ctx, query: str, open_only: bool, status: str | None, limit: i
         emit_json(i.doc() for i in rows)
         return
     now = ctx.runtime.clock.now()
+    # Title last: in a narrow terminal it is the column that gives way, ending in an ellipsis.
     ctx.out.print(
         table(
             None,
@@ -152,37 +160,51 @@ def list_cmd(ctx: Ctx, query: str, open_only: bool, status: str | None, limit: i
                 "ID",
                 t("incident.col.priority"),
                 t("incident.col.status"),
-                t("incident.col.title"),
-                t("incident.col.systems"),
-                t("incident.col.assignee"),
-                t("incident.col.alerts"),
                 t("incident.col.sla"),
+                t("incident.col.alerts"),
+                t("incident.col.assignee"),
+                t("incident.col.systems"),
+                t("incident.col.title"),
             ],
             (
                 (
                     i.id,
                     i.priority,
                     i.status,
-                    i.title,
-                    ", ".join(i.systems),
-                    i.assignee,
-                    len(i.alerts),
                     _sla_cell(i, now),
+                    len(i.alerts),
+                    i.assignee,
+                    ", ".join(i.systems),
+                    i.title,
                 )
                 for i in rows
             ),
+            one_line=True,
+            flex=(6, 7),
         )
     )
     ctx.out.print(t("incident.shown", n=len(rows)))
 
 
+def _countdown(left: timedelta) -> str:
+    if left < timedelta(0):
+        return t("sla.overdue", late=short_delta(-left))
+    return t("sla.left", left=short_delta(left))
+
+
+def _short_countdown(left: timedelta) -> str:
+    """For one-line lists: ``12m``, or ``-2h05m!`` when overdue."""
+    return short_delta(left) + ("!" if left < timedelta(0) else "")
+
+
 def _sla_cell(inc: Incident, now: Any) -> str:
+    """The most urgent running clock: ``ack 12m``, ``contain -2h05m!`` when overdue."""
     left = remaining(inc, now)
     if not left:
-        return ""
+        gone = [t(f"sla.{n}") for n, c in inc.sla.items() if c.breached_at]
+        return t("sla.breached", targets=", ".join(gone)) if gone else ""
     name, delta = min(left.items(), key=lambda kv: kv[1])
-    mins = int(delta.total_seconds() // 60)
-    return f"{name} {mins}m" if mins >= 0 else f"{name} -{-mins}m!"
+    return f"{t(f'sla.{name}')} {_short_countdown(delta)}"
 
 
 @incidents_group.command("show")

@@ -170,7 +170,7 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
             cols,
             (
                 (
-                    r["id"],
+                    str(r["id"])[:_SHOWN_ID],
                     r.get("level"),
                     r["title"],
                     "/".join(r.get("logsource", {}).values()) or r.get("type"),
@@ -178,6 +178,8 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
                 )
                 for r in rows
             ),
+            one_line=True,
+            flex=(2, 3),
         )
     )
     ctx.out.print(t("rules.listed", n=len(rows)))
@@ -200,7 +202,18 @@ def _find_rule(ctx: Ctx, ref: str) -> Any:
     for r in loaded.rules:
         if ref in (str(r.id), r.name, r.title):
             return r
+    # A unique id prefix, as `canh rules list` shows ids (and as git takes commit prefixes).
+    if len(ref) >= _MIN_PREFIX:
+        hits = [r for r in loaded.rules if str(r.id).startswith(ref.lower())]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            raise RuleError("rules.ambiguous", ref=ref, n=len(hits), ids=", ".join(str(r.id) for r in hits[:5]))
     raise RuleError("rules.not_found", ref=ref)
+
+
+_MIN_PREFIX = 6
+_SHOWN_ID = 8
 
 
 @rules_group.command("convert")
@@ -263,14 +276,14 @@ def backtest_cmd(ctx: Ctx, rule: str, since: str, limit: int, as_json: bool) -> 
     if as_json:
         emit_json(hits)
         return
-    cols = [t("col.time"), t("col.host"), t("col.source"), t("col.dataset"), t("col.message")]
+    cols = [ctx.time_header(), t("col.host"), t("col.source"), t("col.dataset"), t("col.message")]
     ctx.out.print(
         table(
             None,
             cols,
             (
                 (
-                    e.get("@timestamp"),
+                    ctx.when(e.get("@timestamp")),
                     get(e, "host.name"),
                     get(e, "source.ip"),
                     get(e, "event.dataset"),

@@ -77,6 +77,8 @@ def list_cmd(ctx: Ctx, level: int | None, agency: str | None, as_json: bool) -> 
                 (s.code, s.name_vi, s.owner_org, s.level or "", s.dossier.status, _due_cell(s, today))
                 for s in rows
             ),
+            one_line=True,
+            flex=(1, 2),
         )
     )
     ctx.out.print(t("register.shown", n=len(rows)))
