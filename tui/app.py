@@ -18,6 +18,7 @@ from canh.config import CanhConfig
 from canh.events import local_zone
 from canh.i18n import t
 from canh.store.base import Store
+from canh.timefmt import zone_label
 
 
 class CanhApp(App[None]):
@@ -29,8 +30,8 @@ class CanhApp(App[None]):
     def __init__(self, store: Store, config: CanhConfig, clock: Clock, actor: str = "analyst") -> None:
         super().__init__()
         self.store, self.config, self.clock, self.actor = store, config, clock, actor
-        self.zone_name = config.timezone
         self.zone = local_zone(config.timezone)
+        self.zone_name = zone_label(self.zone, clock.now())  # "+07": column headers stay narrow
         self.title = t("console.title")
 
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [

@@ -13,7 +13,7 @@ from canh.incidents.model import TRANSITIONS, Incident, breached, remaining
 from canh.incidents.systems import Register
 from canh.tui.dialogs import AskChoice, AskText
 from canh.tui.messages import Changed, IncidentsLoaded
-from canh.tui.panes import LEVEL_STYLE, Pane
+from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -91,9 +91,12 @@ class IncidentsPane(Pane):
         ):
             self._bindings.bind(key, action, t(label))
         table = self.query_one(DataTable)
-        for label in ("col_id", "col_priority", "col_status", "col_title", "col_assignee", "col_systems",
-                      "col_sla", "col_alerts", "col_updated"):  # fmt: skip
-            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label)
+        # The title has a fixed width (cropped; whole in the detail below) so the SLA countdown and
+        # the columns after it stay on screen in a 100-column terminal.
+        for label in ("col_id", "col_priority", "col_status", "col_sla", "col_title", "col_alerts",
+                      "col_assignee", "col_systems", "col_updated"):  # fmt: skip
+            width = TITLE_WIDTH if label == "col_title" else None
+            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label, width=width)
         self.reload()
 
     def desk(self) -> IncidentDesk:
@@ -141,12 +144,12 @@ class IncidentsPane(Pane):
                 inc.id,
                 Text(inc.priority, style=PRIORITY_STYLE.get(inc.priority, "")),
                 status_label(inc.status),
+                sla_cell(inc, now),
                 inc.title,
+                str(len(inc.alerts)),
                 "/".join(x for x in (inc.assignee, inc.team) if x),
                 ", ".join(inc.systems),
-                sla_cell(inc, now),
-                str(len(inc.alerts)),
-                local_time(inc.updated_at.isoformat(), self.zone),
+                local_time(inc.updated_at.isoformat(), self.zone, seconds=False),
                 key=inc.id,
             )
         if self.rows:

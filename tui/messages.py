@@ -42,3 +42,12 @@ class Changed(Message):
     text: str
     error: bool = False
     ref: str | None = None  # what the change made or touched (e.g. an incident id), to show it next
+
+
+@dataclass
+class AlertEvents(Message):
+    """The events an alert was raised on, fetched for the detail view of the highlighted alert."""
+
+    alert_id: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None

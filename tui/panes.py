@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any, ClassVar
 
-from canh.tui.messages import Changed, Loaded
+from canh.tui.messages import AlertEvents, Changed, Loaded
+from rich.console import Group
 from rich.json import JSON
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +26,47 @@ from canh.store.base import Store
 from canh.timefmt import local_time
 
 LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+MAX_SHOWN_EVENTS = 10
+TITLE_WIDTH = 40
+
+
+def alert_detail(alert: dict[str, Any], events: list[dict[str, Any]], zone: tzinfo) -> Group:
+    """What an analyst needs to judge an alert: the rule (with its author and link, as the Sigma
+    licence asks), who and what it is about, and the log lines it was raised on."""
+    head = Table(box=None, show_header=False, padding=(0, 1))
+    head.add_column(style="bold")
+    head.add_column()
+    level = str(get(alert, "rule.level") or get(alert, "event.severity_label") or "")
+    head.add_row(
+        Text(level, style=LEVEL_STYLE.get(level, "")), Text(str(get(alert, "rule.name") or ""), style="bold")
+    )
+    rows = (
+        ("console.col_rule", " ".join(str(x) for x in (get(alert, "rule.id"), get(alert, "rule.author")) if x)),
+        ("console.detail_link", get(alert, "rule.reference")),
+        ("console.detail_description", get(alert, "rule.description")),
+        ("ATT&CK", ", ".join(get(alert, "threat.technique.id") or get(alert, "canh.techniques") or [])),
+        ("console.col_host", get(alert, "host.name")),
+        ("console.col_source", get(alert, "source.ip")),
+        ("console.col_user", get(alert, "user.name")),
+        ("URL", get(alert, "url.original")),
+        ("console.detail_window", " → ".join(local_time(get(alert, p), zone) for p in ("event.start", "event.end")
+                                             if get(alert, p))),
+        ("console.detail_suppressed", get(alert, "canh.suppressed")),
+    )  # fmt: skip
+    for key, value in rows:
+        if value:  # YAML folded text keeps its line breaks: one paragraph reads better
+            head.add_row(t(key) if key.startswith("console.") else key, " ".join(str(value).split()))
+    lines = Table(box=None, show_header=False, padding=(0, 1))
+    lines.add_column(no_wrap=True)
+    lines.add_column()
+    for ev in events:
+        text = str(get(ev, "event.original") or ev.get("message") or "")
+        lines.add_row(local_time(ev.get("@timestamp"), zone), Text(text[:400]))
+    total = len(get(alert, "canh.event_ids") or [])
+    title = Text(t("console.detail_events", shown=len(events), total=total), style="bold")
+    return Group(head, Text(""), title, lines) if total else Group(head)
 
 
 class Pane(Vertical):
@@ -78,17 +121,12 @@ class AlertsPane(Pane):
     def on_mount(self) -> None:
         self._bindings.bind("i", "incident", t("console.key_incident"))
         table = self.query_one(DataTable)
-        for label in (
-            "col_time",
-            "col_level",
-            "col_incident",
-            "col_rule",
-            "col_host",
-            "col_source",
-            "col_user",
-            "col_events",
-        ):
-            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label)
+        # The rule's title has a fixed width (cropped; whole in the detail below) so the columns
+        # after it stay on screen in a 100-column terminal.
+        for label in ("col_time", "col_level", "col_rule", "col_source", "col_host", "col_user", "col_events",
+                      "col_incident"):  # fmt: skip
+            width = TITLE_WIDTH if label == "col_rule" else None
+            table.add_column(t(f"console.{label}", zone=self.zone_name), key=label, width=width)
         self.reload()
 
     @work(thread=True, exclusive=True, group="alerts")
@@ -116,12 +154,12 @@ class AlertsPane(Pane):
             table.add_row(
                 local_time(a.get("@timestamp"), self.zone),
                 Text(level, style=LEVEL_STYLE.get(level, "")),
-                str(get(a, "canh.incident.id") or ""),
                 str(get(a, "rule.name") or get(a, "rule.title") or ""),
-                str(get(a, "host.name") or ""),
                 str(get(a, "source.ip") or ""),
+                str(get(a, "host.name") or ""),
                 str(get(a, "user.name") or ""),
                 str(get(a, "canh.events_count") or len(get(a, "canh.event_ids") or [])),
+                str(get(a, "canh.incident.id") or ""),
                 key=str(i),
             )
 
@@ -129,9 +167,26 @@ class AlertsPane(Pane):
     def show(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and int(event.row_key.value) < len(self.rows):
             self.cursor = int(event.row_key.value)
-            self.query_one("#alerts-detail", Static).update(
-                JSON.from_data(self.rows[self.cursor], default=str)
-            )
+            alert = self.rows[self.cursor]
+            self.query_one("#alerts-detail", Static).update(alert_detail(alert, [], self.zone))
+            self.load_events(alert)
+
+    @work(thread=True, exclusive=True, group="alert-events")
+    def load_events(self, alert: dict[str, Any]) -> None:
+        ids = [str(i) for i in (get(alert, "canh.event_ids") or [])][:MAX_SHOWN_EVENTS]
+        try:
+            events = self.store.get_records("events", ids) if ids else []
+            self.post_message(AlertEvents(str(alert.get("id")), events))
+        except CanhError as exc:
+            self.post_message(AlertEvents(str(alert.get("id")), error=exc.render()))
+
+    def on_alert_events(self, message: AlertEvents) -> None:
+        message.stop()
+        if self.cursor < len(self.rows) and str(self.rows[self.cursor].get("id")) == message.alert_id:
+            if message.error:
+                self._status(message.error, error=True)
+            detail = alert_detail(self.rows[self.cursor], message.events, self.zone)
+            self.query_one("#alerts-detail", Static).update(detail)
 
     def action_incident(self) -> None:
         if self.cursor < len(self.rows):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from canh.tui.factory import make_app
+from rich.console import Console
 from textual.widgets import DataTable, Input, Static
 
 from canh.clock import ManualClock
@@ -37,6 +39,13 @@ def _store(tmp_path: Path) -> SQLiteStore:
     return store
 
 
+def _text(renderable: object) -> str:
+    """What a rich renderable shows, as plain text."""
+    console = Console(width=140, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
 async def _run(tmp_path: Path, lang: str):  # type: ignore[no-untyped-def]
     set_language(lang)
     store = _store(tmp_path)
@@ -55,9 +64,15 @@ async def test_alert_queue_shows_alerts_in_local_time(tmp_path: Path) -> None:
             assert table.row_count == 1
             row = table.get_row_at(0)
             assert row[0] == "2026-11-22 02:11:00"  # 19:11Z is 02:11 in Hanoi
-            assert str(row[1]) == "high" and row[3] == "SSH login after brute force"
+            assert str(row[1]) == "high" and row[2] == "SSH login after brute force"
             assert "1 alert(s) in the last 7d" in str(app.query_one("#status-line", Static).render())
-            assert "185.220.101.47" in str(app.query_one("#alerts-detail", Static).render())
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            detail = _text(app.query_one("#alerts-detail", Static).content)
+            # The detail shows the log lines the alert was raised on, fetched from the store.
+            assert "185.220.101.47" in detail and "(2 of 2)" in detail
+            assert "failure login for root from 185.220.101.47" in detail
+            assert "success login for deploy from 185.220.101.47" in detail
     finally:
         store.close()
         set_language(None)

@@ -72,14 +72,14 @@ async def test_alert_becomes_incident_on_its_system_then_taken_and_commented(tmp
             incidents = app.query_one("#incidents-table", DataTable)
             assert incidents.row_count == 1
             row = incidents.get_row_at(0)
-            assert str(row[1]) == "P1" and row[2] == "new" and row[5] == "HT-KHCN-01"
-            assert "ack" in str(row[6])
-            assert app.query_one("#alerts-table", DataTable).get_row_at(0)[2] == row[0]
+            assert str(row[1]) == "P1" and row[2] == "new" and row[7] == "HT-KHCN-01"
+            assert "ack" in str(row[3])
+            assert app.query_one("#alerts-table", DataTable).get_row_at(0)[7] == row[0]
             incidents.focus()
             await pilot.press("t")
             await _settle(app, pilot)
             row = incidents.get_row_at(0)
-            assert row[2] == "triage" and row[4] == "lan"
+            assert row[2] == "triage" and row[6] == "lan"
             await pilot.press("c")
             await pilot.pause()
             assert isinstance(app.screen, AskText)
