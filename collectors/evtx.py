@@ -33,18 +33,39 @@ _CHUNK_RANGE = re.compile(r"record IDs (\d+)\.\.(\d+)")
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
 
 
+_NO_ATTRS: dict[str, Any] = {}
+
+
 def _attrs(node: Any) -> dict[str, Any]:
-    if isinstance(node, dict):
+    if node.__class__ is dict:
         attrs = node.get("#attributes")
-        if isinstance(attrs, dict):
+        if attrs.__class__ is dict:
             return attrs
-    return {}
+    return _NO_ATTRS  # read only, never handed out
+
+
+class _Nested(Exception):
+    """An EventData value that is an element tree: the field-by-field path lays it out."""
+
+
+def _value_text(value: Any) -> str:
+    if value.__class__ is int:
+        return str(value)
+    if value.__class__ is dict and "#text" not in value:
+        raise _Nested
+    return as_text(value)
 
 
 def _data_fields(node: Any) -> dict[str, str]:
     """EventData as Winlogbeat keeps it: named ``<Data>`` by name, unnamed ones as ``param1``..."""
-    if not isinstance(node, dict):
+    if node.__class__ is not dict:
         return {} if node is None else {"param1": as_text(node)}
+    if "Data" not in node and "#attributes" not in node:
+        # The common case, named fields with plain values, in one comprehension (a third of the cost).
+        try:
+            return {k: v if v.__class__ is str else _value_text(v) for k, v in node.items()}
+        except _Nested:
+            pass
     out: dict[str, str] = {}
     for key, value in node.items():
         if key == "#attributes":
@@ -73,19 +94,23 @@ def _data_fields(node: Any) -> dict[str, str]:
 def record_from_json(event: dict[str, Any]) -> WinRecord:
     """A WinRecord from one record of ``PyEvtxParser.records_json()`` (the decoded ``Event`` object)."""
     system = event["System"]
-    eid_node = system.get("EventID")
-    qualifiers = None
-    if isinstance(eid_node, dict):
-        qualifiers = _attrs(eid_node).get("Qualifiers")
-        eid_node = eid_node.get("#text")
-    event_id = int(eid_node)
-    if qualifiers:
-        # Classic event ids carry qualifiers in the high word; Winlogbeat reports the low 16 bits.
-        event_id &= 0xFFFF
-    provider = _attrs(system.get("Provider"))
-    execution = _attrs(system.get("Execution"))
-    correlation = _attrs(system.get("Correlation"))
-    record_id = system.get("EventRecordID")
+    get = system.get
+    eid_node = get("EventID")
+    if eid_node.__class__ is int:
+        event_id = eid_node
+    else:
+        qualifiers = None
+        if isinstance(eid_node, dict):
+            qualifiers = _attrs(eid_node).get("Qualifiers")
+            eid_node = eid_node.get("#text")
+        event_id = int(eid_node)
+        if qualifiers:
+            # Classic event ids carry qualifiers in the high word; Winlogbeat reports the low 16 bits.
+            event_id &= 0xFFFF
+    provider = _attrs(get("Provider"))
+    execution = _attrs(get("Execution"))
+    correlation = _attrs(get("Correlation"))
+    record_id = get("EventRecordID")
     user_data: dict[str, str] | None = None
     user_data_name: str | None = None
     ud = event.get("UserData")
@@ -99,27 +124,28 @@ def record_from_json(event: dict[str, Any]) -> WinRecord:
     data = _data_fields(event_data) if event_data is not None else {}
     if "ProcessingErrorData" in event and isinstance(event["ProcessingErrorData"], dict):
         data.update(_data_fields(event["ProcessingErrorData"]))
+    # Positional: keyword arguments cost a microsecond per record here.
     return WinRecord(
-        channel=system.get("Channel"),
-        event_id=event_id,
-        provider=provider.get("Name") or provider.get("EventSourceName"),
-        computer=system.get("Computer"),
-        record_id=int(record_id) if record_id is not None else None,
-        time=_attrs(system.get("TimeCreated")).get("SystemTime"),
-        provider_guid=provider.get("Guid"),
-        level=system.get("Level"),
-        task=system.get("Task"),
-        opcode=system.get("Opcode"),
-        version=system.get("Version"),
-        keywords=system.get("Keywords"),
-        pid=execution.get("ProcessID"),
-        thread_id=execution.get("ThreadID"),
-        user_sid=_attrs(system.get("Security")).get("UserID"),
-        activity_id=correlation.get("ActivityID"),
-        related_activity_id=correlation.get("RelatedActivityID"),
-        event_data=data,
-        user_data=user_data,
-        user_data_name=user_data_name,
+        get("Channel"),  # channel
+        event_id,
+        provider.get("Name") or provider.get("EventSourceName"),  # provider
+        get("Computer"),  # computer
+        record_id if record_id.__class__ is int else int(record_id) if record_id is not None else None,
+        _attrs(get("TimeCreated")).get("SystemTime"),  # time
+        provider.get("Guid"),  # provider_guid
+        get("Level"),
+        get("Task"),
+        get("Opcode"),
+        get("Version"),
+        get("Keywords"),
+        execution.get("ProcessID"),  # pid
+        execution.get("ThreadID"),  # thread_id
+        _attrs(get("Security")).get("UserID"),  # user_sid
+        correlation.get("ActivityID"),
+        correlation.get("RelatedActivityID"),
+        data,  # event_data
+        user_data,
+        user_data_name,
     )
 
 

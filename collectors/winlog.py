@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from canh.collectors.addresses import is_ip
+
 from canh.events import Event, format_ts, new_event, parse_ts, set_field
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
@@ -265,11 +267,7 @@ def record_identity(rec: WinRecord) -> tuple[str, int | str] | None:
         seconds = int(rec.time.timestamp())
     elif rec.time:
         try:
-            text = rec.time
-            if len(text) >= 20 and text[-1] == "Z" and text[10] == "T":
-                seconds = int(datetime.fromisoformat(text[:19]).replace(tzinfo=UTC).timestamp())
-            else:
-                seconds = int(parse_ts(text).timestamp())
+            seconds = _epoch_seconds(rec.time)
         except ValueError:
             seconds = 0
     if 0 <= seconds < 1 << 31 and 0 <= rec.record_id < 1 << 32:
@@ -277,9 +275,30 @@ def record_identity(rec: WinRecord) -> tuple[str, int | str] | None:
     return log, f"{seconds}:{rec.record_id}"
 
 
-def _stamp(value: str | datetime | None, now: datetime) -> str:
+# Records of one log come minutes apart at most: the epoch of each "YYYY-MM-DDTHH:MM" is computed once.
+_MINUTES: dict[str, int] = {}
+
+
+def _epoch_seconds(text: str) -> int:
+    """Whole UTC seconds of a stamp; EVTX's "YYYY-MM-DDTHH:MM:SS[.f]Z" without building a datetime."""
+    if len(text) >= 20 and text[-1] == "Z" and text[10] == "T":
+        if text[13] == ":" and text[16] == ":" and text[17] in "012345" and text[18] in "0123456789":
+            base = _MINUTES.get(text[:16])
+            if base is None:
+                if len(_MINUTES) > 4096:
+                    _MINUTES.clear()
+                # Same validity as parsing text[:19]: the seconds digits were checked to be 00-59.
+                base = _MINUTES[text[:16]] = int(
+                    datetime.fromisoformat(text[:16] + ":00").replace(tzinfo=UTC).timestamp()
+                )
+            return base + int(text[17:19])
+        return int(datetime.fromisoformat(text[:19]).replace(tzinfo=UTC).timestamp())
+    return int(parse_ts(text).timestamp())
+
+
+def _stamp(value: str | datetime | None, now: str) -> str:
     if value is None:
-        return format_ts(now)
+        return now
     if isinstance(value, datetime):
         return format_ts(value)
     # EVTX SystemTime is "YYYY-MM-DDTHH:MM:SS.fffffffZ": slice it rather than parse (hot path).
@@ -305,11 +324,8 @@ def _ip(text: str) -> str | None:
         return None
     if text.startswith("::ffff:") and "." in text:
         text = text[7:]
-    parts = text.split(".")
-    if len(parts) == 4 and all(
-        p.isdigit() and len(p) <= 3 and int(p) < 256 and (p[0] != "0" or p == "0") for p in parts
-    ):
-        return text  # the common IPv4 case, without building an ip_address object
+    if ":" not in text and is_ip(text):
+        return text  # the common IPv4 case (ASCII digits only), without building an ip_address object
     try:
         return str(ipaddress.ip_address(text.split("%", 1)[0]))
     except ValueError:
@@ -327,14 +343,50 @@ def _hashes(text: str, prefix: str, out: dict[str, Any]) -> None:
             out[f"{prefix}.hash.{algo.strip().lower()}"] = digest.strip().lower()
 
 
+class _Plan:
+    """What a (channel, event id) decides, worked out once: dataset, ECS category/type/action, switches."""
+
+    __slots__ = ("dataset", "failure", "hash_prefix", "kind", "logon", "module", "pe", "security", "sysmon")
+
+    def __init__(self, channel: str | None, eid: int) -> None:
+        self.dataset, self.module = dataset_for(channel)
+        self.kind = _classify(channel or "", eid)
+        self.sysmon = channel == SYSMON_CHANNEL
+        self.security = channel == "Security"
+        self.failure = self.security and eid in (4625, 4771)
+        # Image load (Sysmon 6/7) describes the loaded file; process creation (Sysmon 1) the new process.
+        pe = None
+        if self.sysmon and eid == 1:
+            pe = "process.pe."
+        elif self.sysmon and eid in (6, 7):
+            pe = "file.pe."
+        self.pe = {name: pe + leaf for name, leaf in _PE.items()} if pe else None
+        self.hash_prefix = "process" if eid == 1 else "file"
+        self.logon = eid in _LOGON_EVENTS
+
+
+_PLANS: dict[tuple[str | None, int], _Plan] = {}
+
+
+def _plan(channel: str | None, eid: int) -> _Plan:
+    if channel is not None and channel.__class__ is not str:
+        return _Plan(channel, eid)  # a malformed document: fail (or not) as the uncached path does
+    key = (channel, eid)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 4096:  # channel names come from the input
+            _PLANS.clear()
+        plan = _PLANS[key] = _Plan(channel, eid)
+    return plan
+
+
 def ecs_fields(rec: WinRecord) -> dict[str, Any]:
     """The ECS fields (dotted names) that the EventData, UserData and header of ``rec`` give."""
+    return _ecs_fields(rec.event_data, _plan(rec.channel, rec.event_id))
+
+
+def _ecs_fields(data: dict[str, str], plan: _Plan) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    data = rec.event_data
-    channel = rec.channel or ""
-    sysmon = channel == SYSMON_CHANNEL
-    security = channel == "Security"
-    eid = rec.event_id
     for name, value in data.items():
         kind = _KIND.get(name)
         if kind is None or not value or value == "-":
@@ -353,17 +405,15 @@ def ecs_fields(rec: WinRecord) -> dict[str, Any]:
             if ip is not None:
                 out[_IPS[name]] = ip
         elif name in _PE:
-            if sysmon and eid == 1:
-                out[f"process.pe.{_PE[name]}"] = value
-            elif sysmon and eid in (6, 7):
-                out[f"file.pe.{_PE[name]}"] = value
+            if plan.pe is not None:
+                out[plan.pe[name]] = value
         elif name == "Hashes" or name == "Hash":
-            _hashes(value, "process" if eid == 1 else "file", out)
+            _hashes(value, plan.hash_prefix, out)
         elif name == "Protocol":
-            if sysmon:
+            if plan.sysmon:
                 out["network.transport"] = value.lower()
         elif name == "Initiated":
-            if sysmon:
+            if plan.sysmon:
                 out["network.direction"] = "egress" if value.lower() == "true" else "ingress"
         elif name == "Signature":
             out["file.code_signature.subject_name"] = value
@@ -384,18 +434,18 @@ def ecs_fields(rec: WinRecord) -> dict[str, Any]:
         out["process.name"] = _basename(out["process.executable"])
     if "process.parent.executable" in out:
         out["process.parent.name"] = _basename(out["process.parent.executable"])
-    if security or "SubjectUserName" in data or "TargetUserName" in data:
-        _security_users(data, eid, out)
+    if plan.security or "SubjectUserName" in data or "TargetUserName" in data:
+        _security_users(data, plan.logon, out)
     if "file.path" in out and "file.name" not in out:
         out["file.name"] = _basename(out["file.path"])
     return out
 
 
-def _security_users(data: dict[str, str], eid: int, out: dict[str, Any]) -> None:
+def _security_users(data: dict[str, str], logon: bool, out: dict[str, Any]) -> None:
     """Logon events are about the target account; other audit events about the subject who acted."""
     subject = data.get("SubjectUserName")
     target = data.get("TargetUserName")
-    if eid in _LOGON_EVENTS and target and target != "-":
+    if logon and target and target != "-":
         out["user.name"] = target
         _maybe(out, "user.domain", data.get("TargetDomainName"))
         _maybe(out, "user.id", data.get("TargetUserSid") or data.get("TargetSid"))
@@ -413,20 +463,32 @@ def _security_users(data: dict[str, str], eid: int, out: dict[str, Any]) -> None
 _SPLIT: dict[str, tuple[str, ...]] = {}
 
 
-def _put(event: Event, path: str, value: Any) -> None:
-    """set_field with the dotted path split once per name (this runs ~20 times per Sysmon record)."""
+def _split(path: str) -> tuple[str, ...]:
     parts = _SPLIT.get(path)
     if parts is None:
-        parts = _SPLIT[path] = tuple(path.split("."))
-        if len(_SPLIT) > 4096:  # user-named fields could grow it without bound
+        if len(_SPLIT) > 4096:  # user-named fields (hash algorithms) could grow it without bound
             _SPLIT.clear()
-    node = event
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
+        parts = _SPLIT[path] = tuple(path.split("."))
+    return parts
+
+
+def _put_all(event: Event, fields: dict[str, Any]) -> None:
+    """set_field for each dotted name, split once per name (this runs ~7 times per record)."""
+    for path, value in fields.items():
+        parts = _SPLIT.get(path) or _split(path)
+        if len(parts) == 2:  # most ECS names: "process.pid", "user.name"
+            node = event.get(parts[0])
+            if node.__class__ is not dict:
+                node = event[parts[0]] = {}
+            node[parts[1]] = value
+            continue
+        node = event
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child.__class__ is not dict:
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
 
 
 def _maybe(out: dict[str, Any], key: str, value: str | None) -> None:
@@ -469,6 +531,36 @@ def _keywords(value: str | int | None) -> tuple[list[str] | None, str | None]:
     return names or [f"0x{bits:x}"], outcome
 
 
+# A log uses a handful of keyword masks: names kept per mask (copied per event: events are mutable).
+_KEYWORD_NAMES: dict[str | int, tuple[tuple[str, ...] | None, str | None]] = {}
+
+
+def _keywords_cached(value: str | int | None) -> tuple[list[str] | None, str | None]:
+    if value.__class__ is not str and value.__class__ is not int:
+        return _keywords(value)
+    hit = _KEYWORD_NAMES.get(value)
+    if hit is None:
+        names, outcome = _keywords(value)
+        if len(_KEYWORD_NAMES) > 1024:
+            _KEYWORD_NAMES.clear()
+        hit = _KEYWORD_NAMES[value] = (tuple(names) if names is not None else None, outcome)
+    return (list(hit[0]) if hit[0] is not None else None), hit[1]
+
+
+# The batch's ingest time, formatted once: readers pass one ``now`` for a whole file.
+_last_now: tuple[datetime | None, str] = (None, "")
+
+
+def _ingested(now: datetime) -> str:
+    global _last_now
+    last = _last_now
+    if last[0] is now:
+        return last[1]
+    text = format_ts(now)
+    _last_now = (now, text)
+    return text
+
+
 def to_ecs(
     rec: WinRecord,
     *,
@@ -479,13 +571,13 @@ def to_ecs(
     now: datetime | None = None,
 ) -> Event:
     """The ECS event for a Windows record (``source``/``position`` name it when it has no record number)."""
-    when = now or datetime.now(UTC)
+    ingested = _ingested(now) if now else format_ts(datetime.now(UTC))
     ident = record_identity(rec)
     src, pos = ident if ident is not None else (source, position)
-    dataset, module = dataset_for(rec.channel)
+    plan = _plan(rec.channel, rec.event_id)
     ev = new_event(
-        timestamp=_stamp(rec.time, when), dataset=dataset, module=module, source=src, position=pos,
-        original=original, host=rec.computer or host, ingested=when,
+        timestamp=_stamp(rec.time, ingested), dataset=plan.dataset, module=plan.module, source=src,
+        position=pos, original=original, host=rec.computer or host, ingested=ingested,
     )  # fmt: skip
     if source.startswith("/"):
         ev["log"] = {"file": {"path": source}}
@@ -518,7 +610,7 @@ def to_ecs(
         winlog["activity_id"] = rec.activity_id
     if rec.related_activity_id:
         winlog["related_activity_id"] = rec.related_activity_id
-    keywords, outcome = _keywords(rec.keywords)
+    keywords, outcome = _keywords_cached(rec.keywords)
     if keywords:
         winlog["keywords"] = keywords
     if rec.event_data:
@@ -532,20 +624,18 @@ def to_ecs(
     if rec.level is not None:
         ev["log"] = ev.get("log") or {}
         ev["log"]["level"] = _LEVELS.get(rec.level, str(rec.level))
-    kind = _classify(rec.channel or "", rec.event_id)
+    kind = plan.kind
     if kind is not None:
         event["category"], event["type"], event["action"] = list(kind[0]), list(kind[1]), kind[2]
-    if rec.channel == "Security" and rec.event_id in (4625, 4771):
+    if plan.failure:
         outcome = "failure"
     if outcome:
         event["outcome"] = outcome
-    fields = ecs_fields(rec) if rec.event_data or rec.user_data else {}
-    if rec.user_data and not rec.event_data:
-        fields.update(
-            ecs_fields(WinRecord(rec.channel, rec.event_id, None, None, None, None, event_data=rec.user_data))
-        )
-    for path, value in fields.items():
-        _put(ev, path, value)
+    # UserData stands in for EventData when a record has only that (log cleared, some services).
+    if rec.event_data:
+        _put_all(ev, _ecs_fields(rec.event_data, plan))
+    elif rec.user_data:
+        _put_all(ev, _ecs_fields(rec.user_data, plan))
     if "user" not in ev and rec.user_sid:
         set_field(ev, "user.id", rec.user_sid)
     return ev
