@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,9 @@ import orjson
 import pytest
 from canh.collectors.evtx import EvtxFolderSource, EvtxReader, build, map_json_record, record_from_json
 from canh.collectors.registry import LineContext, ReadProblem, detect_file
-from canh.collectors.winlog import dataset_for, record_identity
+from canh.collectors.winlog import WinRecord, dataset_for, record_identity
+from hypothesis import given
+from hypothesis import strategies as st
 
 from canh.events import Event, get
 from tests.conftest import CanhRun
@@ -124,6 +126,63 @@ def test_sysmon_network_dns_registry() -> None:
     assert get(bad, "source.ip") is None and get(bad, "winlog.event_data.SourceIp") == "not-an-ip"
 
 
+def test_addresses_with_non_ascii_digits_are_not_source_ip() -> None:
+    """int() reads Arabic-Indic digits, so a digit-by-digit check took "١٠.0.0.1" for an IPv4 address."""
+    ev = _map(_record({"EventID": 4624}, {"IpAddress": "\u0661\u0660.0.0.1", "TargetUserName": "u"}))
+    assert get(ev, "source.ip") is None
+    assert get(ev, "winlog.event_data.IpAddress") == "\u0661\u0660.0.0.1"
+    assert get(_map(_record({"EventID": 4624}, {"IpAddress": "10.0.0.1"})), "source.ip") == "10.0.0.1"
+
+
+def test_event_data_values_become_strings_and_nested_elements_their_leaves() -> None:
+    ev = _map(_record({}, {
+        "A": "x", "N": 5, "F": 1.5, "T": True, "Z": None, "L": ["a", 2], "W": {"#text": "w"},
+        "Nested": {"#attributes": {"k": "v"}, "Leaf1": "v", "Leaf2": 3}, "B": "y",
+    }))  # fmt: skip
+    data = get(ev, "winlog.event_data")
+    assert list(data.items()) == [
+        ("A", "x"), ("N", "5"), ("F", "1.5"), ("T", "true"), ("Z", ""), ("L", "a\n2"), ("W", "w"),
+        ("Leaf1", "v"), ("Leaf2", "3"), ("B", "y"),
+    ]  # fmt: skip
+
+
+def test_events_share_no_mutable_parts() -> None:
+    """Keyword names and categories are worked out once per value; every event must get its own lists."""
+    first = _map(_record({}, {"TargetUserName": "a"}))
+    first["winlog"]["keywords"].append("changed")
+    first["event"]["category"].append("changed")
+    second = _map(_record({}, {"TargetUserName": "a"}))
+    assert get(second, "winlog.keywords") == ["Audit Failure"]
+    assert get(second, "event.category") == ["authentication"]
+
+
+_STAMPS = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2038, 1, 1))  # 31-bit seconds
+# Steps that land in the same minute, the next one, the same minute of another hour or day.
+_STEPS = st.lists(st.sampled_from([0, 1, 59, 60, 61, 3600, 3660, 86400, -1, -60, -3600]) | st.integers(-10**6, 10**6),
+                  max_size=12)  # fmt: skip
+
+
+@given(_STAMPS, _STEPS, st.integers(0, 7), st.integers(0, (1 << 32) - 1))
+def test_record_identity_second_matches_the_stamp(
+    base: datetime, steps: list[int], digits: int, rid: int
+) -> None:
+    """The per-minute cache gives the same second as parsing each stamp (EVTX SystemTime, 0-7 digits)."""
+    when = base
+    for step in [0, *steps]:
+        when = min(max(when + timedelta(seconds=step), datetime(1970, 1, 1)), datetime(2038, 1, 1))
+        frac = f".{when.microsecond:06d}0"[: digits + 1] if digits else ""
+        text = when.strftime("%Y-%m-%dT%H:%M:%S") + frac + "Z"
+        ident = record_identity(WinRecord("Security", 4624, None, "H", rid, text))
+        seconds = int(when.replace(tzinfo=UTC).timestamp())
+        assert ident == ("winlog://H/Security", (seconds << 32) | rid), text
+
+
+@pytest.mark.parametrize("text", ["2020-02-30T13:18:23Z", "2020-09-09T13:18:60.1Z", "2020-09-09T13:18:2xZ",
+                                  "2020-09-09T13:18:2\u0663Z", "2020-13-09T13:18:23Z"])  # fmt: skip
+def test_record_identity_of_an_impossible_stamp_uses_second_zero(text: str) -> None:
+    assert record_identity(WinRecord("Security", 1, None, "H", 7, text)) == ("winlog://H/Security", 7)
+
+
 def test_classic_event_with_qualifiers_unnamed_data_and_user_data() -> None:
     ev = _map(_record(
         {"Provider": {"#attributes": {"Name": "Service Control Manager", "EventSourceName": "SCM"}},
@@ -198,6 +257,17 @@ def test_corpus_every_record_read_and_sigma_fields_present(corpus: Path) -> None
             (problems if isinstance(item, ReadProblem) else events).append(item)  # type: ignore[arg-type]
     assert not problems
     assert len(events) == 8255  # MANIFEST.md: 8,255 records, no parser errors
+    # 13 records are in the corpus twice: UACME_59_Sysmon.evtx (7) at the top and in Privilege
+    # Escalation, byte for byte, and two pairs of exports from one log (the xp_cmdshell files, 4;
+    # the scheduled-task files, 2). Each copy maps to the same event.id, so a store keeps one.
+    by_id: dict[str, list[Event]] = {}
+    for ev in events:
+        by_id.setdefault(ev["event"]["id"], []).append(ev)
+    copies = [group for group in by_id.values() if len(group) > 1]
+    assert len(by_id) == 8242 and len(copies) == 13
+    for group in copies:
+        assert len({e["event"]["original"] for e in group}) == 1
+        assert len({e["log"]["file"]["path"] for e in group}) == len(group)
     for ev in events:
         assert (
             ev["@timestamp"].endswith("Z")
