@@ -146,50 +146,72 @@ class Doc:
 
     def raw(self, name: str) -> Any:
         got = self.get(name)
+        if got is not None or not name.startswith("winlog.event_data."):
+            return got
+        return self._winlog_fallback(name[18:])
+
+    def _winlog_fallback(self, rest: str) -> Any:
+        got = self.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
         if got is not None:
             return got
-        if name.startswith("winlog.event_data."):
-            rest = name[18:]
-            got = self.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
-            if got is None:
-                # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
-                if self._spaced is None:
-                    self._spaced = {}
-                    winlog = self.event.get("winlog")
-                    if isinstance(winlog, dict):
-                        for sect in ("event_data", "user_data"):
-                            data = winlog.get(sect)
-                            if isinstance(data, dict):
-                                for k, v in data.items():
-                                    if " " in k:
-                                        self._spaced[k.replace(" ", "")] = v
-                return self._spaced.get(rest) if self._spaced else None
-            return got
-        return None
+        # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
+        if self._spaced is None:
+            self._spaced = {}
+            winlog = self.event.get("winlog")
+            if isinstance(winlog, dict):
+                for sect in ("event_data", "user_data"):
+                    data = winlog.get(sect)
+                    if isinstance(data, dict):
+                        for k, v in data.items():
+                            if " " in k:
+                                self._spaced[k.replace(" ", "")] = v
+        return self._spaced.get(rest) if self._spaced else None
 
     def strs(self, name: str) -> tuple[str, ...]:
         """The field's values as strings (a list gives several; missing or null gives none)."""
         got = self._strs.get(name)
-        if got is None:
-            value = self.raw(name)
-            if value is None:
-                got = _EMPTY
-            elif type(value) is str:
-                got = (value,)
-            elif isinstance(value, list):
-                got = tuple(_as_str(v) for v in value if v is not None and not isinstance(v, dict))
-            elif isinstance(value, dict):
-                got = _EMPTY
+        if got is not None:
+            return got
+        # self.raw(name), inlined: this runs for every field of every event the prefilter reads
+        if self._flat is None:
+            parts = _PATHS.get(name)
+            if parts is None:
+                parts = _PATHS[name] = tuple(name.split("."))
+            value: Any = self.event
+            for part in parts:
+                if type(value) is not dict:
+                    value = None
+                    break
+                value = value.get(part)
+                if value is None:
+                    break
             else:
-                got = (_as_str(value),)
-            self._strs[name] = got
+                if type(value) is dict and value:
+                    value = None
+        else:
+            value = self._flat.get(name)
+        if value is None and name.startswith("winlog.event_data."):
+            value = self._winlog_fallback(name[18:])
+        t = type(value)
+        if t is str:
+            got = (value,)
+        elif value is None:
+            got = _EMPTY
+        elif t is list or isinstance(value, list):
+            got = tuple(_as_str(v) for v in value if v is not None and not isinstance(v, dict))
+        elif isinstance(value, dict):
+            got = _EMPTY
+        else:
+            got = (_as_str(value),)
+        self._strs[name] = got
         return got
 
     def low(self, name: str) -> tuple[str, ...]:
         """The field's values lower-cased (Sigma compares case-insensitively by default)."""
         got = self._low.get(name)
         if got is None:
-            got = tuple(s.lower() for s in self.strs(name))
+            vals = self.strs(name)
+            got = (vals[0].lower(),) if len(vals) == 1 else tuple(s.lower() for s in vals)
             self._low[name] = got
         return got
 
@@ -283,7 +305,9 @@ def string_leaf(fld: str | None, s: SigmaString) -> Leaf:
             parts = parts[:-1]
         if all(isinstance(p, str) for p in parts):
             return Leaf(None, "contains", (norm("".join(parts)),), cased)  # type: ignore[arg-type]
-        return Leaf(None, "wild", (re.compile(_wild_regex(parts, not cased, "[^\x00]")),), cased)
+        lits = [norm(p) for p in parts if isinstance(p, str)]
+        rx = re.compile(_wild_regex(parts, not cased, "[^\x00]"))
+        return Leaf(None, "wild", (rx,), cased, extra=max(lits, key=len) if lits else None)
     if not parts:
         return Leaf(fld, "eq", ("",), cased)
     if all(isinstance(p, str) for p in parts):

@@ -1,51 +1,74 @@
 """The prefilter: which rules can possibly match an event, found without evaluating them.
 
 From each compiled rule we derive a set of *necessary atoms*: tests of which at least one must hold
-for the rule to match (an AND keeps the cheapest child's atoms, an OR the union of its children's).
-An atom is an exact value of a field (``event.code = 4688``), the last path component of a field
-(``...\\rundll32.exe``) or a short substring (4 characters) of a literal the field must contain.
-For each event we look its own values up in hash tables of atoms, and only the rules hit (plus the
-few rules with no usable atom) are evaluated.
+for the rule to match (an AND keeps the child least likely to hold, an OR the union of its
+children's). An atom is an exact value of a field (``event.code = 4688``), the last path component
+of a field (``...\\rundll32.exe``) or a literal the field must contain (from ``|contains``,
+``|startswith``, wildcards, keywords, or the literals a regular expression requires). For each
+event we look its own values up in tables of atoms, and only the rules hit (plus the few rules
+with no usable atom) are evaluated.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
 from canh.rules.compile import Doc, Leaf, Node, Not, Or
+from canh.rules.literals import GRAM, LiteralIndex
+from canh.rules.regex_literals import required_literals
 
 Atom = tuple[str, str, str]  # (kind, field, key): kind eq | tail | sub
-GRAM = 4
 MEMO = 20_000  # remembered values per table; bounded so a stream of unique values cannot grow it
 TEXT = "\x00text"  # pseudo-field: all the event's text, for keyword searches
 _WEIGHT = {"eq": 1.0, "tail": 2.0, "sub": 4.0}
+# Rough chance that a value contains a literal of this length (longer literals are rarer).
+_SUB_CHANCE = {1: 0.3, 2: 0.1, 3: 0.04, 4: 0.02, 5: 0.01}
+_SUB_CHANCE_LONG = 0.005
+
+
+def _sub_atoms(fld: str, lits: Iterable[str], cased: bool) -> frozenset[Atom] | None:
+    out: set[Atom] = set()
+    for v in lits:
+        low = str(v).lower()
+        # An empty literal holds for any value; a case-sensitive non-ASCII literal may not be found
+        # in the lower-cased value (lower-casing a capital sigma depends on its neighbours).
+        if not low or (cased and not str(v).isascii()):
+            return None
+        out.add(("sub", fld, low))
+    return frozenset(out)
 
 
 def _leaf_atoms(leaf: Leaf) -> frozenset[Atom] | None:
-    fld = leaf.field
-    if fld is None:  # keyword search: a substring of the event's joined text
-        if leaf.op == "contains" and all(len(str(v)) >= GRAM for v in leaf.values):
-            return frozenset(("sub", TEXT, str(v).lower()) for v in leaf.values)
-        return None
-    out: set[Atom] = set()
-    if leaf.op == "eq":
-        out.update(("eq", fld, str(v).lower()) for v in leaf.values)
-        return frozenset(out)
-    if leaf.op in ("startswith", "contains", "endswith"):
+    fld = TEXT if leaf.field is None else leaf.field
+    op = leaf.op
+    if op == "eq" and leaf.field is not None:
+        return frozenset(("eq", fld, str(v).lower()) for v in leaf.values)
+    if op in ("startswith", "contains"):
+        return _sub_atoms(fld, leaf.values, leaf.cased)
+    if op == "endswith":
+        out: set[Atom] = set()
         for v in leaf.values:
             low = str(v).lower()
-            if leaf.op == "endswith" and "\\" in low:
+            if "\\" in low and not (leaf.cased and not str(v).isascii()):
                 out.add(("tail", fld, low[low.rfind("\\") :]))
-            elif len(low) >= GRAM:
-                out.add(("sub", fld, low))
             else:
-                return None
+                sub = _sub_atoms(fld, (v,), leaf.cased)
+                if sub is None:
+                    return None
+                out |= sub
         return frozenset(out)
-    if leaf.op == "wild" and leaf.extra and len(leaf.extra) >= GRAM:
-        return frozenset({("sub", fld, str(leaf.extra).lower())})
+    if op == "wild":
+        return _sub_atoms(fld, (leaf.extra,), leaf.cased) if leaf.extra else None
+    if op == "re" and leaf.field is not None:
+        rx = leaf.values[0]
+        alts = required_literals(rx.pattern, rx.flags)
+        if not alts:
+            return None
+        best = min(alts, key=lambda s: _chance(frozenset(("sub", fld, x) for x in s), {}))
+        return frozenset(("sub", fld, x) for x in best)
     return None
 
 
@@ -67,10 +90,15 @@ def eq_diversity(trees: Iterable[Node]) -> Counter[str]:
 
 def _chance(atoms: frozenset[Atom], diversity: Mapping[str, int]) -> float:
     """Rough chance that one of the atoms holds for an event: an exact value of a field compared to
-    few values (an HTTP method, a status code) is common; a substring or a file name is rare."""
+    few values (an HTTP method, a status code) is common; a long substring or a file name is rare."""
     p = 0.0
-    for kind, fld, _ in atoms:
-        p += 1.0 / max(diversity.get(fld, 1), 2) if kind == "eq" else 0.02
+    for kind, fld, key in atoms:
+        if kind == "eq":  # values compared to are skewed: the few common ones are very common
+            p += 1.0 / max(diversity.get(fld, 1), 2) ** 0.5
+        elif kind == "tail":
+            p += 0.02
+        else:  # the joined text of the whole event is likelier to contain a literal than one field
+            p += _SUB_CHANCE.get(len(key), _SUB_CHANCE_LONG) * (2.0 if fld == TEXT else 1.0)
     return min(p, 1.0)
 
 
@@ -96,11 +124,23 @@ def atoms_of(node: Node, diversity: Mapping[str, int] | None = None) -> frozense
     return best
 
 
+Lookup = Callable[[str], tuple[int, ...]]
+
+
 @dataclass
 class _Table:
     kind: str
     field: str
     keys: dict[str, list[int]] = dc_field(default_factory=dict)
+
+    def lookup(self, counts: Counter[str]) -> Lookup:
+        """The function giving the rules one (lower-cased) value of the field hits."""
+        keys = {k: tuple(v) for k, v in self.keys.items()}
+        if self.kind == "eq":
+            return lambda x: keys.get(x, ())
+        if self.kind == "tail":
+            return lambda x: keys.get(x[x.rfind("\\") :], ()) if "\\" in x else ()
+        return LiteralIndex(keys, counts)
 
 
 @dataclass
@@ -110,28 +150,34 @@ class RouteIndex:
     always: list[int]
     tables: list[_Table]
     size: int
+    counts: Counter[str] = dc_field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        # (field, kind, keys, memo of value -> rules hit)
-        self._plan: list[tuple[str, str, dict[str, list[int]], dict[str, tuple[int, ...]]]] = [
-            (t.field, t.kind, t.keys, {}) for t in self.tables
+        # (field, lookups of its tables, memo of raw value -> rules hit); one entry per field, so
+        # a value is read and lower-cased once for its eq, tail and substring tables. The joined
+        # text is unique per event: no memo.
+        by_field: dict[str, list[Lookup]] = {}
+        for t in self.tables:
+            by_field.setdefault(t.field, []).append(t.lookup(self.counts))
+        self._plan: list[tuple[str, tuple[Lookup, ...], dict[str, tuple[int, ...]] | None]] = [
+            (fld, tuple(lookups), None if fld == TEXT else {}) for fld, lookups in by_field.items()
         ]
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
-        for fld, kind, keys, memo in self._plan:
-            if fld == TEXT:
-                values: tuple[str, ...] = (doc.alltext(),)
-            else:
-                values = doc.low(fld)
-                if not values:
-                    continue
-            for x in values:
+        for fld, lookups, memo in self._plan:
+            if memo is None:
+                text = doc.alltext()
+                for lookup in lookups:
+                    hit.update(lookup(text))
+                continue
+            for x in doc.strs(fld):
                 # Field values repeat (an image path, a user agent, a URL): remember what they hit.
-                got = memo.get(x)
+                got: tuple[int, ...] | None = memo.get(x)
                 if got is None:
-                    got = _lookup(kind, keys, x)
+                    low = x.lower()
+                    got = lookups[0](low) if len(lookups) == 1 else _union(lookups, low)
                     if len(memo) >= MEMO:
                         memo.clear()
                     memo[x] = got
@@ -140,21 +186,10 @@ class RouteIndex:
         return sorted(hit)
 
 
-def _lookup(kind: str, keys: dict[str, list[int]], x: str) -> tuple[int, ...]:
-    """The rules one value of a field hits in one table."""
-    if kind == "eq":
-        return tuple(keys.get(x, ()))
-    if kind == "tail":
-        pos = x.rfind("\\")
-        return tuple(keys.get(x[pos:], ())) if pos >= 0 else ()
+def _union(lookups: Sequence[Lookup], x: str) -> tuple[int, ...]:
     out: list[int] = []
-    if len(keys) < len(x):
-        for g, rules in keys.items():
-            if g in x:
-                out.extend(rules)
-    else:
-        for g in {x[i : i + GRAM] for i in range(len(x) - GRAM + 1)}.intersection(keys):
-            out.extend(keys[g])
+    for lookup in lookups:
+        out.extend(lookup(x))
     return tuple(out)
 
 
@@ -177,12 +212,8 @@ def build_index(members: Sequence[tuple[int, frozenset[Atom] | None]], counts: C
             always.append(idx)
             continue
         for kind, fld, key in atoms:
-            if kind == "sub":
-                key = min(
-                    (key[i : i + GRAM] for i in range(len(key) - GRAM + 1)), key=lambda g: (counts[g], g)
-                )
             table = tables.setdefault((kind, fld), _Table(kind, fld))
             lst = table.keys.setdefault(key, [])
             if not lst or lst[-1] != idx:
                 lst.append(idx)
-    return RouteIndex(always, list(tables.values()), len(members))
+    return RouteIndex(always, list(tables.values()), len(members), counts)

@@ -1,0 +1,194 @@
+"""The prefilter never drops a rule that matches (hypothesis over random rule trees and events),
+literal indexes answer exactly, and regular expressions' required literals hold in every match."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from canh.rules import literals
+from canh.rules.compile import And, Doc, Node, Not, Or, node_pred, simplify, string_leaf, value_node
+from canh.rules.literals import LiteralIndex, shared_gates
+from canh.rules.prefilter import atoms_of, build_index, eq_diversity, gram_counts
+from canh.rules.regex_literals import ICASE_UNSAFE, required_literals
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sigma.types import SigmaCasedString, SigmaRegularExpression, SigmaString
+
+# A small alphabet so that literals and values often meet; with characters whose lower-casing is
+# special (dotted and dotless i, long s, Kelvin sign, final sigma) and a path separator.
+ALPHA = "abcAB =:\\.İıſKΣσς"
+TEXT = st.text(alphabet=ALPHA, max_size=12)
+FIELDS = ("f", "g", "h")
+
+
+def test_icase_unsafe_letters_are_exactly_those_with_foreign_matches() -> None:
+    every = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
+    unsafe = set()
+    for code in range(128):
+        c = chr(code)
+        if any(d.lower() != c.lower() for d in set(re.findall("(?i)" + re.escape(c), every))):
+            unsafe.add(c)
+    assert unsafe == set(ICASE_UNSAFE)
+
+
+@st.composite
+def regex(draw: Any, depth: int = 0) -> str:
+    kind = draw(
+        st.sampled_from(["lit", "lit", "class", "any", "group", "alt", "rep", "seq"][: 4 if depth > 2 else 8])
+    )
+    if kind == "lit":
+        return re.escape(draw(st.text(alphabet=ALPHA, min_size=1, max_size=5)))
+    if kind == "class":
+        return draw(st.sampled_from([r"\d", r"\s", r"\w", "[a-c]", "[^a]", r"\b", "^", "$"]))
+    if kind == "any":
+        return "."
+    if kind == "group":
+        flag = draw(st.sampled_from(["", "?:", "?i:", "?-i:"]))
+        return f"({flag}{draw(regex(depth + 1))})"
+    if kind == "alt":
+        return f"(?:{draw(regex(depth + 1))}|{draw(regex(depth + 1))})"
+    if kind == "rep":
+        return f"(?:{draw(regex(depth + 1))}){draw(st.sampled_from(['?', '*', '+', '{2}', '{0,2}', '+?']))}"
+    return draw(regex(depth + 1)) + draw(regex(depth + 1))
+
+
+def _holds(alts: list[frozenset[str]], value: str) -> bool:
+    low = value.lower()
+    return all(any(lit in low for lit in lits) for lits in alts)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(regex(), st.booleans(), st.data())
+def test_required_literals_occur_in_every_match(pattern: str, icase: bool, data: Any) -> None:
+    flags = re.I if icase else 0
+    try:
+        rx = re.compile(pattern, flags)
+    except re.error:
+        assume(False)
+        return
+    alts = required_literals(pattern, flags)
+    for lits in alts:
+        assert lits and all(lit and lit.isascii() and lit == lit.lower() for lit in lits)
+    value = data.draw(st.from_regex(rx).filter(lambda v: rx.search(v) is not None))
+    assert _holds(alts, value), (pattern, value, alts)
+    other = data.draw(TEXT)
+    if rx.search(other):
+        assert _holds(alts, other), (pattern, other, alts)
+
+
+def test_required_literals_of_sigma_like_patterns() -> None:
+    assert required_literals(r"ping\s+-n.{6,64}echo EEEE\s?>\s?") == [
+        frozenset({"ping"}),
+        frozenset({"-n"}),
+        frozenset({"echo eeee"}),
+        frozenset({">"}),
+    ]
+    assert required_literals(r"(?i)\$\{`?e`?n") == [frozenset({"${"}), frozenset({"e"}), frozenset({"n"})]
+    # i and s are not kept under IGNORECASE (İ, ı and ſ match them but lower-case to others)
+    assert required_literals(r"(?i)shutdown") == [frozenset({"hutdown"})]
+    assert required_literals("shutdown") == [frozenset({"shutdown"})]
+    assert required_literals("(?:abc|xyz)d") == [frozenset({"abc", "xyz"}), frozenset({"d"})]
+    assert required_literals("(?:abc|.)") == []
+    assert required_literals("(unbalanced") == []
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(st.text(alphabet="abc=:%x", min_size=1, max_size=7), st.just(()), max_size=40),
+    st.lists(st.text(alphabet="abc=:%xy", max_size=300), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=4),
+)
+def test_literal_index_is_exact(lits: dict[str, Any], values: list[str], learn: int) -> None:
+    rules = {lit: (n,) for n, lit in enumerate(lits)}
+    saved = literals.LEARN
+    literals.LEARN = learn  # so that the character gates are picked within the example
+    try:
+        index = LiteralIndex(rules, gram_counts([frozenset(("sub", "f", k) for k in rules)]))
+        for value in values * 2:
+            want = sorted(n for lit, (n,) in rules.items() if lit in value)
+            assert sorted(set(index(value))) == want
+    finally:
+        literals.LEARN = saved
+
+
+@given(st.lists(st.text(alphabet="abcdefgh:", min_size=1, max_size=20), max_size=30, unique=True))
+def test_shared_gates_cover_every_literal_once(lits: list[str]) -> None:
+    groups = shared_gates(lits)
+    seen = [lit for _, group in groups for lit in group]
+    assert sorted(seen) == sorted(lits)
+    assert all(gate in lit for gate, group in groups for lit in group)
+
+
+@st.composite
+def leaf(draw: Any) -> Node:
+    fld = draw(st.sampled_from([*FIELDS, None]))
+    kind = draw(st.sampled_from(["str", "str", "cased", "re"] if fld else ["str", "cased"]))
+    if kind == "re":
+        pattern = draw(regex())
+        try:
+            re.compile(pattern)
+        except re.error:
+            assume(False)
+        return value_node(fld, SigmaRegularExpression(pattern))
+    text = draw(st.text(alphabet=ALPHA + "*?", max_size=6))
+    try:
+        s = SigmaCasedString(text) if kind == "cased" else SigmaString(text)
+    except Exception:
+        assume(False)
+        raise
+    return string_leaf(fld, s)
+
+
+@st.composite
+def tree(draw: Any, depth: int = 0) -> Node:
+    kind = draw(st.sampled_from(["leaf", "leaf", "and", "or", "not"] if depth < 3 else ["leaf"]))
+    if kind == "leaf":
+        return draw(leaf())
+    if kind == "not":
+        return Not(draw(tree(depth + 1)))
+    items = draw(st.lists(tree(depth + 1), min_size=1, max_size=3))
+    return And(items) if kind == "and" else Or(items)
+
+
+DOC = st.dictionaries(st.sampled_from(FIELDS), st.one_of(TEXT, st.lists(TEXT, max_size=3)), max_size=3)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(tree(), st.lists(DOC, min_size=1, max_size=6), st.integers(min_value=1, max_value=3))
+def test_prefilter_keeps_every_matching_rule(node: Node, docs: list[dict[str, Any]], learn: int) -> None:
+    node = simplify(node)
+    pred = node_pred(node)
+    atoms = atoms_of(node, eq_diversity([node]))
+    saved = literals.LEARN
+    literals.LEARN = learn
+    try:
+        index = build_index([(0, atoms)], gram_counts([atoms]))
+        for ev in docs * 2:
+            if pred(Doc(ev)):
+                assert index.candidates(Doc(ev)) == [0], (node, ev, atoms)
+    finally:
+        literals.LEARN = saved
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [("*kerberos::golden*", "mimikatz # KERBEROS::GOLDEN /user:x"), ("*=whoami*", "GET /s.php?c=whoami")],
+)
+def test_keyword_literals_are_found_in_long_text(pattern: str, value: str) -> None:
+    node = string_leaf(None, SigmaString(pattern))
+    atoms = atoms_of(node, {})
+    index = build_index([(7, atoms)], gram_counts([atoms]))
+    filler = {f"k{i}": "x" * 300 for i in range(12)}
+    assert index.candidates(Doc({**filler, "message": value})) == [7]
+    assert index.candidates(Doc({**filler, "message": value.replace(":", ";").replace("=", "-")})) == []
+
+
+def test_cased_literal_with_a_capital_sigma_keeps_its_rule() -> None:
+    # "ΑΣ".lower() is "ας" (final sigma) while "Σ".lower() is "σ": lower-cased, the literal is lost
+    node = string_leaf("f", SigmaCasedString("*Σ*"))
+    ev = {"f": "ΑΣ"}
+    assert node_pred(node)(Doc(ev))
+    atoms = atoms_of(node, {})
+    assert build_index([(0, atoms)], gram_counts([atoms])).candidates(Doc(ev)) == [0]
