@@ -13,9 +13,37 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from canh.errors import ConfigError
+from canh.i18n import t
+
+# The collector source types (their factories are in canh.collectors.source, checked by a test): a
+# misspelt type is reported by `canh config check`, not when `canh collect` starts.
+SOURCE_TYPES = ("capture", "evtx", "file", "pcap", "syslog")
+PRIORITY_NAMES = ("P1", "P2", "P3", "P4")
+
+
+def _zone(value: str | None) -> str | None:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from canh.events import local_zone
+
+    if value is None:
+        return None
+    try:
+        local_zone(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(t("config.bad_zone", value=value)) from exc
+    return value
+
+
+def _duration(value: str) -> str:
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"\s*\d+(?:\.\d+)?\s*(ms|s|m|h|d|w)\s*", value, re.I):
+        raise ValueError(t("config.bad_duration", value=value))
+    return value
 
 
 class Section(BaseModel):
@@ -62,6 +90,17 @@ class SourceConfig(Section):
     timezone: str | None = None
     format: str | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in SOURCE_TYPES:
+            close = difflib.get_close_matches(value, SOURCE_TYPES, n=1)
+            hint = t("config.did_you_mean", key=close[0]) if close else ""
+            raise ValueError(t("config.bad_source_type", value=value, known=", ".join(SOURCE_TYPES)) + hint)
+        return value
+
+    _zone_ok = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
+
 
 class RulesConfig(Section):
     paths: list[str] = Field(default_factory=list)
@@ -72,11 +111,17 @@ class RulesConfig(Section):
     schedule: str = "1m"
     lookback: str = "5m"
 
+    _durations = field_validator("suppress", "allowed_lateness", "schedule", "lookback")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
 
 class SlaTargets(Section):
     acknowledge: str
     contain: str
     resolve: str
+
+    _durations = field_validator("acknowledge", "contain", "resolve")(classmethod(lambda cls, v: _duration(v)))
 
 
 def _default_sla() -> dict[str, SlaTargets]:
@@ -91,8 +136,24 @@ def _default_sla() -> dict[str, SlaTargets]:
 class IncidentsConfig(Section):
     sla: dict[str, SlaTargets] = Field(default_factory=_default_sla)
     group_window: str = "24h"
-    shift_hours: int = 8
+    shift_hours: int = Field(default=8, ge=1, le=24)
     reporting_unit: str | None = None
+
+    _window = field_validator("group_window")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _sla_over_defaults(cls, value: Any) -> Any:
+        """Targets given for some priorities (or some clocks) keep the defaults of the others: a
+        config that only tightens P1 must not leave P2-P4 incidents with no SLA at all."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {p: s.model_dump() for p, s in _default_sla().items()}
+        for prio, targets in value.items():
+            if prio not in PRIORITY_NAMES:
+                raise ValueError(t("config.bad_priority", value=prio, known=", ".join(PRIORITY_NAMES)))
+            merged[prio] = {**merged[prio], **targets} if isinstance(targets, dict) else targets
+        return merged
 
 
 class CanhConfig(Section):
@@ -100,6 +161,8 @@ class CanhConfig(Section):
 
     language: Literal["vi", "en"] | None = None
     timezone: str = "Asia/Ho_Chi_Minh"
+
+    _zone_ok = field_validator("timezone")(classmethod(lambda cls, v: _zone(v)))
     host_name: str | None = None
     store: StoreConfig = StoreConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
@@ -172,11 +235,34 @@ def parse_config(text: str, source: str = "canh.yml") -> CanhConfig:
         if err["type"] == "extra_forbidden":
             model_keys = _known_keys(loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), model_keys, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            hint = t("config.did_you_mean", key=close[0]) if close else ""
             raise ConfigError("config.unknown_key", where=f"{source}:{line}", key=dotted, suggestion=hint) from exc
         if err["type"] == "missing":
             raise ConfigError("config.missing_key", where=f"{source}:{line}", key=dotted) from exc
-        raise ConfigError("config.bad_value", where=f"{source}:{line}", key=dotted, reason=err["msg"]) from exc
+        raise ConfigError("config.bad_value", where=f"{source}:{line}", key=dotted, reason=_reason(err)) from exc
+
+
+def _reason(err: Any) -> str:
+    """A validation problem in the user's language (pydantic's own messages are English only)."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error") or err["msg"])  # our validators' messages, already translated
+    if kind == "literal_error":
+        return t("config.one_of", expected=str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", "))
+    if kind in _TYPE_NAMES:
+        return t("config.wrong_type", expected=t(_TYPE_NAMES[kind]), got=repr(err.get("input"))[:60])
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return t("config.out_of_range", value=repr(err.get("input")), limit=err["msg"].rsplit(" ", 1)[-1])
+    return str(err["msg"])
+
+
+_TYPE_NAMES = {
+    "int_parsing": "config.type_int", "int_type": "config.type_int", "int_from_float": "config.type_int",
+    "float_parsing": "config.type_number", "float_type": "config.type_number",
+    "bool_parsing": "config.type_bool", "bool_type": "config.type_bool",
+    "string_type": "config.type_text", "dict_type": "config.type_mapping", "list_type": "config.type_list",
+    "model_type": "config.type_mapping",
+}  # fmt: skip
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import yaml
 
@@ -28,9 +30,22 @@ def check_cmd(ctx: Ctx, path: str | None) -> None:
 @config_group.command("show")
 @pass_ctx
 def show_cmd(ctx: Ctx) -> None:
-    """Print the effective configuration (defaults filled in) as YAML."""
-    cfg = ctx.runtime.config.model_dump(mode="json")
+    """Print the effective configuration (defaults filled in) as YAML, secrets masked."""
+    cfg = redact(ctx.runtime.config.model_dump(mode="json"))
     ctx.out.print(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), markup=False)
+
+
+# Secrets in canh.yml are never echoed: a config shown on screen or pasted into a ticket leaks nothing.
+SECRET_KEYS = frozenset({"password", "api_key", "token", "secret"})
+
+
+def redact(node: Any) -> Any:
+    """The config with every secret value replaced by a mask (the *_file keys name files, not secrets)."""
+    if isinstance(node, dict):
+        return {k: ("********" if k in SECRET_KEYS and v else redact(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [redact(v) for v in node]
+    return node
 
 
 COMMANDS = [config_group]

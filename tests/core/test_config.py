@@ -44,3 +44,59 @@ def test_config_check_command(home: Path, canh) -> None:  # type: ignore[no-unty
     (home / "canh.yml").write_text("store:\n  type: sqlite\n", encoding="utf-8")
     ok = canh("config", "check", check=True)
     assert "configuration is valid" in ok.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        ("timezone: Mars/Phobos\n", "c.yml:1: 'timezone'", "is not a time zone"),
+        ("rules:\n  suppress: banana\n", "c.yml:2: 'rules.suppress'", "is not a duration"),
+        ("incidents:\n  sla:\n    P1: {acknowledge: soon}\n", "c.yml:3: 'incidents.sla.P1.acknowledge'", "not a duration"),
+        ("incidents:\n  sla:\n    P7: {acknowledge: 1m}\n", "c.yml:2: 'incidents.sla'", "'P7' is not a priority"),
+        ("sources:\n  - type: filez\n", "c.yml:2: 'sources.0.type'", "(did you mean 'file'?)"),
+        ("sources:\n  - type: file\n    timezone: UTC+7\n", "c.yml:3: 'sources.0.timezone'", "not a time zone"),
+        ("incidents:\n  shift_hours: 30\n", "c.yml:2: 'incidents.shift_hours'", "out of range"),
+    ],
+)
+def test_values_that_would_fail_later_are_refused_at_load(text: str, where: str, says: str) -> None:
+    # `canh config check` must catch what would otherwise only fail when `canh collect` starts.
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.yml")
+    message = err.value.render("en")
+    assert message.startswith(where) and says in message
+
+
+def test_tightening_one_sla_keeps_the_other_targets() -> None:
+    cfg = parse_config("incidents:\n  sla:\n    P1: {acknowledge: 5m}\n")
+    assert cfg.incidents.sla["P1"].acknowledge == "5m" and cfg.incidents.sla["P1"].contain == "4h"
+    assert set(cfg.incidents.sla) == {"P1", "P2", "P3", "P4"}
+    assert cfg.incidents.sla["P3"].resolve == "7d"
+
+
+def test_config_source_types_are_the_collectors_types() -> None:
+    from canh.collectors.source import SOURCE_TYPES as built
+    from canh.config import SOURCE_TYPES
+
+    assert set(SOURCE_TYPES) == set(built)
+
+
+def test_messages_follow_the_language() -> None:
+    from canh.i18n import set_language
+
+    set_language("vi")
+    try:
+        with pytest.raises(ConfigError) as err:
+            parse_config("store:\n  type: mongodb\n", "c.yml")
+        assert err.value.render("vi") == "c.yml:2: 'store.type': phải là một trong sqlite, elasticsearch"
+    finally:
+        set_language(None)
+
+
+def test_config_show_never_prints_secrets(canh, home: Path) -> None:  # type: ignore[no-untyped-def]
+    (home / "canh.yml").write_text(
+        "store:\n  elasticsearch:\n    username: canh\n    password: S3cretPassw0rd\n    api_key: APIKEYSECRET\n",
+        encoding="utf-8",
+    )
+    shown = canh("config", "show", check=True).stdout
+    assert "S3cretPassw0rd" not in shown and "APIKEYSECRET" not in shown
+    assert "username: canh" in shown and "password: '********'" in shown
