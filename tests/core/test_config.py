@@ -75,6 +75,7 @@ def test_tightening_one_sla_keeps_the_other_targets() -> None:
 
 def test_config_source_types_are_the_collectors_types() -> None:
     from canh.collectors.source import SOURCE_TYPES as built
+
     from canh.config import SOURCE_TYPES
 
     assert set(SOURCE_TYPES) == set(built)
