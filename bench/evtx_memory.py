@@ -136,8 +136,10 @@ def read(path: Path, detect: bool) -> None:
             matches += len(engine.match(item))
         if events % 50_000 == 0 and time.perf_counter() >= next_report:
             next_report = time.perf_counter() + 10
-            rid = item["winlog"].get("record_id")
-            print(f"  {events:>9,} events, RSS {rss_mb():.0f} MB (record {rid})", flush=True)
+            print(
+                f"  {events:>9,} events, RSS {rss_mb():.0f} MB, {time.process_time() - start_cpu:.0f} s CPU",
+                flush=True,
+            )
     cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KB on Linux
     what = "EvtxReader + rule engine" if engine else "EvtxReader"
