@@ -14,20 +14,33 @@ ROOTS = {
 }
 
 
+DATA_SUFFIXES = (".yml", ".yaml", ".tcss", ".json", ".jsonl", ".gz", ".csv", ".log", ".ttf")
+
+
 def _packages() -> tuple[list[str], dict[str, str]]:
+    """Every folder with Python modules or data files under each root, as a package of `canh`.
+
+    Data folders (the rule pack, the demo day) are packages too, so their files are installed
+    without setuptools warning, folder by folder, that it would otherwise ignore them.
+    """
     here = Path(__file__).parent
     names: list[str] = []
     dirs: dict[str, str] = {}
     for name, folder in ROOTS.items():
-        for init in sorted((here / folder).rglob("__init__.py")):
-            rel = init.parent.relative_to(here / folder)
+        root = here / folder
+        for path in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
+            rel = path.relative_to(root)
             if any(part.startswith((".", "_")) or part == "tests" for part in rel.parts):
                 continue
-            pkg = ".".join([name, *rel.parts]) if rel.parts else name
-            if pkg.split(".")[1:2] and pkg.split(".")[1] in {"collectors", "rules", "incidents", "tui"} and name == "canh":
+            if name == "canh" and rel.parts and rel.parts[0] in {"collectors", "rules", "incidents", "tui"}:
                 continue
+            has_code = (path / "__init__.py").exists()
+            has_data = any(f.suffix in DATA_SUFFIXES for f in path.iterdir() if f.is_file())
+            if not (has_code or has_data):
+                continue
+            pkg = ".".join([name, *rel.parts])
             names.append(pkg)
-            dirs[pkg] = str(init.parent.relative_to(here))
+            dirs[pkg] = str(path.relative_to(here))
     return names, dirs
 
 
