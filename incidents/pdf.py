@@ -1,7 +1,9 @@
 """PDF rendering of report documents with fpdf2 and a TTF font that has Vietnamese glyphs.
 
-The core PDF fonts cannot show Vietnamese, so we embed DejaVu Sans (or the font CANH_PDF_FONT names).
-Without any such font we still write the PDF, with the diacritics stripped and a notice saying so.
+The core PDF fonts cannot show Vietnamese, so we embed Source Sans Pro (SIL Open Font License),
+installed with Canh from PyPI, so every machine renders the same reports; CANH_PDF_FONT picks another
+TTF, and DejaVu Sans from the system is the fallback. Without any such font we still write the PDF,
+with the diacritics stripped and a notice saying so.
 """
 
 from __future__ import annotations
@@ -26,13 +28,32 @@ FONT_CANDIDATES = (
 )
 
 
+def packaged_font() -> Path | None:
+    """Source Sans Pro Regular from the font-source-sans-pro package, if installed."""
+    try:
+        from importlib import resources
+
+        path = Path(str(resources.files("font_source_sans_pro") / "files" / "SourceSansPro-Regular.ttf"))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
 def find_font() -> Path | None:
-    """A TTF with Vietnamese glyphs: CANH_PDF_FONT, else DejaVu Sans where distributions put it."""
+    """A TTF with Vietnamese glyphs: CANH_PDF_FONT, else the packaged Source Sans Pro, else DejaVu Sans."""
     env = os.environ.get("CANH_PDF_FONT")
-    for cand in ([env] if env else []) + list(FONT_CANDIDATES):
+    packaged = packaged_font()
+    for cand in ([env] if env else []) + ([str(packaged)] if packaged else []) + list(FONT_CANDIDATES):
         if cand and Path(cand).is_file():
             return Path(cand)
     return None
+
+
+def bold_of(font: Path) -> Path:
+    """The bold face beside a regular one (X-Regular.ttf → X-Bold.ttf, X.ttf → X-Bold.ttf), or itself."""
+    stem = font.stem[: -len("-Regular")] if font.stem.endswith("-Regular") else font.stem
+    bold = font.with_name(f"{stem}-Bold{font.suffix}")
+    return bold if bold.is_file() else font
 
 
 def strip_diacritics(text: str) -> str:
@@ -54,8 +75,7 @@ def render_pdf(doc: Doc, lang: str, font: Path | None = None) -> tuple[bytes, st
     warning = None
     if font is not None:
         pdf.add_font("Body", "", str(font))
-        bold = font.with_name(font.stem + "-Bold" + font.suffix)
-        pdf.add_font("Body", "B", str(bold if bold.is_file() else font))
+        pdf.add_font("Body", "B", str(bold_of(font)))
         family = "Body"
 
         def fix(text: str) -> str:

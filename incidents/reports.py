@@ -56,7 +56,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, bool):
-        return "✓" if v else "✗"
+        return "✓" if v else "×"  # both drawn by the packaged font (it has no ✗)
     if isinstance(v, datetime):
         return v.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(v, list | tuple):

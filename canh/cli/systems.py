@@ -124,7 +124,7 @@ def show_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
         s.coverage.national_connection,
     ]
     rows.append(
-        (t("report.coverage"), "  ".join(f"{i + 1}:{'✓' if ok else '✗'}" for i, ok in enumerate(layers)))
+        (t("report.coverage"), "  ".join(f"{i + 1}:{'✓' if ok else '×'}" for i, ok in enumerate(layers)))
     )
     rows += [("contact", f"{c.name} {c.role} {c.phone} {c.email}") for c in s.contacts]
     rows += [

@@ -103,42 +103,82 @@ def test_register_report_shares_overdue_and_four_layers() -> None:
     assert "21/30 hệ thống" in md and "Lực lượng tại chỗ" in md
 
 
+def _doc_text(doc: object) -> str:
+    """Every string a report document will draw (title, headings, paragraphs, table cells)."""
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list | tuple):
+            for v in node:
+                walk(v)
+        elif hasattr(node, "__dict__"):
+            walk(vars(node))
+
+    walk(doc)
+    return "".join(out)
+
+
 @pytest.mark.skipif(
-    not shutil.which("pdftoppm") or not shutil.which("pdftotext"), reason="poppler-utils missing"
+    not shutil.which("pdftoppm") or not shutil.which("pdftotext") or not shutil.which("pdffonts"),
+    reason="poppler-utils missing",
 )
-@pytest.mark.parametrize("which", ["incident", "register"])
+@pytest.mark.parametrize("which", ["initial", "final", "register", "shift"])
 def test_pdf_page_renders_vietnamese(
     which: str, sqlite_store: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
-    if which == "incident":
+    from canh.incidents.pdf import find_font
+    from canh.incidents.shift import shift_doc, shift_summary
+    from fontTools.ttLib import TTFont
+
+    if which in ("initial", "final"):
         desk, inc = _incident(sqlite_store, clock)
-        doc = incident_doc(incident_report(inc, desk.systems, IncidentsConfig(), clock.now()), "vi")
-        expected = [
-            "Báo cáo ban đầu sự cố",
-            "Thời điểm phát hiện",
-            "Trung tâm dữ liệu tỉnh",
-            "Sở Khoa học và Công nghệ",
-        ]
-    else:
+        doc = incident_doc(incident_report(inc, desk.systems, IncidentsConfig(), clock.now(), which), "vi")
+        expected = (
+            ["Báo cáo ban đầu sự cố", "Thời điểm phát hiện", "Trung tâm dữ liệu tỉnh", "Sở Khoa học và Công nghệ"]
+            if which == "initial"
+            else ["Báo cáo kết thúc ứng phó sự cố", "Thời gian báo cáo", "Diễn biến"]
+        )
+    elif which == "register":
         doc = register_doc(register_report(sample_register(), set(), date(2026, 11, 22)), "vi")
         expected = ["Báo cáo tuân thủ bảo đảm an toàn", "Hồ sơ được phê duyệt theo cấp độ", "Số hệ thống"]
+    else:
+        desk, inc = _incident(sqlite_store, clock)
+        doc = shift_doc(shift_summary(sqlite_store, [inc], clock.now(), 8), "vi")
+        expected = ["Bàn giao ca trực"]
     pdf, warning = render_pdf(doc, "vi")
     assert warning is None
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
+    # 1. The font drawn with has a glyph for every character of the report (no boxes, no gaps).
+    font = find_font()
+    assert font is not None
+    cmap = TTFont(str(font)).getBestCmap()
+    missing = sorted({c for c in _doc_text(doc) if not c.isspace() and ord(c) not in cmap})
+    assert not missing, f"no glyph in {font.name} for {missing}"
+    # 2. That font is embedded in the file (a viewer without it shows the same page).
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    embedded = [line for line in fonts.splitlines()[2:] if line.split()]
+    assert embedded and all(" yes " in f" {line} " for line in embedded), fonts
+    # 3. The text layer reads back as the Vietnamese that was written.
     text = subprocess.run(
         ["pdftotext", "-f", "1", "-l", "1", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
     flat = " ".join(text.split())
     for phrase in expected:
         assert phrase in flat, phrase
+    # 4. The rendered page carries ink (text was drawn, not a blank page).
     subprocess.run(
         ["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")], check=True
     )
     [png] = tmp_path.glob("p*.png")
     img = Image.open(png).convert("L")
     dark = sum(img.histogram()[:128])
-    assert dark > 0.005 * img.width * img.height  # text was drawn, not a blank page
+    assert dark > 0.005 * img.width * img.height
 
 
 def test_pdf_without_a_vietnamese_font_says_so_and_strips_marks(tmp_path: Path) -> None:
@@ -147,12 +187,13 @@ def test_pdf_without_a_vietnamese_font_says_so_and_strips_marks(tmp_path: Path) 
 
     doc = Doc("Báo cáo sự cố")
     doc.p("Đơn vị vận hành")
-    old = pdfmod.FONT_CANDIDATES
+    old, packaged = pdfmod.FONT_CANDIDATES, pdfmod.packaged_font
     pdfmod.FONT_CANDIDATES = ()
+    pdfmod.packaged_font = lambda: None  # type: ignore[assignment]
     try:
         data, warning = render_pdf(doc, "vi")
     finally:
-        pdfmod.FONT_CANDIDATES = old
+        pdfmod.FONT_CANDIDATES, pdfmod.packaged_font = old, packaged
     assert warning and "CANH_PDF_FONT" in warning
     assert data.startswith(b"%PDF")
     assert strip_diacritics("Đơn vị vận hành") == "Don vi van hanh"
