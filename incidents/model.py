@@ -227,7 +227,7 @@ def transition(inc: Incident, target: str, *, at: datetime, by: str, reason: str
         if clock and clock.met_at is None and target in _MEETS[name]:
             clock.met_at = at
             if at > clock.due and clock.breached_at is None:
-                clock.breached_at = at
+                clock.breached_at = clock.due  # the target was missed at its due time, not when met
     inc.log(at, by, "status", **{"from": before, "to": target, **({"reason": reason} if reason else {})})
 
 
@@ -240,14 +240,17 @@ def check_sla(inc: Incident, now: datetime, targets: Mapping[str, SlaTargets], b
         if clock is None or clock.met_at is not None or t is None:
             continue
         total = parse_duration(getattr(t, name))
+        # Stamped with when it happened (the due time, the warning threshold), not when this check ran:
+        # a check after a quiet night must not make a breach look hours later than it was.
+        warn_at = inc.created_at + total * WARN_AT
         if now >= clock.due and clock.breached_at is None:
-            clock.breached_at = now
+            clock.breached_at = clock.due
+            if clock.warned_at is None:
+                clock.warned_at = warn_at
             inc.log(now, by, "sla.breach", target=name, due=clock.due.isoformat())
             recorded.append(f"breach:{name}")
-        elif (
-            now >= inc.created_at + total * WARN_AT and clock.warned_at is None and clock.breached_at is None
-        ):
-            clock.warned_at = now
+        elif now >= warn_at and clock.warned_at is None and clock.breached_at is None:
+            clock.warned_at = warn_at
             inc.log(now, by, "sla.warning", target=name, due=clock.due.isoformat())
             recorded.append(f"warning:{name}")
     return recorded

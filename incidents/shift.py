@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from canh.i18n import t
 from canh.store.base import Store
 
 GAP = timedelta(hours=1)  # a source silent this long while it spoke before is a collector gap
+GAP_LOOKBACK = timedelta(days=7)
 
 
 def shift_summary(store: Store, incidents: list[Incident], now: datetime, hours: int) -> dict[str, Any]:
@@ -34,15 +36,21 @@ def shift_summary(store: Store, incidents: list[Incident], now: datetime, hours:
         }
 
     store.refresh()
-    alerts = store.count("alerts", since=since, until=now)
+    # Alerts raised during the shift (when they were raised, not when their events happened: a
+    # backfill of last week's logs during the night shift is the night shift's work).
+    raised: Counter[str] = Counter()
+    for a in store.scan("alerts", since=since, until=now, time_field="event.ingested"):
+        raised[str(get(a, "rule.name") or get(a, "rule.id") or "?")] += 1
+    alerts = sum(raised.values())
     by_rule = [
-        {"rule": b.key, "count": b.count}
-        for b in store.terms("alerts", "rule.name", since=since, until=now, size=10)
+        {"rule": rule, "count": n} for rule, n in sorted(raised.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     ]
     gaps = []
-    day_before = now - timedelta(hours=24)
-    for b in store.terms("events", "host.name", since=day_before, until=now, size=200):
-        last = store.search("events", f'host.name:"{b.key}"', since=day_before, until=now, limit=1)
+    # A host that spoke in the last week and has been silent for an hour or more is a gap; a day's
+    # lookback would forget a sensor that died two days ago.
+    lookback = now - GAP_LOOKBACK
+    for b in store.terms("events", "host.name", since=lookback, until=now, size=500):
+        last = store.search("events", f'host.name:"{b.key}"', since=lookback, until=now, limit=1)
         if not last:
             continue
         seen = parse_ts(get(last[0], "@timestamp"))

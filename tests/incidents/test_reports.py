@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -202,3 +202,24 @@ def test_pdf_without_a_vietnamese_font_says_so_and_strips_marks(tmp_path: Path) 
 def test_unknown_system_levels_fall_back_to_no_level() -> None:
     s = System(code="X", name_vi="Hệ thống")
     assert register_report([s], set(), date(2026, 11, 22))["by_level"]["0"]["total"] == 1
+
+
+def test_shift_counts_alerts_raised_in_it_and_long_silent_hosts(sqlite_store: Store, clock: ManualClock) -> None:
+    from canh.incidents.shift import shift_summary
+
+    from canh.events import new_event
+
+    now = clock.now()  # 2026-11-22 01:00 UTC; the shift is the 8 hours before
+    backfilled = alert("ssh-brute", "bastion-01", "2026-11-15T03:00:00.000Z")  # last week's logs...
+    backfilled["event"]["ingested"] = "2026-11-21T22:00:00.000Z"  # ...raised during this shift
+    earlier = alert("web-scan", "portal-01", "2026-11-21T10:00:00.000Z")  # raised in the shift before
+    sqlite_store.write("alerts", [backfilled, earlier])
+    quiet = new_event(timestamp="2026-11-19T08:00:00.000Z", dataset="syslog", module="syslog", source="/x",
+                      position=1, host="sensor-02")  # fmt: skip
+    live = new_event(timestamp="2026-11-22T00:59:00.000Z", dataset="syslog", module="syslog", source="/y",
+                     position=1, host="bastion-01")  # fmt: skip
+    sqlite_store.write("events", [quiet, live])
+    data = shift_summary(sqlite_store, [], now, 8)
+    assert data["alerts"] == 1 and data["alerts_by_rule"] == [{"rule": "Rule ssh-brute", "count": 1}]
+    gaps = {g["host"]: g["silent_for_minutes"] for g in data["collector_gaps"]}
+    assert gaps == {"sensor-02": (now - datetime(2026, 11, 19, 8, tzinfo=UTC)).total_seconds() // 60}

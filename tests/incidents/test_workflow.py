@@ -144,3 +144,18 @@ def test_stale_update_is_refused_with_the_fresh_state(store: Store, clock: Manua
         b.comment(inc.id, "x", expect=1)  # the version the user saw on screen
     inc = b.assign(inc.id, "hung", expect=2)
     assert inc.assignee == "hung" and inc.comments[0].by == "lan"
+
+
+def test_a_late_check_stamps_the_breach_at_its_due_time(sqlite_store: Store, clock: ManualClock) -> None:
+    # Nobody ran a check overnight: the breach still happened 15 minutes after creation, and the
+    # report must say so rather than the time of the morning's check.
+    desk = IncidentDesk(sqlite_store, clock, IncidentsConfig(), systems=sample_register())
+    inc = desk.create("Web shell", alert_level_="high", systems=["HT-KHCN-01"])
+    clock.advance("9h")
+    assert desk.check_slas()[inc.id] == ["breach:acknowledge", "breach:contain"]
+    inc = desk.get(inc.id)[0]
+    assert inc.sla["acknowledge"].breached_at == inc.created_at + timedelta(minutes=15)
+    assert inc.sla["contain"].breached_at == inc.created_at + timedelta(hours=4)
+    assert inc.sla["acknowledge"].warned_at is not None
+    assert inc.sla["acknowledge"].warned_at < inc.sla["acknowledge"].breached_at
+    assert inc.sla["resolve"].breached_at is None
