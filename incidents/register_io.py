@@ -32,6 +32,7 @@ COLUMNS = (
     "proposed_level",
     "approved_level",
     "dossier_status",
+    "dossier_status_date",
     "decision_number",
     "decision_date",
     "decision_authority",
@@ -64,6 +65,8 @@ HEADER_ALIASES = {
     "cấp độ đề xuất": "proposed_level",
     "cấp độ được phê duyệt": "approved_level",
     "trạng thái hồ sơ": "dossier_status",
+    "ngày trạng thái hồ sơ": "dossier_status_date",
+    "ngày nộp hồ sơ": "dossier_status_date",
     "số quyết định": "decision_number",
     "ngày quyết định": "decision_date",
     "cơ quan phê duyệt": "decision_authority",
@@ -174,6 +177,12 @@ def row_to_doc(row: dict[str, str]) -> dict[str, Any]:
         },
         "notes": g("notes", ""),
     }
+    status, since = doc["dossier"]["status"], _date(g("dossier_status_date", ""), "dossier_status_date")
+    if since and status != "draft":
+        # The dossier's deadlines (appraisal, approval) run from the day it reached this status.
+        doc["dossier"]["history"] = [
+            {"status": status, "at": f"{since}T00:00:00+00:00", "by": "import", "reasons": ""}
+        ]
     last = _date(g("last_inspection", ""), "last_inspection")
     if last:
         doc["inspections"] = [
@@ -278,6 +287,9 @@ def system_to_row(s: System) -> dict[str, str]:
         "proposed_level": str(s.proposed_level or ""),
         "approved_level": str(s.approved_level or ""),
         "dossier_status": s.dossier.status,
+        "dossier_status_date": next(
+            (h.at.date().isoformat() for h in reversed(s.dossier.history) if h.status == s.dossier.status), ""
+        ),
         "decision_number": s.dossier.decision.number,
         "decision_date": s.dossier.decision.date.isoformat() if s.dossier.decision.date else "",
         "decision_authority": s.dossier.decision.authority,

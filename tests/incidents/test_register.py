@@ -185,3 +185,16 @@ def test_dossier_deadlines_count_working_days_and_skip_tet() -> None:
     assert dossier_due(s85) == ("appraisal", date(2027, 3, 7))  # ND85: 30 calendar days for level 4
     appraised = move_dossier(s85, "appraised", by="hung", at=datetime(2027, 4, 29, tzinfo=UTC))
     assert dossier_due(appraised) == ("approval", date(2027, 5, 11))  # 30/4, 1/5 and weekends skipped
+
+
+def test_spreadsheet_dossier_dates_start_the_deadlines_and_round_trip() -> None:
+    from canh.incidents.register import dossier_due
+
+    by_code = {s.code: s for s in sample_register()}
+    # HT-GD-16 (ND85, level 3) was submitted on 2026-10-20: appraisal is due 15 days later.
+    assert dossier_due(by_code["HT-GD-16"]) == ("appraisal", date(2026, 11, 4))
+    kind, due = dossier_due(by_code["HT-TP-21"]) or ("", None)
+    assert kind == "approval" and due is not None and due > date(2026, 11, 12)
+    assert dossier_due(by_code["HT-KHCN-01"]) is None  # approved: nothing waits
+    again = {s.code: s for s in read_csv(write_csv(list(by_code.values()))).systems}
+    assert dossier_due(again["HT-GD-16"]) == dossier_due(by_code["HT-GD-16"])
