@@ -170,6 +170,7 @@ def _parser(path: Path) -> Any:
 
 # What the parser raises for a damaged chunk; its iterator goes on with the next chunk.
 _CHUNK_ERRORS = (RuntimeError, OSError, ValueError)
+# What mapping a record whose JSON lacks or misshapes the header raises (the record is skipped).
 _RECORD_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 

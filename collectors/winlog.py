@@ -275,7 +275,7 @@ def record_identity(rec: WinRecord) -> tuple[str, int | str] | None:
     return log, f"{seconds}:{rec.record_id}"
 
 
-# Records of one log come minutes apart at most: the epoch of each "YYYY-MM-DDTHH:MM" is computed once.
+# Records of a log mostly share their minute with the ones before: each minute's epoch is computed once.
 _MINUTES: dict[str, int] = {}
 
 
@@ -354,7 +354,6 @@ class _Plan:
         self.sysmon = channel == SYSMON_CHANNEL
         self.security = channel == "Security"
         self.failure = self.security and eid in (4625, 4771)
-        # Image load (Sysmon 6/7) describes the loaded file; process creation (Sysmon 1) the new process.
         pe = None
         if self.sysmon and eid == 1:
             pe = "process.pe."
