@@ -141,7 +141,7 @@ def read(path: Path, detect: bool) -> None:
                 flush=True,
             )
     cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
     what = "EvtxReader + rule engine" if engine else "EvtxReader"
     print(f"{what}: {size / 1e9:.2f} GB, {events:,} events, {problems} problems"
           f"{f', {matches:,} rule matches' if engine else ''}")  # fmt: skip
