@@ -136,6 +136,7 @@ def _default_sla() -> dict[str, SlaTargets]:
 class IncidentsConfig(Section):
     sla: dict[str, SlaTargets] = Field(default_factory=_default_sla)
     group_window: str = "24h"
+    auto_group: bool = True  # canh ingest/collect group new alerts into incidents as they are raised
     shift_hours: int = Field(default=8, ge=1, le=24)
     reporting_unit: str | None = None
 

@@ -1,5 +1,6 @@
 """Detection wired into ingestion: ``hooks_for(runtime)`` gives the ingest/collect runners a hook that
-runs the Sigma engine over each stored batch and writes the alerts through the store interface."""
+runs the Sigma engine over each stored batch, writes the alerts through the store interface and
+hands them to the incident desk, which groups them into incidents and keeps the SLA clocks."""
 
 from __future__ import annotations
 
@@ -16,13 +17,21 @@ from canh.store.base import Store
 class DetectionHook:
     """Called with each stored batch: match, make alerts (suppression applied), write them."""
 
-    def __init__(self, engine: Any, store: Store, now: Callable[[], datetime], suppress: timedelta) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        store: Store,
+        now: Callable[[], datetime],
+        suppress: timedelta,
+        on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         from canh.rules.alerts import AlertMaker
 
         self.engine = engine
         self.store = store
         self.now = now
         self.maker = AlertMaker(suppress)
+        self.on_alerts = on_alerts
         self.alerts_written = 0
 
     def __call__(self, batch: list[Event]) -> None:
@@ -36,6 +45,39 @@ class DetectionHook:
             self.alerts_written += self.store.write("alerts", alerts).written
         for aid, fields in updates.items():
             self.store.update_alerts([aid], fields)
+        if alerts and self.on_alerts is not None:
+            self.on_alerts(alerts)
+
+
+class IncidentHook:
+    """Alerts become incidents as they are raised: grouped onto the open incident they belong to (or
+    a new one), and the SLA clocks of open incidents checked at most once a minute."""
+
+    def __init__(self, runtime: Any, every: timedelta = timedelta(minutes=1)) -> None:
+        self.runtime = runtime
+        self.every = every
+        self.last_check: datetime | None = None
+        self.grouped = 0
+
+    def _desk(self) -> Any:
+        from canh.incidents.desk import IncidentDesk
+        from canh.incidents.systems import Register
+
+        rt = self.runtime
+        systems = Register(rt.store, rt.clock, "canh").all()
+        return IncidentDesk(rt.store, rt.clock, rt.config.incidents, actor="canh", systems=systems)
+
+    def alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Group freshly written alerts (the detection hook calls this)."""
+        self.runtime.store.refresh()
+        linked = self._desk().group_alerts(alerts)
+        self.grouped += sum(len(ids) for ids in linked.values())
+
+    def __call__(self, batch: list[Event]) -> None:
+        now = self.runtime.clock.now()
+        if self.last_check is None or now - self.last_check >= self.every:
+            self.last_check = now
+            self._desk().check_slas()
 
 
 def build_engine(cfg: RulesConfig) -> tuple[Any, Any]:
@@ -65,10 +107,20 @@ def hooks_for_store(
 
 
 def hooks_for(runtime: Any) -> Sequence[Callable[[list[Event]], None]]:
-    """The hooks ``canh ingest`` (and the collectors' runner) call with each stored batch."""
-    return hooks_for_store(runtime.store, runtime.clock.now, runtime.config.rules)
+    """The hooks ``canh ingest`` (and the collectors' runner) call with each stored batch: detection,
+    then (unless ``incidents.auto_group`` is off) incidents from its alerts."""
+    hooks: list[Any] = hooks_for_store(runtime.store, runtime.clock.now, runtime.config.rules)
+    if hooks and runtime.config.incidents.auto_group:
+        incidents = IncidentHook(runtime)
+        for hook in hooks:
+            hook.on_alerts = incidents.alerts
+        hooks.append(incidents)
+    return hooks
 
 
 def summary(hooks: Sequence[Any]) -> Mapping[str, int]:
     """Counters of the detection hooks, for reports."""
-    return {"alerts": sum(getattr(h, "alerts_written", 0) for h in hooks)}
+    return {
+        "alerts": sum(getattr(h, "alerts_written", 0) for h in hooks),
+        "grouped": sum(getattr(h, "grouped", 0) for h in hooks),
+    }

@@ -403,7 +403,10 @@ def group_cmd(ctx: Ctx, since: str, as_json: bool) -> None:
     rt.store.refresh()
     alerts = [
         a
-        for a in rt.store.scan("alerts", since=parse_since(since, rt.clock), until=rt.clock.now())
+        # "Raised since" means when the alert was made (a backfill of last month raises alerts now).
+        for a in rt.store.scan(
+            "alerts", since=parse_since(since, rt.clock), until=rt.clock.now(), time_field="event.ingested"
+        )
         if not get(a, "canh.incident.id")
     ]
     linked = desk.group_alerts(alerts)

@@ -14,8 +14,10 @@ from canh.i18n import t
 from canh.ingest import EventHook, Ingester, IngestReport, expand_paths
 
 
-def print_report(ctx: Ctx, report: IngestReport, *, as_json: bool) -> None:
-    """Summary, then each problem on one line with its file:line."""
+def print_report(
+    ctx: Ctx, report: IngestReport, *, as_json: bool, detected: dict[str, int] | None = None
+) -> None:
+    """Summary, then each problem on one line with its file:line (and what detection made of it)."""
     if as_json:
         emit_json(
             [
@@ -28,6 +30,7 @@ def print_report(ctx: Ctx, report: IngestReport, *, as_json: bool) -> None:
                     "problems": [{"where": p.where, "message": p.message} for p in report.problems],
                     "formats": report.formats,
                     "dead_letter": str(report.dead_letter) if report.dead_letter else None,
+                    **({"alerts": detected["alerts"], "grouped": detected["grouped"]} if detected else {}),
                 }
             ]
         )
@@ -46,6 +49,8 @@ def print_report(ctx: Ctx, report: IngestReport, *, as_json: bool) -> None:
             problems=len(report.problems),
         )
     )
+    if detected and detected["alerts"]:
+        ctx.out.print(t("ingest.detected", alerts=detected["alerts"], grouped=detected["grouped"]))
     if report.dead_letter:
         ctx.out.print(t("ingest.dead_letter", path=report.dead_letter))
 
@@ -79,7 +84,9 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
             report = Ingester(rt.store, progress=lambda off: bar.update(task, completed=off), **kwargs).run(paths, fmt)  # type: ignore[arg-type]
     else:
         report = Ingester(rt.store, **kwargs).run(paths, fmt)  # type: ignore[arg-type]
-    print_report(ctx, report, as_json=as_json)
+    from canh.detection import summary
+
+    print_report(ctx, report, as_json=as_json, detected=dict(summary(hooks)) if hooks else None)
     if report.events == 0 and report.problems:
         sys.exit(1)
 
