@@ -1,7 +1,7 @@
 """ECS events: plain nested dicts, and the one module that builds and reads them.
 
-Nothing else in Canh builds ECS by hand: parsers call :func:`new_event` and :func:`set_field`,
-readers call :func:`get`. ``@timestamp`` is always UTC ISO-8601 with milliseconds and a ``Z``, so
+Nothing else in Canh builds ECS by hand: parsers call :func:`new_event` and :func:`set_field` (or,
+on hot paths, a :class:`Shape` compiled once for a fixed set of fields), readers call :func:`get`. ``@timestamp`` is always UTC ISO-8601 with milliseconds and a ``Z``, so
 that string order is time order in every store; ``event.id`` is deterministic (source identity +
 position), so reading the same input twice never duplicates an event.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Final
 
 ECS_VERSION = "8.11.0"
 Event = dict[str, Any]
@@ -40,20 +40,30 @@ def get(event: Mapping[str, Any], path: str, default: Any = None) -> Any:
     return node
 
 
+_SPLIT: dict[str, tuple[tuple[str, ...], str]] = {}
+
+
+def _split(path: str) -> tuple[tuple[str, ...], str]:
+    entry = _SPLIT.get(path)
+    if entry is None:
+        parts = path.split(".")
+        entry = (tuple(parts[:-1]), parts[-1])
+        if len(_SPLIT) < 100_000:
+            _SPLIT[path] = entry
+    return entry
+
+
 def set_field(event: Event, path: str, value: Any) -> None:
     """Set dotted ``path`` to ``value``, creating the nested objects on the way."""
     node = event
-    *parents, leaf = path.split(".")
+    parents, leaf = _SPLIT.get(path) or _split(path)
     for part in parents:
         child = node.get(part)
-        if not isinstance(child, dict):
+        if child.__class__ is not dict and not isinstance(child, dict):
             child = {}
             node[part] = child
         node = child
     node[leaf] = value
-
-
-_SPLIT: dict[str, tuple[tuple[str, ...], str]] = {}
 
 
 def set_many(event: Event, fields: Mapping[str, Any]) -> None:
@@ -63,13 +73,7 @@ def set_many(event: Event, fields: Mapping[str, Any]) -> None:
     for path, value in fields.items():
         if value is None:
             continue
-        entry = split.get(path)
-        if entry is None:
-            parts = path.split(".")
-            entry = (tuple(parts[:-1]), parts[-1])
-            if len(split) < 100_000:
-                split[path] = entry
-        parents, leaf = entry
+        parents, leaf = split.get(path) or _split(path)
         node = event
         for part in parents:
             child = node.get(part)
@@ -252,7 +256,7 @@ def new_event(
             "module": module,
             "ingested": ingested if isinstance(ingested, str) else format_ts(ingested or datetime.now(UTC)),
         },
-        "log": {"file": {"path": source}} if source.startswith("/") else {},
+        "log": {"file": {"path": source}} if is_file_source(source) else {},
     }
     if original is not None:
         event["event"]["original"] = original
@@ -263,6 +267,169 @@ def new_event(
     if not event["log"]:
         del event["log"]
     return event
+
+
+class _Slot:
+    """Marks a path of a :class:`Shape` spec that takes its value per call."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+VALUE: Final = _Slot("VALUE")
+OPTIONAL: Final = _Slot("OPTIONAL")  # like VALUE, but None leaves the field out (as set_many does)
+
+# Constants are written into the compiled code as literals, so a list is a new list in every event.
+_LITERALS = (str, int, float, bool)
+
+
+class Shape:
+    """A fixed set of dotted paths compiled once into a function that builds the nested event in one go.
+
+    ``spec`` maps each path, in order, to :data:`VALUE` or :data:`OPTIONAL` (one positional argument
+    of :attr:`build` each) or to a constant (str, int, bool, or a list of those). The event is equal to
+    setting the paths one by one with :func:`set_many` on an empty dict, key order included unless an
+    OPTIONAL value is None while a later path re-enters its parent object after another one.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.spec: dict[str, Any] = dict(spec)
+        self.paths = tuple(p for p, v in self.spec.items() if v is VALUE or v is OPTIONAL)
+
+    def __or__(self, more: Mapping[str, Any]) -> Shape:
+        """This shape with ``more`` paths added (a path already here keeps its place, takes the new value)."""
+        return Shape({**self.spec, **more})
+
+    def __repr__(self) -> str:
+        return f"Shape({self.spec!r})"
+
+    @functools.cached_property
+    def build(self) -> Callable[..., Event]:
+        """``build(*values)``: the event, one value per VALUE/OPTIONAL path in spec order."""
+        return _compile_shape(self.spec)
+
+
+Shaped = tuple[Shape, tuple[Any, ...]]  # a shape and the values for its build, as body parsers return them
+
+
+def _literal(path: str, value: Any) -> str:
+    items = value if isinstance(value, list | tuple) else [value]
+    if not all(isinstance(v, _LITERALS) and v == v and v not in (float("inf"), float("-inf")) for v in items):
+        raise TypeError(f"{path}: a Shape constant must be a str, int, float, bool or a list of those")
+    return repr(list(value) if isinstance(value, list) else value)
+
+
+def _compile_shape(spec: Mapping[str, Any]) -> Callable[..., Event]:
+    # Tree of the paths in first-seen order: a leaf is (code, optional), an object is a dict.
+    root: dict[str, Any] = {}
+    args: list[str] = []
+    for path, value in spec.items():
+        *parents, leaf = path.split(".")
+        node = root
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ValueError(f"{path}: {part} is a value, not an object")
+            node = child
+        if isinstance(node.get(leaf), dict):
+            raise ValueError(f"{path}: is an object already")
+        if value is VALUE or value is OPTIONAL:
+            node[leaf] = (f"a{len(args)}", value is OPTIONAL)
+            args.append(path)
+        else:
+            node[leaf] = (_literal(path, value), False)
+
+    def optional_inside(node: dict[str, Any]) -> bool:
+        return any(optional_inside(v) if isinstance(v, dict) else v[1] for v in node.values())
+
+    def all_optional(node: dict[str, Any]) -> bool:
+        return all(all_optional(v) if isinstance(v, dict) else v[1] for v in node.values())
+
+    def lone_leaf(node: dict[str, Any]) -> str | None:
+        # The argument of an object holding one OPTIONAL value and nothing else ({"host": {"name": a8}}).
+        if len(node) != 1:
+            return None
+        (child,) = node.values()
+        if isinstance(child, dict):
+            return lone_leaf(child)
+        return child[0] if child[1] else None
+
+    body: list[str] = []
+    names: dict[int, str] = {}
+
+    def display(node: dict[str, Any]) -> str:
+        # Objects holding an OPTIONAL value get a local name, so the leftovers can be deleted from them.
+        items = []
+        for key, child in node.items():
+            code = display(child) if isinstance(child, dict) else child[0]
+            items.append(f"{key!r}: {code}")
+        text = "{" + ", ".join(items) + "}"
+        if node is not root and optional_inside(node) and lone_leaf(node) is None:
+            name = names[id(node)] = f"n{len(names)}"
+            body.append(f"    {name} = {text}")
+            return name
+        return text
+
+    body.append(f"    ev = {display(root)}")
+    names[id(root)] = "ev"
+
+    def prune(node: dict[str, Any]) -> None:
+        # None values first, then objects they left empty, deepest first (set_many never creates those).
+        name = names[id(node)]
+        for key, child in node.items():
+            if isinstance(child, dict):
+                lone = lone_leaf(child)
+                if lone is not None:
+                    body.append(f"    if {lone} is None:\n        del {name}[{key!r}]")
+                elif id(child) in names:
+                    prune(child)
+                    if all_optional(child):
+                        body.append(f"    if not {names[id(child)]}:\n        del {name}[{key!r}]")
+            elif child[1]:
+                body.append(f"    if {child[0]} is None:\n        del {name}[{key!r}]")
+
+    prune(root)
+    source = f"def build({', '.join(f'a{i}' for i in range(len(args)))}):\n" + "\n".join(body) + "\n    return ev\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<canh.events.Shape>", "exec"), namespace)
+    build: Callable[..., Event] = namespace["build"]
+    build.__doc__ = source
+    return build
+
+
+def is_file_source(source: str) -> bool:
+    """Whether a source name is a file path, which events carry as ``log.file.path``."""
+    return source.startswith("/")
+
+
+def head(*, log_file: bool, message: bool = True) -> dict[str, Any]:
+    """:func:`new_event`'s fields as a :class:`Shape` spec.
+
+    Values, in order: ``@timestamp`` (formatted), ``event.id``, ``event.dataset``, ``event.module``,
+    ``event.ingested`` (formatted), ``event.original``, ``log.file.path`` (when ``log_file``: the source,
+    see :func:`is_file_source`), ``message`` (when ``message``), ``host.name`` (None, not "", for none).
+    """
+    spec: dict[str, Any] = {
+        "@timestamp": VALUE,
+        "ecs.version": ECS_VERSION,
+        "event.id": VALUE,
+        "event.kind": "event",
+        "event.dataset": VALUE,
+        "event.module": VALUE,
+        "event.ingested": VALUE,
+        "event.original": OPTIONAL,
+    }
+    if log_file:
+        spec["log.file.path"] = VALUE
+    if message:
+        spec["message"] = OPTIONAL
+    spec["host.name"] = OPTIONAL
+    return spec
 
 
 def prepare(event: Event, *, source: str, position: int | str, now: datetime | None = None) -> Event:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from hypothesis import given
+import pytest
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from canh import events as ecs
@@ -64,3 +66,90 @@ def test_prepare_normalises_time_and_keeps_given_id() -> None:
     assert doc["@timestamp"] == "2026-11-22T01:00:00.000Z"
     assert doc["event"]["id"] == "given"
     assert "ingested" in doc["event"]
+
+
+def test_shape_builds_nested_event_with_constants_and_fresh_lists() -> None:
+    shape = ecs.Shape(
+        {
+            "event.kind": "event",
+            "event.category": ["authentication"],
+            "source.ip": ecs.VALUE,
+            "source.port": ecs.OPTIONAL,
+        }
+    )
+    assert shape.paths == ("source.ip", "source.port")
+    a = shape.build("10.0.0.1", 22)
+    b = shape.build("10.0.0.2", None)
+    assert a == {
+        "event": {"kind": "event", "category": ["authentication"]},
+        "source": {"ip": "10.0.0.1", "port": 22},
+    }
+    assert b == {"event": {"kind": "event", "category": ["authentication"]}, "source": {"ip": "10.0.0.2"}}
+    a["event"]["category"].append("x")  # a hook changing one event must not change the next ones
+    assert shape.build("10.0.0.3", 1)["event"]["category"] == ["authentication"]
+
+
+def test_shape_drops_objects_left_empty_and_keeps_empty_strings() -> None:
+    shape = ecs.Shape(
+        {"a": ecs.VALUE, "host.name": ecs.OPTIONAL, "x.y.z": ecs.OPTIONAL, "x.y.w": ecs.OPTIONAL}
+    )
+    assert shape.build(1, None, None, None) == {"a": 1}
+    assert shape.build(1, "", None, 0) == {"a": 1, "host": {"name": ""}, "x": {"y": {"w": 0}}}
+
+
+def test_shape_or_keeps_the_place_of_a_path_and_takes_the_new_value() -> None:
+    base = ecs.Shape({"event.dataset": ecs.VALUE, "event.module": "system", "message": ecs.VALUE})
+    auth = base | {"event.dataset": "system.auth", "user.name": ecs.VALUE}
+    assert auth.paths == ("message", "user.name")
+    ev = auth.build("m", "root")
+    assert list(ev) == ["event", "message", "user"]
+    assert list(ev["event"].items()) == [("dataset", "system.auth"), ("module", "system")]
+
+
+def test_shape_refuses_paths_that_clash_and_constants_it_cannot_write() -> None:
+    with pytest.raises(ValueError, match="source"):
+        _ = ecs.Shape({"source": ecs.VALUE, "source.ip": ecs.VALUE}).build
+    with pytest.raises(TypeError, match="constant"):
+        _ = ecs.Shape({"a": {"b": 1}}).build
+
+
+def _nested_paths() -> st.SearchStrategy[list[str]]:
+    part = st.sampled_from(["a", "b", "c", "source", "ip", "name"])
+    return st.lists(st.lists(part, min_size=1, max_size=3).map(".".join), min_size=1, max_size=8, unique=True)
+
+
+@given(
+    _nested_paths(),
+    st.data(),
+)
+def test_shape_builds_what_set_many_builds(paths: list[str], data: st.DataObject) -> None:
+    # Paths where one is the parent of another cannot be a shape (set_many would overwrite one with the other).
+    assume(not any(q.startswith(p + ".") for p in paths for q in paths))
+    kinds = data.draw(
+        st.lists(st.sampled_from(["value", "optional", "constant"]), min_size=len(paths), max_size=len(paths))
+    )
+    values = data.draw(
+        st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.text(max_size=2), max_size=2)),
+                 min_size=len(paths), max_size=len(paths))
+    )  # fmt: skip
+    spec: dict[str, object] = {}
+    args = []
+    fields: dict[str, object] = {}
+    for path, kind, value in zip(paths, kinds, values, strict=True):
+        if kind == "constant":
+            value = value if value is not None else "k"
+            spec[path] = value
+        elif kind == "value":
+            value = value if value is not None else 0
+            spec[path] = ecs.VALUE
+            args.append(value)
+        else:
+            spec[path] = ecs.OPTIONAL
+            args.append(value)
+        fields[path] = value
+    expected: dict = {}
+    ecs.set_many(expected, fields)
+    built = ecs.Shape(spec).build(*args)
+    assert built == expected
+    if None not in args:
+        assert json.dumps(built) == json.dumps(expected)  # key order too
