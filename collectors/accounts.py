@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from canh.collectors.pam import enrich_pam
+from canh.collectors.pam import pam_fields
 
-from canh.events import Event
+from canh.events import Shaped
 
 _KV = re.compile(r"(\w+)=([^,]*)")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -30,13 +30,11 @@ _ACTIONS: tuple[tuple[str, list[str], str], ...] = (
 )
 
 
-def enrich_account(ev: Event, msg: str, program: str, out: dict[str, object]) -> None:
-    """Fill iam fields for one account-management line from ``program`` into ``ev``."""
-    ev["event"]["dataset"] = "system.auth"
-    ev["event"]["module"] = "system"
+def account_fields(msg: str, program: str) -> Shaped | dict[str, object]:
+    """The iam fields (dotted paths, dataset system.auth) of one account-management line from ``program``."""
     if msg.startswith("pam_unix(") and "password changed" not in msg:
-        enrich_pam(ev, msg, out)
-        return
+        return pam_fields(msg)
+    out: dict[str, object] = {"event.dataset": "system.auth", "event.module": "system"}
     fields: dict[str, object] = {"event.category": ["iam"], "event.action": program}
     m = _PW_CHANGED.search(msg)
     if m:
@@ -44,7 +42,7 @@ def enrich_account(ev: Event, msg: str, program: str, out: dict[str, object]) ->
         fields.update({"event.type": ["user", "change"], "event.outcome": "success"})
         fields.update({"user.name": target, "user.target.name": target, "event.action": "passwd"})
         out.update(fields)
-        return
+        return out
     for prefix, types, role in _ACTIONS:
         if msg.startswith(prefix):
             fields["event.type"] = list(types)
@@ -69,10 +67,11 @@ def enrich_account(ev: Event, msg: str, program: str, out: dict[str, object]) ->
                 if kv.get("GID", "").isdigit():
                     fields["group.id"] = kv["GID"]
             out.update(fields)
-            return
+            return out
     if msg.startswith("failed") or "fail" in msg[:40].lower():
         fields.update({"event.type": ["user"], "event.outcome": "failure"})
         out.update(fields)
+    return out
 
 
 ACCOUNT_PROGRAMS = frozenset(
@@ -90,4 +89,4 @@ ACCOUNT_PROGRAMS = frozenset(
     }
 )
 
-__all__ = ["ACCOUNT_PROGRAMS", "enrich_account"]
+__all__ = ["ACCOUNT_PROGRAMS", "account_fields"]

@@ -10,8 +10,24 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\Z")
 
 
+_SEEN: dict[str, bool] = {}
+
+
 def is_ip(text: str) -> bool:
     """True for a dotted IPv4 address (no leading zeros) or an IPv6 address; hostnames are not."""
+    # Remembered (short texts only, addresses are at most 45 characters): a log names the same
+    # peers over and over (a brute force, a crawler).
+    known = _SEEN.get(text)
+    if known is None:
+        known = _is_ip(text)
+        if len(text) <= 64:
+            if len(_SEEN) >= 65_536:
+                _SEEN.clear()
+            _SEEN[text] = known
+    return known
+
+
+def _is_ip(text: str) -> bool:
     if not text:
         return False
     if ":" in text:

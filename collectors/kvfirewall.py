@@ -95,8 +95,8 @@ def _stamp(kv: dict[str, str], tz: tzinfo) -> datetime | None:
         return None
 
 
-def enrich_kv_firewall(ev: Event, msg: str, tz: tzinfo, out: dict[str, object]) -> None:
-    """Fill network fields of a key=value firewall body into ``ev`` (dataset fortinet.firewall)."""
+def kv_firewall_fields(msg: str, tz: tzinfo) -> dict[str, object]:
+    """The network fields (dotted paths, dataset fortinet.firewall) of a key=value firewall body."""
     kv = parse_kv(msg)
     action = kv.get("action", "").lower()
     fields: dict[str, object] = {
@@ -147,7 +147,7 @@ def enrich_kv_firewall(ev: Event, msg: str, tz: tzinfo, out: dict[str, object]) 
     stamp = _stamp(kv, tz)
     if stamp is not None:
         fields["@timestamp"] = format_ts(stamp)
-    out.update(fields)
+    return fields
 
 
 class KvFirewallParser:
@@ -177,9 +177,7 @@ class KvFirewallParser:
             from canh.collectors.syslog import SyslogParser
 
             return SyslogParser().parse(text, ctx)
-        fields: dict[str, object] = {}
-        enrich_kv_firewall(ev, body, ctx.tz, fields)
-        set_many(ev, fields)
+        set_many(ev, kv_firewall_fields(body, ctx.tz))
         return ev
 
     def sniff(self, lines: Sequence[str]) -> float:
@@ -190,4 +188,4 @@ class KvFirewallParser:
         return 0.8 * ok / len(sample)
 
 
-__all__ = ["KvFirewallParser", "enrich_kv_firewall", "looks_like_kv_firewall", "parse_kv"]
+__all__ = ["KvFirewallParser", "kv_firewall_fields", "looks_like_kv_firewall", "parse_kv"]

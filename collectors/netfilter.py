@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from canh.events import Event
-
 _FIELD = re.compile(r"([A-Z]+)=(\S*)")
 _UPTIME = re.compile(r"^\[\s*\d+\.\d+\]\s*")
 _TRANSPORTS = {
@@ -34,8 +32,8 @@ def _action(prefix: str) -> str:
     return cleaned or "log"
 
 
-def enrich_netfilter(ev: Event, msg: str, out: dict[str, object]) -> None:
-    """Fill network fields of a packet log line into ``ev`` (dataset iptables.log)."""
+def netfilter_fields(msg: str) -> dict[str, object]:
+    """The network fields (dotted paths, dataset iptables.log) of a packet log line."""
     body = _UPTIME.sub("", msg) if msg.startswith("[") and msg[1:2] in " 0123456789" else msg
     start = body.find("IN=")
     if start < 0:
@@ -80,7 +78,7 @@ def enrich_netfilter(ev: Event, msg: str, out: dict[str, object]) -> None:
     if len(mac) == 41:  # dst(6):src(6):ethertype(2), colon separated
         fields["destination.mac"] = mac[:17].upper().replace(":", "-")
         fields["source.mac"] = mac[18:35].upper().replace(":", "-")
-    out.update(fields)
+    return fields
 
 
-__all__ = ["enrich_netfilter", "is_netfilter"]
+__all__ = ["is_netfilter", "netfilter_fields"]

@@ -1,7 +1,7 @@
 """OpenSSH server lines (auth.log / secure) to ECS ``system.auth``: logins, invalid users, disconnects.
 
-Called by the syslog parser for program ``sshd`` (and ``sshd-session``, OpenSSH 9.8+) with the
-event already holding the header fields; only the message body is read here.
+Called by the syslog parser for program ``sshd`` (and ``sshd-session``, OpenSSH 9.8+); only the message
+body is read here, into a :class:`~canh.events.Shape` and its values that the header completes.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 from canh.collectors.addresses import is_ip
-from canh.collectors.pam import enrich_pam
+from canh.collectors.pam import AUTH, pam_fields
 
-from canh.events import Event
+from canh.events import OPTIONAL, VALUE, Shaped
 
 # "Accepted password for root from 1.2.3.4 port 22 ssh2", "Failed publickey for invalid user x from ..."
 _LOGIN = re.compile(
@@ -39,146 +39,126 @@ _REPEATED = re.compile(r"^message repeated (\d+) times: \[ ?(.*?) ?\]$")
 
 _METHODS = {"password": "password", "publickey": "publickey", "keyboard-interactive": "keyboard-interactive"}
 
+# Where the peer goes: source.ip (+ port) for an address, source.domain for a name.
+_PEER_FIELDS = {"source.ip": OPTIONAL, "source.port": OPTIONAL, "source.domain": OPTIONAL}
+_ATTEMPT = {
+    "event.category": ["authentication"],
+    "event.type": ["info"],
+    "event.action": "ssh_login",
+    "event.outcome": "failure",
+    "user.name": VALUE,
+}
+# One shape per kind of line; values: user (when named), the method for logins, then the peer.
+ACCEPTED = AUTH | {
+    "event.category": ["authentication"],
+    "event.type": ["start"],
+    "event.action": "ssh_login",
+    "event.outcome": "success",
+    "user.name": VALUE,
+    "system.auth.ssh.method": VALUE,
+    "system.auth.ssh.event": "Accepted",
+    **_PEER_FIELDS,
+}
+FAILED = AUTH | {
+    **_ATTEMPT,
+    "system.auth.ssh.method": VALUE,
+    "system.auth.ssh.event": "Failed",
+    **_PEER_FIELDS,
+}
+INVALID = AUTH | {
+    **_ATTEMPT,
+    "event.action": "ssh_invalid_user",
+    "system.auth.ssh.event": "Invalid",
+    **_PEER_FIELDS,
+}
+MAX_TRIES = AUTH | {**_ATTEMPT, "system.auth.ssh.event": "Failed", **_PEER_FIELDS}
+NOT_ALLOWED = AUTH | {**_ATTEMPT, "system.auth.ssh.event": "NotAllowed", **_PEER_FIELDS}
+DISCONNECT = AUTH | {
+    "event.category": ["authentication"],
+    "event.type": ["end"],
+    "event.action": "ssh_disconnect",
+    "user.name": OPTIONAL,
+    "system.auth.ssh.event": VALUE,
+    **_PEER_FIELDS,
+}
+PEER = AUTH | {"source.ip": VALUE}
 
-def _port(text: str | None) -> int | None:
-    return int(text) if text and len(text) <= 5 else None
 
-
-def _source(ip: str | None, port: str | None) -> dict[str, object]:
+def _source(ip: str | None, port: str | None) -> tuple[str | None, int | None, str | None]:
+    """(source.ip, source.port, source.domain) of a peer as written."""
     if not ip:
-        return {}
+        return None, None, None
     if ip.startswith("::ffff:") and "." in ip:
         ip = ip[7:]
     if is_ip(ip):
-        return {"source.ip": ip, "source.port": _port(port)}
-    return {"source.domain": ip}
+        return ip, int(port) if port and len(port) <= 5 else None, None
+    return None, None, ip
 
 
-def _disconnect(ev: Event, m: re.Match[str], out: dict[str, object]) -> None:
-    fields: dict[str, object] = {
-        "event.category": ["authentication"],
-        "event.type": ["end"],
-        "event.action": "ssh_disconnect",
-        "user.name": m.group("user") or m.group("user2"),
-        "system.auth.ssh.event": "Disconnected" if m.group("ev")[0] != "C" else "Closed",
-    }
-    fields.update(_source(m.group("ip"), m.group("port")))
-    out.update(fields)
+def _disconnect(m: re.Match[str]) -> Shaped:
+    kind, user, user2, ip, port = m.groups()
+    return DISCONNECT, (user or user2, "Disconnected" if kind[0] != "C" else "Closed", *_source(ip, port))
 
 
-def enrich_sshd(ev: Event, msg: str, out: dict[str, object]) -> None:
-    """Fill ``system.auth`` fields of an sshd line into ``ev`` (header fields already set)."""
-    ev["event"]["dataset"] = "system.auth"
-    ev["event"]["module"] = "system"
-    if msg.startswith("["):
-        msg = _SOLARIS_ID.sub("", msg)
-    if msg.startswith("message repeated"):
-        m = _REPEATED.match(msg)
-        if m:
-            msg = m.group(2)
+def sshd_fields(msg: str) -> Shaped:
+    """The ``system.auth`` fields of an sshd message body (the syslog header completes the event)."""
     first = msg[:1]
+    if first == "[" or first == "m":
+        if first == "[":
+            msg = _SOLARIS_ID.sub("", msg)
+        if msg.startswith("message repeated"):
+            m = _REPEATED.match(msg)
+            if m:
+                msg = m.group(2)
+        first = msg[:1]
     if first in "AF" and (msg.startswith("Accepted ") or msg.startswith("Failed ")):
         m = _LOGIN.match(msg)
         if m:
-            ok = m.group("ev") == "Accepted"
-            method = m.group("method")
-            fields: dict[str, object] = {
-                "event.category": ["authentication"],
-                "event.type": ["start"] if ok else ["info"],
-                "event.action": "ssh_login",
-                "event.outcome": "success" if ok else "failure",
-                "user.name": m.group("user"),
-                "system.auth.ssh.method": _METHODS.get(method, method),
-                "system.auth.ssh.event": m.group("ev"),
-            }
-            fields.update(_source(m.group("ip"), m.group("port")))
-            out.update(fields)
-            return
+            ev, method, _invalid, user, ip, port = m.groups()
+            shape = ACCEPTED if ev == "Accepted" else FAILED
+            return shape, (user, _METHODS.get(method, method), *_source(ip, port))
     if "nvalid user " in msg and (msg.startswith("Invalid") or msg.startswith("invalid")):
         m = _INVALID.match(msg)
         if m:
-            fields = {
-                "event.category": ["authentication"],
-                "event.type": ["info"],
-                "event.action": "ssh_invalid_user",
-                "event.outcome": "failure",
-                "user.name": m.group("user"),
-                "system.auth.ssh.event": "Invalid",
-            }
-            fields.update(_source(m.group("ip"), m.group("port")))
-            out.update(fields)
-            return
+            user, ip, port = m.groups()
+            return INVALID, (user, *_source(ip, port))
     if first in "RDC":
         m = _DISCONNECT.match(msg)
         if m:
-            _disconnect(ev, m, out)
-            return
+            return _disconnect(m)
     if first == "e" and msg.startswith("error: "):
         m = _PAM_FAIL.match(msg)
         if m:
-            fields = {
-                "event.category": ["authentication"],
-                "event.type": ["info"],
-                "event.action": "ssh_login",
-                "event.outcome": "failure",
-                "user.name": m.group("user"),
-                "system.auth.ssh.method": "keyboard-interactive",
-                "system.auth.ssh.event": "Failed",
-            }
-            fields.update(_source(m.group("host"), None))
-            out.update(fields)
-            return
+            return FAILED, (m.group("user"), "keyboard-interactive", *_source(m.group("host"), None))
         msg = msg[7:]
         first = msg[:1]
         if first in "RDC":
             m = _DISCONNECT.match(msg)
             if m:
-                _disconnect(ev, m, out)
-                return
+                return _disconnect(m)
     if msg.startswith("maximum authentication"):
         m = _MAX_TRIES.match(msg)
         if m:
-            fields = {
-                "event.category": ["authentication"],
-                "event.type": ["info"],
-                "event.action": "ssh_login",
-                "event.outcome": "failure",
-                "user.name": m.group("user"),
-                "system.auth.ssh.event": "Failed",
-            }
-            fields.update(_source(m.group("ip"), m.group("port")))
-            out.update(fields)
-            return
+            user, ip, port = m.groups()
+            return MAX_TRIES, (user, *_source(ip, port))
     if msg.startswith("User ") and " not allowed" in msg:
         m = _NOT_ALLOWED.match(msg)
         if m:
-            fields = {
-                "event.category": ["authentication"],
-                "event.type": ["info"],
-                "event.action": "ssh_login",
-                "event.outcome": "failure",
-                "user.name": m.group("user"),
-                "system.auth.ssh.event": "NotAllowed",
-            }
-            fields.update(_source(m.group("ip"), None))
-            out.update(fields)
-            return
+            return NOT_ALLOWED, (m.group("user"), *_source(m.group("ip"), None))
     if (
         msg.startswith("pam_unix(")
         or msg.startswith("(pam_unix)")
         or msg.startswith("authentication failure")
     ):
-        enrich_pam(ev, msg, out)
-        return
+        return pam_fields(msg)
     if msg.startswith("PAM ") and "more authentication failure" in msg:
-        enrich_pam(ev, msg.replace("more authentication failures;", "authentication failure;", 1), out)
-        return
+        return pam_fields(msg.replace("more authentication failures;", "authentication failure;", 1))
     # Anything else naming a peer ("Did not receive identification string from IP", "Unable to
     # negotiate with IP", "reverse mapping checking getaddrinfo for HOST [IP]"): keep the address.
     for m in _PEER.finditer(msg):
         if is_ip(m.group(1)):
-            out.update({"source.ip": m.group(1)})
-            return
+            return PEER, (m.group(1),)
+    return AUTH, ()
 
 
-__all__ = ["enrich_sshd"]
+__all__ = ["sshd_fields"]

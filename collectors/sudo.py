@@ -4,25 +4,47 @@ from __future__ import annotations
 
 import re
 
-from canh.collectors.pam import enrich_pam
+from canh.collectors.pam import AUTH, FAILURE, pam_fields
 
-from canh.events import Event
+from canh.events import OPTIONAL, VALUE, Shaped
 
 _SU = re.compile(r"^(?P<failed>FAILED SU |FAILED su )?\(to (?P<target>[^)]+)\) (?P<user>\S+) on (?P<tty>\S+)")
 _SU_OLD = re.compile(r"^(?P<sign>[+-]) (?P<tty>\S+) (?P<user>[^\s:]+):(?P<target>\S+)")
 _SU_SUCCESS = re.compile(r"^Successful su for (?P<target>\S+) by (?P<user>\S+)")
 
 
-def enrich_sudo(ev: Event, msg: str, out: dict[str, object]) -> None:
-    """``user : TTY=pts/0 ; PWD=/home/user ; USER=root ; COMMAND=/bin/id`` (and refusals) into ``ev``."""
-    ev["event"]["dataset"] = "system.auth"
-    ev["event"]["module"] = "system"
+SUDO = AUTH | {
+    "event.category": VALUE,
+    "event.type": VALUE,
+    "event.action": "sudo",
+    "event.outcome": VALUE,
+    "user.name": OPTIONAL,
+    "user.effective.name": OPTIONAL,
+    "process.command_line": OPTIONAL,
+    "system.auth.sudo.command": OPTIONAL,
+    "system.auth.sudo.tty": OPTIONAL,
+    "system.auth.sudo.pwd": OPTIONAL,
+    "system.auth.sudo.error": OPTIONAL,
+}
+SU = AUTH | {
+    "event.category": ["authentication"],
+    "event.type": VALUE,
+    "event.action": "su",
+    "event.outcome": VALUE,
+    "user.name": VALUE,
+    "user.effective.name": VALUE,
+    "system.auth.su.tty": OPTIONAL,
+}
+SU_FAILURE = FAILURE | {"event.action": "su"}
+
+
+def sudo_fields(msg: str) -> Shaped:
+    """``user : TTY=pts/0 ; PWD=/home/user ; USER=root ; COMMAND=/bin/id`` (and refusals): shape and values."""
     if msg.startswith("pam_unix(") or msg.startswith("pam_"):
-        enrich_pam(ev, msg, out)
-        return
+        return pam_fields(msg)
     user, sep, rest = msg.partition(" : ")
     if not sep:
-        return
+        return AUTH, ()
     kv: dict[str, str] = {}
     problem = ""
     for part in rest.split(" ; "):
@@ -37,48 +59,39 @@ def enrich_sudo(ev: Event, msg: str, out: dict[str, object]) -> None:
         elif not problem:
             problem = part.strip()
     command = kv.get("COMMAND")
-    failed = bool(problem)
-    fields: dict[str, object] = {
-        "event.category": ["authentication"] if failed else ["process"],
-        "event.type": ["info"] if failed else ["start"],
-        "event.action": "sudo",
-        "event.outcome": "failure" if failed else "success",
-        "user.name": user.strip() or None,
-        "user.effective.name": kv.get("USER"),
-        "process.command_line": command,
-        "system.auth.sudo.command": command,
-        "system.auth.sudo.tty": kv.get("TTY"),
-        "system.auth.sudo.pwd": kv.get("PWD"),
-        "system.auth.sudo.error": problem or None,
-    }
-    out.update(fields)
+    if problem:
+        kind: tuple[list[str], list[str], str] = (["authentication"], ["info"], "failure")
+    else:
+        kind = (["process"], ["start"], "success")
+    values = (
+        user.strip() or None,
+        kv.get("USER"),
+        command,
+        command,
+        kv.get("TTY"),
+        kv.get("PWD"),
+        problem or None,
+    )
+    return SUDO, (*kind, *values)
 
 
-def enrich_su(ev: Event, msg: str, out: dict[str, object]) -> None:
-    """``(to root) user on pts/0``, ``FAILED SU (to root) user on pts/0`` and PAM lines of su into ``ev``."""
-    ev["event"]["dataset"] = "system.auth"
-    ev["event"]["module"] = "system"
+def su_fields(msg: str) -> Shaped:
+    """``(to root) user on pts/0``, ``FAILED SU (to root) user on pts/0`` and PAM lines of su: shape and values."""
     if msg.startswith("pam_unix(") or msg.startswith("pam_"):
-        enrich_pam(ev, msg, out)
-        if out.get("event.action") == "authentication_failure":
-            out.update({"event.action": "su"})
-        return
+        shape, values = pam_fields(msg)
+        return (SU_FAILURE, values) if shape is FAILURE else (shape, values)
     m = _SU.match(msg) or _SU_OLD.match(msg) or _SU_SUCCESS.match(msg)
     if not m:
-        return
+        return AUTH, ()
     groups = m.groupdict()
     failed = bool(groups.get("failed")) or groups.get("sign") == "-"
-    out.update(
-        {
-            "event.category": ["authentication"],
-            "event.type": ["info"] if failed else ["start"],
-            "event.action": "su",
-            "event.outcome": "failure" if failed else "success",
-            "user.name": groups["user"],
-            "user.effective.name": groups["target"],
-            "system.auth.su.tty": groups.get("tty"),
-        },
+    return SU, (
+        ["info"] if failed else ["start"],
+        "failure" if failed else "success",
+        groups["user"],
+        groups["target"],
+        groups.get("tty"),
     )
 
 
-__all__ = ["enrich_su", "enrich_sudo"]
+__all__ = ["su_fields", "sudo_fields"]

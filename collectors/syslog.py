@@ -8,18 +8,32 @@ firewall bodies ``fortinet.firewall``; anything else stays generic ``syslog`` wi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, NamedTuple
 
-from canh.collectors.accounts import ACCOUNT_PROGRAMS, enrich_account
-from canh.collectors.kvfirewall import enrich_kv_firewall, looks_like_kv_firewall
-from canh.collectors.netfilter import enrich_netfilter, is_netfilter
-from canh.collectors.pam import enrich_pam
+from canh.collectors.accounts import ACCOUNT_PROGRAMS, account_fields
+from canh.collectors.kvfirewall import kv_firewall_fields, looks_like_kv_firewall
+from canh.collectors.netfilter import is_netfilter, netfilter_fields
+from canh.collectors.pam import pam_fields
 from canh.collectors.registry import LineContext
-from canh.collectors.sshd import enrich_sshd
-from canh.collectors.sudo import enrich_su, enrich_sudo
+from canh.collectors.sshd import sshd_fields
+from canh.collectors.sudo import su_fields, sudo_fields
 
-from canh.events import Event, format_ts, new_event, parse_ts, set_many
+from canh.events import (
+    OPTIONAL,
+    VALUE,
+    Event,
+    Shape,
+    Shaped,
+    event_id,
+    format_ts,
+    head,
+    is_file_source,
+    new_event,
+    parse_ts,
+    set_many,
+)
 
 _MONTHS = {
     m: i
@@ -27,8 +41,9 @@ _MONTHS = {
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
     )
 }
+# "hour" (month, day and hour as written) keys the cache of UTC hour prefixes.
 _RFC3164 = re.compile(
-    r"^(?:<(?P<pri>\d{1,3})>)?(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d)"
+    r"^(?:<(?P<pri>\d{1,3})>)?(?P<hour>(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hh>\d\d)):(?P<mm>\d\d):(?P<ss>\d\d)"
     r"(?: (?P<host>[^\s:\[]+))? (?P<prog>[^\s:\[]+)?(?:\[(?P<pid>\d+)\])?:? ?(?P<msg>.*)$",
     re.DOTALL,
 )
@@ -37,6 +52,7 @@ _RFC5424 = re.compile(
     r'(?P<sd>-|(?:\[(?:[^\]"\\]|"(?:[^"\\]|\\.)*")*\])+) ?(?P<msg>.*)$',
     re.DOTALL,
 )
+_SIXTY = frozenset(f"{n:02d}" for n in range(60))  # ASCII minutes and seconds that need no checking
 
 
 def infer_year(month: int, day: int, now: datetime) -> int:
@@ -53,28 +69,30 @@ _RFC3339 = re.compile(
     re.DOTALL,
 )
 
-Handler = Callable[[Event, str, str, LineContext, dict[str, object]], None]
+# What a body parser returns: a shape and its values, or dotted fields for bodies of no fixed shape.
+Body = Shaped | Mapping[str, Any]
+Handler = Callable[[str, str, LineContext], Body]
+_NO_FIELDS = Shape({})
 
 
-def _sshd(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
-    enrich_sshd(ev, msg, out)
+def _sshd(msg: str, prog: str, ctx: LineContext) -> Body:
+    return sshd_fields(msg)
 
 
-def _sudo(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
-    enrich_sudo(ev, msg, out)
+def _sudo(msg: str, prog: str, ctx: LineContext) -> Body:
+    return sudo_fields(msg)
 
 
-def _su(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
-    enrich_su(ev, msg, out)
+def _su(msg: str, prog: str, ctx: LineContext) -> Body:
+    return su_fields(msg)
 
 
-def _account(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
-    enrich_account(ev, msg, prog, out)
+def _account(msg: str, prog: str, ctx: LineContext) -> Body:
+    return account_fields(msg, prog)
 
 
-def _kernel(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
-    if is_netfilter(msg):
-        enrich_netfilter(ev, msg, out)
+def _kernel(msg: str, prog: str, ctx: LineContext) -> Body:
+    return netfilter_fields(msg) if is_netfilter(msg) else (_NO_FIELDS, ())
 
 
 # Program name (as written, lowercased, "(pam_unix)" suffix removed) -> body parser.
@@ -88,15 +106,25 @@ PROGRAMS: dict[str, Handler] = {
 }
 
 
-def _generic(ev: Event, msg: str, prog: str, ctx: LineContext, out: dict[str, object]) -> None:
+# Handlers that read the body alone, called without the wrapper (one call less per line).
+_DIRECT: dict[Handler, Callable[[str], Body]] = {_sshd: sshd_fields, _sudo: sudo_fields, _su: su_fields}
+
+
+def _generic(msg: str, prog: str, ctx: LineContext) -> Body:
     """Bodies that tell their kind whatever program wrote them (firewalls often log as any name)."""
     if msg.startswith("pam_unix") or msg.startswith("(pam_unix)"):
-        enrich_pam(ev, msg, out)
-    elif "=" in msg:
+        return pam_fields(msg)
+    if "=" in msg:
         if looks_like_kv_firewall(msg):
-            enrich_kv_firewall(ev, msg, ctx.tz, out)
-        elif "SRC=" in msg and is_netfilter(msg):
-            enrich_netfilter(ev, msg, out)
+            return kv_firewall_fields(msg, ctx.tz)
+        if "SRC=" in msg and is_netfilter(msg):
+            return netfilter_fields(msg)
+    return _NO_FIELDS, ()
+
+
+def _no_program(m: re.Match[str], text: str) -> tuple[str, None]:
+    """No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...")."""
+    return text[m.start("prog") :], None
 
 
 def _program(raw: str | None) -> str:
@@ -107,22 +135,83 @@ def _program(raw: str | None) -> str:
     return name.lower() if not name.islower() else name
 
 
+# The header's fields, as new_event + set_many wrote them. Values: @timestamp, event.id,
+# event.ingested, event.original, [log.file.path], message, host.name, [msgid, structured data],
+# process.name, process.pid, [priority, facility, severity]. One shape for each of: RFC 5424 or not,
+# file source or not, priority written or not, in that order of index bits.
+_SYSLOG = {"event.dataset": "syslog", "event.module": "system"}
+_PROCESS = {"process.name": OPTIONAL, "process.pid": OPTIONAL}
+_PRIORITY = {
+    "log.syslog.priority": VALUE,
+    "log.syslog.facility.code": VALUE,
+    "log.syslog.severity.code": VALUE,
+}
+_RFC5424_FIELDS = {
+    "log.syslog.version": "1",
+    "log.syslog.msgid": OPTIONAL,
+    "log.syslog.structured_data": OPTIONAL,
+}
+_HEADS = tuple(
+    Shape(
+        head(log_file=file)
+        | _SYSLOG
+        | (_RFC5424_FIELDS if rfc5424 else {})
+        | _PROCESS
+        | (_PRIORITY if pri else {})
+    )
+    for rfc5424 in (False, True)
+    for file in (True, False)
+    for pri in (True, False)
+)
+_NOT_FILE, _NO_PRIORITY, _IS_RFC5424 = 2, 1, 4
+_PROGRAM_CACHE = 10_000
+
+
+class _State(NamedTuple):
+    now: datetime | None
+    source: str | None
+    tz: tzinfo | None
+    ingested: str
+    path: tuple[str, ...]  # the log.file.path value, or nothing for a source that is not a file
+    kind: int  # index in _HEADS (priority bit clear)
+    hours: dict[str, str]
+
+
 class SyslogParser:
     """Syslog header parser dispatching the body on the program name; headerless lines keep ``message``."""
 
     name = "syslog"
 
     def __init__(self) -> None:
-        # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour, computed once per hour seen.
-        self._hours: dict[tuple[str, int, int, object], str] = {}
-        self._now: tuple[datetime | None, str] = (None, "")
+        # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("Nov 21 07"), one
+        # table per local year and month of the reading time and zone (the year is inferred from them).
+        self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
+        self._state = _State(None, None, None, "", (), 0, {})
+        self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
+        # One compiled builder per header kind and body shape, made on first use.
+        self._builds: tuple[dict[Shape, Callable[..., Event]], ...] = tuple({} for _ in _HEADS)
 
-    def _ingested(self, ctx: LineContext) -> str:
-        # One batch shares its reading time; formatting it per line was a tenth of the parse cost.
-        now = ctx.now
-        if self._now[0] is not now:
-            self._now = (now, format_ts(now))
-        return self._now[1]
+    def _context(self, ctx: LineContext) -> _State:
+        """What lines of one batch share (same source, zone and reading time), worked out once per batch."""
+        state = self._state
+        if state.now is ctx.now and state.source is ctx.source and state.tz is ctx.tz:
+            return state
+        now, tz, source = ctx.now, ctx.tz, ctx.source
+        # The ingest time was a tenth of the parse cost when formatted per line.
+        ingested = state.ingested if state.now is now else format_ts(now)
+        local = now.astimezone(tz)
+        key = (local.year, local.month, tz)
+        hours = self._tables.get(key)
+        if hours is None or len(hours) > 100_000:
+            hours = self._tables[key] = {}
+        file = is_file_source(source)
+        kind = 0 if file else _NOT_FILE
+        self._state = state = _State(now, source, tz, ingested, (source,) if file else (), kind, hours)
+        return state
+
+    def _build(self, kind: int, shape: Shape) -> Callable[..., Event]:
+        build = self._builds[kind][shape] = (_HEADS[kind] | shape.spec).build
+        return build
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
         text = line.rstrip("\r\n")
@@ -134,87 +223,105 @@ class SyslogParser:
             if m5:
                 return self._rfc5424(m5, text, ctx)
         m3 = _RFC3164.match(text)
-        if m3 and m3.group("mon") in _MONTHS:
-            return self._rfc3164(m3, text, ctx)
+        if m3:
+            # RFC 3164, the common case, read here without further calls.
+            pri, hour, mon, day, hh, mm, ss, host, prog, pid, msg = m3.groups()
+            state = self._context(ctx)
+            hours = state.hours
+            prefix = hours.get(hour)
+            if prefix is None and mon in _MONTHS:
+                prefix = hours[hour] = self._hour_prefix(mon, day, hh, ctx)
+            if prefix is not None:
+                if prefix and mm in _SIXTY and ss in _SIXTY:
+                    stamp = f"{prefix}{mm}:{ss}.000Z"
+                else:
+                    stamp = self._stamp_slow(mon, day, hh, mm, ss, ctx)
+                if prog and "=" in prog:
+                    msg, prog = _no_program(m3, text)
+                return self._finish(state, state.kind, stamp, text, msg, host, (), prog, pid, pri, ctx)
+            # Not a month name: not RFC 3164 after all.
         if first.isdigit() or first == "<":
             m = _RFC3339.match(text)
             if m:
                 return self._rfc3339(m, text, ctx)
         ev = new_event(
             timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=text, host=ctx.host, ingested=self._ingested(ctx),
+            original=text, message=text, host=ctx.host, ingested=self._context(ctx).ingested,
         )  # fmt: skip
         return ev
 
-    def _stamp3164(self, m: re.Match[str], text: str, ctx: LineContext) -> str:
-        t = m.start("time")
-        now = ctx.now
-        key = (text[m.start("mon") : t + 2], now.year, now.month, ctx.tz)
-        prefix = self._hours.get(key)
-        if prefix is None:
-            prefix = self._hour_prefix(m, ctx)
-            if len(self._hours) > 100_000:
-                self._hours.clear()
-            self._hours[key] = prefix
-        mm, ss = text[t + 3 : t + 5], text[t + 6 : t + 8]
-        if prefix and mm < "60" and ss < "60":
-            return f"{prefix}{mm}:{ss}.000Z"
-        return self._stamp_slow(m, ctx)
-
-    def _hour_prefix(self, m: re.Match[str], ctx: LineContext) -> str:
+    def _hour_prefix(self, mon: str, day: str, hh: str, ctx: LineContext) -> str:
         """UTC date and hour of a local hour, or "" when minutes would shift too (zones like +05:30)."""
-        month, day = _MONTHS[m.group("mon")], int(m.group("day"))
-        hh = int(m.group("time")[:2])
-        year = infer_year(month, day, ctx.now.astimezone(ctx.tz))
+        month = _MONTHS[mon]
+        year = infer_year(month, int(day), ctx.now.astimezone(ctx.tz))
         try:
-            utc = datetime(year, month, day, hh, tzinfo=ctx.tz).astimezone(UTC)
+            utc = datetime(year, month, int(day), int(hh), tzinfo=ctx.tz).astimezone(UTC)
         except ValueError:
             return ""
         if utc.minute or utc.second:
             return ""
         return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:"
 
-    def _stamp_slow(self, m: re.Match[str], ctx: LineContext) -> str:
-        month, day = _MONTHS[m.group("mon")], int(m.group("day"))
-        hh, mm, ss = (int(x) for x in m.group("time").split(":"))
-        year = infer_year(month, day, ctx.now.astimezone(ctx.tz))
+    def _stamp_slow(self, mon: str, day: str, hh: str, mm: str, ss: str, ctx: LineContext) -> str:
+        month = _MONTHS[mon]
+        year = infer_year(month, int(day), ctx.now.astimezone(ctx.tz))
         try:
-            return format_ts(datetime(year, month, day, hh, mm, ss, tzinfo=ctx.tz))
+            return format_ts(datetime(year, month, int(day), int(hh), int(mm), int(ss), tzinfo=ctx.tz))
         except ValueError:
             return format_ts(ctx.now)
 
     def _finish(
-        self, ev: Event, prog_raw: str | None, pid: str | None, pri: str | None, msg: str, ctx: LineContext
+        self,
+        state: _State,
+        kind: int,
+        stamp: str,
+        text: str,
+        msg: str,
+        host: str | None,
+        extra: tuple[str | None, ...],
+        prog_raw: str | None,
+        pid: str | None,
+        pri: str | None,
+        ctx: LineContext,
     ) -> Event:
-        prog = _program(prog_raw)
-        fields: dict[str, object] = {}
-        if prog:
-            fields["process.name"] = prog
-        if pid:
-            fields["process.pid"] = int(pid)
+        """The event of a parsed header (``extra``: RFC 5424's msgid and structured data) and its body."""
+        head_values = (
+            stamp,
+            event_id(ctx.source, ctx.position),
+            state.ingested,
+            text,
+            *state.path,
+            msg,
+            host or ctx.host or None,
+            *extra,
+        )
+        known = self._programs.get(prog_raw)
+        if known is None:
+            known = self._program(prog_raw)
+        prog, handler, direct = known
         if pri:
             p = int(pri)
-            fields["log.syslog.priority"] = p
-            fields["log.syslog.facility.code"] = p >> 3
-            fields["log.syslog.severity.code"] = p & 7
-        handler = PROGRAMS.get(prog)
-        if handler is not None:
-            handler(ev, msg, prog, ctx, fields)
+            process: tuple[Any, ...] = (prog or None, int(pid) if pid else None, p, p >> 3, p & 7)
         else:
-            _generic(ev, msg, prog, ctx, fields)
-        set_many(ev, fields)
+            kind += _NO_PRIORITY
+            process = (prog or None, int(pid) if pid else None)
+        body = direct(msg) if direct is not None else handler(msg, prog, ctx)
+        if isinstance(body, tuple):
+            shape, values = body
+            build = self._builds[kind].get(shape) or self._build(kind, shape)
+            return build(*head_values, *process, *values)
+        ev = (self._builds[kind].get(_NO_FIELDS) or self._build(kind, _NO_FIELDS))(*head_values, *process)
+        set_many(ev, body)
         return ev
 
-    def _rfc3164(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        msg, prog = m.group("msg"), m.group("prog")
-        if prog and "=" in prog:
-            # No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...").
-            msg, prog = text[m.start("prog") :], None
-        ev = new_event(
-            timestamp=self._stamp3164(m, text, ctx), dataset="syslog", module="system", source=ctx.source,
-            position=ctx.position, original=text, message=msg, host=m.group("host") or ctx.host, ingested=self._ingested(ctx),
-        )  # fmt: skip
-        return self._finish(ev, prog, m.group("pid"), m.group("pri"), msg, ctx)
+    def _program(self, raw: str | None) -> tuple[str, Handler, Callable[[str], Body] | None]:
+        prog = _program(raw)
+        handler = PROGRAMS.get(prog) or _generic
+        known = (prog, handler, _DIRECT.get(handler))
+        if len(self._programs) > _PROGRAM_CACHE:
+            self._programs.clear()
+        self._programs[raw] = known
+        return known
 
     def _rfc3339(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         ts = m.group("ts")
@@ -227,13 +334,10 @@ class SyslogParser:
             stamp = format_ts(ctx.now)
         msg, prog = m.group("msg"), m.group("prog")
         if prog and "=" in prog:
-            # No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...").
-            msg, prog = text[m.start("prog") :], None
-        ev = new_event(
-            timestamp=stamp, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=msg, host=m.group("host") or ctx.host, ingested=self._ingested(ctx),
-        )  # fmt: skip
-        return self._finish(ev, prog, m.group("pid"), m.group("pri"), msg, ctx)
+            msg, prog = _no_program(m, text)
+        state = self._context(ctx)
+        host, pid, pri = m.group("host", "pid", "pri")
+        return self._finish(state, state.kind, stamp, text, msg, host, (), prog, pid, pri, ctx)
 
     def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
@@ -242,15 +346,13 @@ class SyslogParser:
             stamp = format_ts(ctx.now)
         host, app, pid, msgid = (None if v == "-" else v for v in m.group("host", "app", "pid", "msgid"))
         msg = m.group("msg").lstrip("\ufeff")
-        ev = new_event(
-            timestamp=stamp, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=msg, host=host or ctx.host, ingested=self._ingested(ctx),
-        )  # fmt: skip
-        set_many(ev, {"log.syslog.version": "1", "log.syslog.msgid": msgid})
         sd = m.group("sd")
-        if sd and sd != "-":
-            set_many(ev, {"log.syslog.structured_data": sd})
-        return self._finish(ev, app, pid if pid and pid.isdigit() else None, m.group("pri"), msg, ctx)
+        extra = (msgid, sd if sd and sd != "-" else None)
+        pid = pid if pid and pid.isdigit() else None
+        state = self._context(ctx)
+        return self._finish(
+            state, state.kind + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
+        )
 
     def sniff(self, lines: Sequence[str]) -> float:
         sample = [ln for ln in lines if ln.strip()][:20]
