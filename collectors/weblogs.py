@@ -7,19 +7,22 @@ Red Hat and Debian defaults; anything else is taken as nginx).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
 
 from canh.collectors.addresses import is_ip
 from canh.collectors.registry import LineContext
 
 from canh.errors import InputError
-from canh.events import Event, format_ts, new_event, set_many
+from canh.events import OPTIONAL, Event, Shape, event_id, format_ts, head, is_file_source, new_event, set_many
 
+# Quoted fields as "[^"\\]*(?:\\.[^"\\]*)*": the same strings as (?:[^"\\]|\\.)*, six times faster in re.
 _ACCESS = re.compile(
-    r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>(?:[^"\\]|\\.)*)" '
-    r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>(?:[^"\\]|\\.)*)" "(?P<ua>(?:[^"\\]|\\.)*)")?'
+    r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>[^"\\]*(?:\\.[^"\\]*)*)" '
+    r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<ua>[^"\\]*(?:\\.[^"\\]*)*)")?'
 )
 # Quotes inside the request left unescaped (old Apache, some proxies): anchor on the status instead.
 _ACCESS_LOOSE = re.compile(
@@ -36,7 +39,7 @@ _APACHE_ERROR = re.compile(
     r"(?: \[pid (?P<pid>\d+)(?::tid \d+)?\])?(?: \[client (?P<client>[^\]]+)\])? ?(?P<msg>.*)$"
 )
 _NGINX_CLIENT = re.compile(r", client: (?P<ip>[^,\s]+)")
-_NGINX_REQUEST = re.compile(r', request: "(?P<req>(?:[^"\\]|\\.)*)"')
+_NGINX_REQUEST = re.compile(r', request: "(?P<req>[^"\\]*(?:\\.[^"\\]*)*)"')
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -45,7 +48,9 @@ _MONTHS = {
 }
 _LEVELS = {"emerg": "emergency", "crit": "critical", "warn": "warning"}
 
-_ts_cache: dict[str, str] = {}
+# Access stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("21/Nov/2026:07" + " +0700").
+_TS_HOURS: dict[str, str] = {}
+_SIXTY = frozenset(f"{n:02d}" for n in range(60))  # ASCII minutes and seconds that need no checking
 _LOOSE_TS = re.compile(
     r"^(?P<day>\d{1,2})/(?P<mon>[^/\d]{3,6})/(?P<year>\d{4}):(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?:[.,]\d+)?"
     r"(?:\s*(?P<zone>\S+))?$"
@@ -57,10 +62,13 @@ _MONTHS_LOOSE = {m.lower(): i for m, i in _MONTHS.items()} | {
 
 
 def _access_ts(text: str, tz: tzinfo) -> str:
-    """``21/Nov/2026:00:34:08 +0700`` to ``@timestamp`` (cached: a busy log repeats each second many times)."""
-    hit = _ts_cache.get(text)
-    if hit is not None:
-        return hit
+    """``21/Nov/2026:00:34:08 +0700`` to ``@timestamp`` (the UTC hour of each local hour is cached)."""
+    if len(text) == 26:
+        prefix = _TS_HOURS.get(text[:14] + text[20:])
+        if prefix is not None:
+            mm, ss = text[15:17], text[18:20]
+            if mm in _SIXTY and ss in _SIXTY:
+                return f"{prefix}{mm}:{ss}.000Z"
     day, mon, year = text[0:2], text[3:6], text[7:11]
     hh, mm, ss = text[12:14], text[15:17], text[18:20]
     off = text[21:26]
@@ -83,9 +91,11 @@ def _access_ts(text: str, tz: tzinfo) -> str:
         if loose is None:
             raise InputError("collect.bad_time", value=text)
         return loose  # not cached: it may depend on the source's zone
-    if len(_ts_cache) > 50_000:
-        _ts_cache.clear()
-    _ts_cache[text] = out
+    if off[3:5] == "00" and mm in _SIXTY and ss in _SIXTY:
+        # A whole-hour offset leaves minutes and seconds as written: the hour's prefix serves them all.
+        if len(_TS_HOURS) > 50_000:
+            _TS_HOURS.clear()
+        _TS_HOURS[text[:14] + text[20:]] = out[:14]
     return out
 
 
@@ -114,8 +124,20 @@ def _loose_ts(text: str, tz: tzinfo) -> str | None:
     return format_ts(when)
 
 
-def split_request(req: str) -> dict[str, object]:
-    """``GET /a/b.php?x=1 HTTP/1.1`` into http.request.method, url.*, http.version."""
+# What a request line gives: method, url.original, url.path, url.query, http.version, url.extension.
+_REQUEST_FIELDS = (
+    "http.request.method",
+    "url.original",
+    "url.path",
+    "url.query",
+    "http.version",
+    "url.extension",
+)
+_NO_REQUEST: tuple[str | None, ...] = (None,) * 6
+
+
+def _request(req: str) -> tuple[str | None, ...]:
+    """The values of _REQUEST_FIELDS for ``GET /a/b.php?x=1 HTTP/1.1`` (None where there is none)."""
     parts = req.split(" ")
     if len(parts) == 3 and parts[2].startswith("HTTP/"):
         method, target, version = parts
@@ -123,20 +145,51 @@ def split_request(req: str) -> dict[str, object]:
         method, target, version = parts[0], parts[1], None
     else:
         # Junk a scanner sent (TLS bytes to a plain port, "-"): kept whole, not guessed at.
-        return {"url.original": req} if req and req != "-" else {}
+        return (None, req, None, None, None, None) if req and req != "-" else _NO_REQUEST
     path, _, query = target.partition("?")
-    fields: dict[str, object] = {
-        "http.request.method": method,
-        "url.original": target,
-        "url.path": path,
-        "url.query": query or None,
-        "http.version": version[5:] if version else None,
-    }
     slash = path.rfind("/")
     dot = path.rfind(".")
-    if dot > slash + 1 and dot < len(path) - 1:
-        fields["url.extension"] = path[dot + 1 :].lower()
+    extension = path[dot + 1 :].lower() if dot > slash + 1 and dot < len(path) - 1 else None
+    return method, target, path, query or None, version[5:] if version else None, extension
+
+
+def split_request(req: str) -> dict[str, object]:
+    """``GET /a/b.php?x=1 HTTP/1.1`` into http.request.method, url.*, http.version."""
+    values = _request(req)
+    if values[0] is None:
+        return {} if values[1] is None else {"url.original": values[1]}
+    fields: dict[str, object] = dict(zip(_REQUEST_FIELDS[:5], values[:5], strict=True))
+    if values[5] is not None:
+        fields["url.extension"] = values[5]
     return fields
+
+
+# Access lines: the fields new_event + set_many wrote, in their order. Values: @timestamp, event.id,
+# event.ingested, event.original, [log.file.path], host.name, event.outcome, source.ip, source.domain,
+# user.name, status code, body bytes, referrer, user agent, then the _REQUEST_FIELDS.
+_ACCESS_FIELDS = {
+    "event.category": ["web"],
+    "event.type": ["access"],
+    "event.action": "access",
+    "event.outcome": OPTIONAL,
+    "source.ip": OPTIONAL,
+    "source.domain": OPTIONAL,
+    "user.name": OPTIONAL,
+    "http.response.status_code": OPTIONAL,
+    "http.response.body.bytes": OPTIONAL,
+    "http.request.referrer": OPTIONAL,
+    "user_agent.original": OPTIONAL,
+    **dict.fromkeys(_REQUEST_FIELDS, OPTIONAL),
+}
+
+
+@functools.cache
+def _access_shape(vendor: str, log_file: bool) -> Shape:
+    return Shape(
+        head(log_file=log_file, message=False)
+        | {"event.dataset": f"{vendor}.access", "event.module": vendor}
+        | _ACCESS_FIELDS
+    )
 
 
 def _vendor_for(source: str) -> str:
@@ -156,6 +209,8 @@ class WebLogParser:
     def __init__(self, vendor: str | None = None) -> None:
         self.vendor = vendor
         self.name = vendor or "web"
+        # What lines of one batch share, worked out once: (now, source, path, ingested, log.file.path, build).
+        self._state: tuple[Any, ...] = (None, None, None, "", (), None)
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
         text = line.rstrip("\r\n")
@@ -180,33 +235,31 @@ class WebLogParser:
                 return self._nginx_error(em, text, ctx)
         raise InputError("collect.not_web_log")
 
+    def _context(self, ctx: LineContext) -> tuple[str, tuple[str, ...], Callable[..., Event]]:
+        path = ctx.extra.get("path")
+        state = self._state
+        if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not path:
+            vendor = self.vendor or _vendor_for(path or ctx.source)
+            file = is_file_source(ctx.source)
+            ingested = state[3] if state[0] is ctx.now else format_ts(ctx.now)
+            build = _access_shape(vendor, file).build
+            self._state = state = (ctx.now, ctx.source, path, ingested, (ctx.source,) if file else (), build)
+        return state[3], state[4], state[5]
+
     def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        vendor = self.vendor or _vendor_for(ctx.extra.get("path") or ctx.source)
-        status_text, size = m.group("status"), m.group("bytes")
+        ip, _ident, user, ts, req, status_text, size, ref, ua = m.groups()
+        ingested, log_file, build = self._context(ctx)
         status = int(status_text) if status_text != "-" else None
-        ev = new_event(
-            timestamp=_access_ts(m.group("ts"), ctx.tz), dataset=f"{vendor}.access", module=vendor, source=ctx.source,
-            position=ctx.position, original=text, host=ctx.host, ingested=ctx.now,
+        stamp = _access_ts(ts, ctx.tz)
+        address = is_ip(ip)
+        return build(
+            stamp, event_id(ctx.source, ctx.position), ingested, text, *log_file, ctx.host or None,
+            None if status is None else ("success" if status < 400 else "failure"),
+            ip if address else None, None if address else ip,
+            user if user and user != "-" else None, status, int(size) if size != "-" else None,
+            _unescape(ref) if ref and ref != "-" else None, _unescape(ua) if ua and ua != "-" else None,
+            *_request(_unescape(req)),
         )  # fmt: skip
-        ip = m.group("ip")
-        user = m.group("user")
-        ref = m.group("ref")
-        ua = m.group("ua")
-        fields: dict[str, object] = {
-            "event.category": ["web"],
-            "event.type": ["access"],
-            "event.action": "access",
-            "event.outcome": None if status is None else ("success" if status < 400 else "failure"),
-            "source.ip" if is_ip(ip) else "source.domain": ip,
-            "user.name": user if user and user != "-" else None,
-            "http.response.status_code": status,
-            "http.response.body.bytes": int(size) if size != "-" else None,
-            "http.request.referrer": _unescape(ref) if ref and ref != "-" else None,
-            "user_agent.original": _unescape(ua) if ua and ua != "-" else None,
-        }
-        fields.update(split_request(_unescape(m.group("req"))))
-        set_many(ev, fields)
-        return ev
 
     def _nginx_error(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
