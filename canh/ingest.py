@@ -7,6 +7,8 @@ because event ids come from (file, byte offset).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import gzip
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ import orjson
 from canh.collectors.registry import (
     FileReader,
     LineContext,
+    LineParser,
     ReadProblem,
     detect,
     detect_file,
@@ -96,6 +99,27 @@ def iter_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[in
         yield start, line.rstrip(b"\r\n")
 
 
+@contextlib.contextmanager
+def fewer_collections(threshold: int = 100_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often while events are read and stored in batches.
+
+    A batch of 5,000 events is some 35,000 dicts and lists that live until the store has them; at
+    the default threshold (700 new objects) each batch is walked by about 90 young collections and
+    a full one: a seventh of the ingest time for auth logs, a third for web logs. Events hold no
+    reference cycles, so nothing is kept longer.
+    """
+    before = gc.get_threshold()
+    if before[0] >= threshold:
+        yield
+        return
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        if gc.get_threshold()[0] == threshold:  # not changed meanwhile by someone else
+            gc.set_threshold(*before)
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, and files under folders named (sorted), skipping hidden files."""
     out: list[Path] = []
@@ -157,14 +181,15 @@ class Ingester:
         if fmt is not None and fmt not in formats():
             raise InputError("input.unknown_format", format=fmt, choices=", ".join(formats()))
         try:
-            for path in expand_paths(paths):
-                if not path.exists():
-                    report.problems.append(Problem(str(path), _msg("input.not_found")))
-                    continue
-                try:
-                    self._file(path, fmt, report)
-                except OSError as exc:
-                    report.problems.append(Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc))))
+            with fewer_collections():
+                for path in expand_paths(paths):
+                    if not path.exists():
+                        report.problems.append(Problem(str(path), _msg("input.not_found")))
+                        continue
+                    try:
+                        self._file(path, fmt, report)
+                    except OSError as exc:
+                        report.problems.append(Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc))))
         finally:
             self.dead.close()
         if not self.dead.used:
@@ -194,22 +219,27 @@ class Ingester:
             else:
                 name = fmt
             report.formats[str(path)] = name
-            parser = get_parser(name)
-            now = self.now()
-            batch: list[Event] = []
+            self._lines(fh, get_parser(name), path, source, report)
+
+    def _lines(self, fh: IO[bytes], parser: LineParser, path: Path, source: str, report: IngestReport) -> None:
+        # The per-line work is kept to what every line needs: "file:line" is only made for a problem.
+        now, host, tz = self.now(), self.host, self.tz
+        extra: dict[str, Any] = {}
+        parse = parser.parse
+        batch: list[Event] = []
+        line_no = 0
+        try:
             for line_no, (offset, raw) in enumerate(iter_lines(fh), 1):
-                report.lines += 1
-                where = f"{path}:{line_no}"
                 if raw is None:
-                    self._problem(report, where, _msg("input.line_too_long", limit=MAX_LINE), b"")
+                    self._problem(report, f"{path}:{line_no}", _msg("input.line_too_long", limit=MAX_LINE), b"")
                     continue
                 text, bad = decode_line(raw)
-                ctx = LineContext(source=source, position=offset, line_no=line_no, host=self.host, tz=self.tz, now=now)
                 try:
-                    event = parser.parse(text, ctx)
+                    # Positional: a keyword call costs twice as much, once per line.
+                    event = parse(text, LineContext(source, offset, line_no, host, tz, now, extra))
                 except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:
                     reason = exc.render() if isinstance(exc, CanhError) else str(exc)
-                    self._problem(report, where, reason, raw)
+                    self._problem(report, f"{path}:{line_no}", reason, raw)
                     continue
                 if event is None:
                     continue
@@ -224,8 +254,10 @@ class Ingester:
                     batch = []
                     if self.progress:
                         self.progress(offset)
-            if batch:
-                self._flush(batch, report)
+        finally:
+            report.lines += line_no
+        if batch:
+            self._flush(batch, report)
 
     def _records(self, reader: FileReader, path: Path, source: str, report: IngestReport) -> None:
         ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())

@@ -16,6 +16,7 @@ from canh.collectors.source import Source
 
 from canh.errors import CanhError
 from canh.events import Event
+from canh.ingest import fewer_collections
 from canh.store.base import Store
 
 EventHook = Callable[[list[Event]], None]
@@ -76,16 +77,17 @@ class Runner:
             threading.Thread(target=self._run_one, args=(src,), name=f"source:{src.name}", daemon=True)
             for src in self.sources
         ]
-        for th in threads:
-            th.start()
-        while any(th.is_alive() for th in threads):
-            if until is not None and until.wait(0.2):
-                break
-            if until is None:
-                time.sleep(0.2)
-        self.stop.set()
-        for th in threads:
-            th.join()
+        with fewer_collections():
+            for th in threads:
+                th.start()
+            while any(th.is_alive() for th in threads):
+                if until is not None and until.wait(0.2):
+                    break
+                if until is None:
+                    time.sleep(0.2)
+            self.stop.set()
+            for th in threads:
+                th.join()
 
     def _run_one(self, src: Source) -> None:
         try:
