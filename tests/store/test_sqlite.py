@@ -75,3 +75,22 @@ def test_reader_in_another_process_sees_only_whole_batches(tmp_path: Path) -> No
     writer.close()
     assert seen == sorted(seen), "counts went backwards"
     assert all(n % 1000 == 0 for n in seen), "a reader saw a half-written batch"
+
+
+def test_batches_of_many_statements_count_new_and_duplicate_records(tmp_path: Path) -> None:
+    # Sizes off the 100-row statement boundary, duplicates across writes and inside one write.
+    path = tmp_path / "many.db"
+    store = SQLiteStore(path, batch_size=250)
+    first = store.write("events", _events(730))
+    again = _events(430, start=500)  # 230 stored already, 200 new
+    second = store.write("events", again + again[:7])
+    assert (first.written, first.duplicates) == (730, 0)
+    assert (second.written, second.duplicates) == (200, 237)
+    assert store.count("events") == 930
+    assert store.count("events", "_exists_:host.name") == 0
+    assert store.count("events", "event.dataset:t") == 930
+    store.close()
+    conn = sqlite3.connect(path)
+    types = conn.execute("SELECT DISTINCT typeof(host), typeof(src_ip), typeof(ts) FROM events").fetchall()
+    assert types == [("null", "null", "integer")]  # absent columns are NULL, not a stored NaN
+    conn.close()
