@@ -108,6 +108,7 @@ class RulesConfig(Section):
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
     suppress: str = "10m"
     allowed_lateness: str = "5m"
+    stream: bool = True  # detect in canh ingest/collect as events are stored (off: only `canh detect run`)
     schedule: str = "1m"
     lookback: str = "5m"
 

@@ -100,6 +100,8 @@ def hooks_for_store(
 ) -> list[DetectionHook]:
     """Detection hooks over ``store`` (no hook when no rule is loaded)."""
     cfg = cfg or RulesConfig()
+    if not cfg.stream:
+        return []  # detection runs elsewhere (`canh detect run` over the shared store)
     engine, _ = build_engine(cfg)
     if not engine.rules:
         return []
@@ -124,3 +126,100 @@ def summary(hooks: Sequence[Any]) -> Mapping[str, int]:
         "alerts": sum(getattr(h, "alerts_written", 0) for h in hooks),
         "grouped": sum(getattr(h, "grouped", 0) for h in hooks),
     }
+
+
+def scheduled_rules(cfg: RulesConfig) -> tuple[list[Any], list[tuple[str, str]]]:
+    """The configured Sigma rules as scheduled queries (Lucene through Canh's pipeline, the mapping the
+    in-process engine uses), with the rules that cannot be queried and why (correlations run in-process)."""
+    from sigma.backends.elasticsearch import LuceneBackend
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaError
+
+    from canh.rules.alerts import rule_fields
+    from canh.rules.engine import attack_ids
+    from canh.rules.loader import load_config_rules
+    from canh.rules.pipelines import canh_pipeline
+    from canh.store.scheduled import ScheduledRule
+
+    loaded = load_config_rules(cfg.paths, cfg.include_pack)
+    backend = LuceneBackend(canh_pipeline(cfg.placeholders))  # built once: per rule it costs 3x the conversion
+    out: list[Any] = []
+    skipped: list[tuple[str, str]] = [(str(c.id or c.title), "correlation") for c in loaded.correlations]
+    # A rule that only feeds a correlation raises no alert of its own (as in the stream engine),
+    # unless the correlation says `generate: true`.
+    feeds: set[str] = set()
+    generate: set[str] = set()
+    for c in loaded.correlations:
+        for ref in c.rules or []:
+            feeds.add(str(ref.reference))
+            if c.generate:
+                generate.add(str(ref.reference))
+    for rule in loaded.rules:
+        keys = {str(rule.id), str(rule.name)} - {"None"}
+        if keys & feeds and not keys & generate:
+            skipped.append((str(rule.id or rule.title), "feeds a correlation"))
+            continue
+        try:
+            queries = backend.convert(SigmaCollection([rule]))
+        except SigmaError as exc:
+            skipped.append((str(rule.id or rule.title), str(exc)))
+            continue
+        tags = tuple(str(tag) for tag in rule.tags)
+        info = _Meta.of(rule)
+        meta = rule_fields(info)
+        if tags:
+            meta["tags"] = list(tags)
+        techniques = attack_ids(tags)
+        for i, query in enumerate(queries):
+            rid = str(rule.id) if len(queries) == 1 else f"{rule.id}#{i}"
+            out.append(ScheduledRule(rid, rule.title, str(query), str(meta.get("level", "medium")), tags,
+                                     {**meta, "id": rid, **({"techniques": techniques} if techniques else {})},
+                                     info.path))  # fmt: skip
+    return out, skipped
+
+
+class _Meta:
+    """The fields rule_fields reads, from a pySigma rule."""
+
+    path: str | None
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+    @classmethod
+    def of(cls, rule: Any) -> _Meta:
+        level = getattr(rule.level, "name", None)
+        status = getattr(rule.status, "name", None)
+        return cls(
+            id=str(rule.id), title=rule.title, level=level.lower() if level else "medium",
+            status=status.lower() if status else None, author=rule.author, description=rule.description,
+            references=list(rule.references or ()), path=str(rule.source.path) if rule.source else None,
+        )  # fmt: skip
+
+
+def scheduled_alert_maker(suppress: timedelta) -> Any:
+    """Alerts for scheduled matches made the way the stream engine makes them: the rule's author and
+    link, the same ids, and the same per-rule suppression window with its counts."""
+    from canh.rules.alerts import AlertMaker, RuleMeta
+    from canh.rules.engine import Match
+
+    maker = AlertMaker(suppress)
+    metas: dict[str, Any] = {}
+
+    def make(rule: Any, events: list[Event], now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        meta = metas.get(rule.id)
+        if meta is None:
+            m = dict(rule.meta or {})
+            meta = RuleMeta(
+                id=rule.id, title=rule.title, level=rule.level, status=str(m.get("status") or ""),
+                author=str(m.get("author") or ""), description=str(m.get("description") or ""),
+                references=list(m.get("references") or []), tags=list(rule.tags), path=rule.path,
+            )  # fmt: skip
+            meta.alert = True  # type: ignore[attr-defined,unused-ignore]
+            metas[rule.id] = meta
+        alerts, updates = maker.alerts([Match(meta, e) for e in events], now)
+        for alert in alerts:
+            alert["detection"]["mode"] = "scheduled"
+        return alerts, updates
+
+    return make

@@ -6,6 +6,7 @@ from canh.cli import (
     configcmd,
     console,
     demo,
+    detect,
     events,
     incidents,
     ingest,
@@ -16,7 +17,21 @@ from canh.cli import (
 )
 from canh.cli.app import cli, main
 
-for _module in (ingest, collect, events, alerts, status, demo, configcmd, console, incidents, systems, report, rules):
+for _module in (
+    ingest,
+    collect,
+    events,
+    alerts,
+    status,
+    demo,
+    configcmd,
+    console,
+    incidents,
+    systems,
+    report,
+    rules,
+    detect,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -11,8 +11,9 @@ checkpoint is only advanced by the lease holder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ class ScheduledRule:
     query: str
     level: str = "medium"
     tags: tuple[str, ...] = ()
+    meta: Mapping[str, Any] | None = None  # the alert's whole ``rule`` object (author, link...) when known
+    path: str | None = None  # the rule file
 
 
 @dataclass
@@ -59,7 +62,7 @@ def make_alert(rule: ScheduledRule, event: Mapping[str, Any], now: datetime) -> 
         "id": alert_id(rule.id, eid),
         "@timestamp": event.get("@timestamp") or format_ts(now),
         "event": {"kind": "signal", "severity_label": rule.level, "ingested": format_ts(now)},
-        "rule": {"id": rule.id, "name": rule.title},
+        "rule": dict(rule.meta) if rule.meta else {"id": rule.id, "name": rule.title, "level": rule.level},
         "related": {"event_ids": [eid]},
         "detection": {"mode": "scheduled"},
     }
@@ -71,6 +74,12 @@ def make_alert(rule: ScheduledRule, event: Mapping[str, Any], now: datetime) -> 
         if isinstance(event.get(key), Mapping):
             alert[key] = event[key]
     return alert
+
+
+# (rule, matching events, now) -> (new alerts, {alert id: fields} for suppressed repeats)
+AlertMakerFn = Callable[
+    [ScheduledRule, list[dict[str, Any]], datetime], tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]
+]
 
 
 class ScheduledDetection:
@@ -88,6 +97,8 @@ class ScheduledDetection:
         lease: timedelta = timedelta(minutes=1),
         settle: timedelta = timedelta(seconds=2),
         first_window: timedelta = timedelta(hours=1),
+        on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+        alert_maker: AlertMakerFn | None = None,
     ) -> None:
         self.store = store
         self.rules = list(rules)
@@ -98,6 +109,8 @@ class ScheduledDetection:
         self.lease_for = lease
         self.settle = settle
         self.first_window = first_window
+        self.on_alerts = on_alerts
+        self.alert_maker = alert_maker
 
     @property
     def lease_id(self) -> str:
@@ -121,6 +134,21 @@ class ScheduledDetection:
         except ConflictError:
             return None  # another instance took it a moment ago
 
+    def _alerts(self, rule: ScheduledRule, events: list[dict[str, Any]], now: datetime) -> int:
+        if self.alert_maker is None:
+            return self._write([make_alert(rule, e, now) for e in events])
+        alerts, updates = self.alert_maker(rule, events, now)
+        written = self._write(alerts) if alerts else 0
+        for aid, fields in updates.items():
+            self.store.update_alerts([aid], fields)
+        return written
+
+    def _write(self, alerts: list[dict[str, Any]]) -> int:
+        written = self.store.write("alerts", alerts).written
+        if written and self.on_alerts is not None:
+            self.on_alerts(alerts)  # already-present ones are skipped by the incident desk
+        return written
+
     def run_once(self) -> RunResult:
         """One scheduled pass; safe to call from several instances at once."""
         now = self.clock.now()
@@ -136,18 +164,18 @@ class ScheduledDetection:
             return result
         self.store.refresh()
         for rule in self.rules:
-            batch: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
             hits = 0
             for event in self.store.scan(
                 "events", rule.query, since=since, until=until, time_field="event.ingested"
             ):
                 hits += 1
-                batch.append(make_alert(rule, event, now))
-                if len(batch) >= 1000:
-                    result.alerts_written += self.store.write("alerts", batch).written
-                    batch = []
-            if batch:
-                result.alerts_written += self.store.write("alerts", batch).written
+                events.append(event)
+                if len(events) >= 1000:
+                    result.alerts_written += self._alerts(rule, events, now)
+                    events = []
+            if events:
+                result.alerts_written += self._alerts(rule, events, now)
             result.per_rule[rule.id] = hits
             result.matched += hits
         # Only the lease holder moves the checkpoint: renewing first proves we still hold it.
@@ -168,3 +196,13 @@ class ScheduledDetection:
             result.status = "lost-lease"
         self.store.refresh()
         return result
+
+    def release(self) -> None:
+        """Give the lease up at a clean exit, so a standby (or the next cron run) takes over at once."""
+        current = self.store.get_doc("state", self.lease_id)
+        if current is not None and current.doc.get("owner") == self.owner:
+            with contextlib.suppress(ConflictError):  # someone took it over already
+                self.store.put_doc(
+                    "state", self.lease_id, {"owner": self.owner, "expires": format_ts(self.clock.now())},
+                    expect=current,
+                )  # fmt: skip
