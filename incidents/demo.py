@@ -20,7 +20,7 @@ from canh.incidents.systems import Register
 
 from canh.clock import Clock
 from canh.config import IncidentsConfig
-from canh.events import get
+from canh.events import get, local_zone
 from canh.i18n import language
 from canh.store.base import Store
 from canh.store.scheduled import ScheduledRule, make_alert
@@ -117,14 +117,15 @@ def demo_hook(
     incidents = desk.incidents(limit=100_000)
     out_dir.mkdir(parents=True, exist_ok=True)
     lang = language()
+    zone = local_zone("Asia/Ho_Chi_Minh")  # the demo's province
     written: list[str] = []
     # The national report for the most urgent incident; the register report for everything.
     if incidents:
         top = min(incidents, key=lambda i: (PRIORITIES.index(i.priority), i.detected_at))
         data = incident_report(top, desk.systems, config, clock.now(), "initial")
-        written += _write_all(out_dir / f"{top.id}-initial", data, incident_doc(data, lang), lang)
+        written += _write_all(out_dir / f"{top.id}-initial", data, incident_doc(data, lang, zone), lang)
     rdata = register_report(systems, reg.monitored(reg.index(systems)), clock.now().date())
-    written += _write_all(out_dir / "register-report", rdata, register_doc(rdata, lang), lang)
+    written += _write_all(out_dir / "register-report", rdata, register_doc(rdata, lang, zone), lang)
     return {
         "systems": len(systems),
         "alerts": len(alerts),

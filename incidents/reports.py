@@ -7,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from canh.incidents.model import Incident
@@ -21,15 +21,23 @@ from canh.incidents.register import (
 from canh.incidents.regulation import CATEGORIES, DOSSIER_STATUSES, rules_for
 
 from canh.config import IncidentsConfig
-from canh.i18n import t
+from canh.i18n import catalog, t
+from canh.timefmt import zone_label
 
 
 @dataclass
 class Doc:
-    """A report as blocks: ("h1"|"h2"|"p", text), ("kv", [(label, value)]), ("table", headers, rows)."""
+    """A report as blocks: ("h1"|"h2"|"p", text), ("kv", [(label, value)]), ("table", headers, rows).
+
+    Times are written in ``zone`` (the SOC's own, from canh.yml), with the offset named.
+    """
 
     title: str
     blocks: list[tuple[Any, ...]] = field(default_factory=list)
+    zone: tzinfo = UTC
+
+    def _cell(self, v: Any) -> str:
+        return _cell(v, self.zone)
 
     def h2(self, text: str) -> None:
         self.blocks.append(("h2", text))
@@ -38,19 +46,19 @@ class Doc:
         self.blocks.append(("p", text))
 
     def kv(self, pairs: Sequence[tuple[str, Any]]) -> None:
-        self.blocks.append(("kv", [(k, _cell(v)) for k, v in pairs]))
+        self.blocks.append(("kv", [(k, self._cell(v)) for k, v in pairs]))
 
     def table(
         self, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[float] | None = None
     ) -> None:
         """A table; ``widths`` are relative column widths for the PDF (default: the 2nd column is widest)."""
-        self.blocks.append(("table", list(headers), [[_cell(c) for c in r] for r in rows], widths))
+        self.blocks.append(("table", list(headers), [[self._cell(c) for c in r] for r in rows], widths))
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, zone: tzinfo = UTC) -> str:
     if isinstance(v, str) and _ISO.match(v):
         v = datetime.fromisoformat(v.replace("Z", "+00:00"))
     if v is None:
@@ -58,14 +66,21 @@ def _cell(v: Any) -> str:
     if isinstance(v, bool):
         return "✓" if v else "×"  # both drawn by the packaged font (it has no ✗)
     if isinstance(v, datetime):
-        return v.strftime("%Y-%m-%d %H:%M UTC")
+        local = v.astimezone(zone)
+        return f"{local:%Y-%m-%d %H:%M} ({zone_label(zone, v)})"
     if isinstance(v, list | tuple):
-        return ", ".join(_cell(x) for x in v)
+        return ", ".join(_cell(x, zone) for x in v)
     return str(v)
 
 
 def _l(key: str, lang: str) -> str:
     return t(f"report.{key}", lang=lang)
+
+
+def _term(group: str, key: str, lang: str) -> str:
+    """A coded value (a measure, a service, a timeline action) in ``lang``; unknown codes as they are."""
+    name = f"report.{group}.{key}"
+    return t(name, lang=lang) if name in catalog() else key
 
 
 # -- incident report to the national coordinating body -------------------------------------------
@@ -139,17 +154,18 @@ def incident_report(
                 "systems": [{"code": s.code, "name": s.name_vi, "level": s.level} for s in affected],
                 "security_provider": main.coverage.monitoring_provider if main else "",
                 "isp": "",
-                "description": inc.description or _summary(inc),
+                "description": inc.description,
+                "summary": {"alerts": len(inc.alerts), "hosts": inc.hosts, "sources": inc.attacker_ips},
                 "handled": inc.status in ("contained", "resolved", "closed"),
                 "status": inc.status,
-                "detection_method": "IDS / log review (Canh)" if inc.source == "alerts" else inc.source,
+                "detection_method": "canh_rules" if inc.source == "alerts" else inc.source,
                 "notified": {"network_member": False, "isp": False, "coordinating_body": False},
                 "os": "",
                 "services": sorted(
                     {"web" for s in affected if s.assets.urls}
                     | {"other" for s in affected if not s.assets.urls}
                 ),
-                "measures": ["firewall", "IDS"],
+                "measures": ["firewall", "ids"],
                 "public_ips": [],
                 "domains": sorted({u for s in affected for u in s.assets.urls}),
                 "attacker_ips": inc.attacker_ips or ips,
@@ -179,21 +195,23 @@ def incident_report(
     return data
 
 
-def _summary(inc: Incident) -> str:
-    parts = [inc.title]
-    if inc.alerts:
-        parts.append(f"{len(inc.alerts)} alerts")
-    if inc.hosts:
-        parts.append("hosts: " + ", ".join(inc.hosts))
-    if inc.attacker_ips:
-        parts.append("sources: " + ", ".join(inc.attacker_ips))
+def _summary(data: Mapping[str, Any], lang: str) -> str:
+    """What the incident is about, when the analyst has written no description."""
+    s = data.get("summary") or {}
+    parts = [str(data["incident_name"])]
+    if s.get("alerts"):
+        parts.append(t("report.summary_alerts", lang=lang, n=s["alerts"]))
+    if s.get("hosts"):
+        parts.append(t("report.summary_hosts", lang=lang, hosts=", ".join(s["hosts"])))
+    if s.get("sources"):
+        parts.append(t("report.summary_sources", lang=lang, sources=", ".join(s["sources"])))
     return "; ".join(parts)
 
 
-def incident_doc(data: Mapping[str, Any], lang: str) -> Doc:
-    """The national report as blocks in ``lang``."""
+def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
+    """The national report as blocks in ``lang``, times in ``zone``."""
     kind = data["kind"]
-    d = Doc(_l(f"title_{kind}", lang) + f" — {data['incident_id']}")
+    d = Doc(_l(f"title_{kind}", lang) + f" — {data['incident_id']}", zone=zone)
     d.p(_l(f"form_{kind}", lang))
     dl = data["deadlines"]
     d.h2(_l("deadlines", lang))
@@ -247,15 +265,15 @@ def incident_doc(data: Mapping[str, Any], lang: str) -> Doc:
             [
                 (_l("incident_name", lang), data["incident_name"]),
                 (_l("category", lang), cat),
-                (_l("description", lang), data["description"]),
+                (_l("description", lang), data["description"] or _summary(data, lang)),
                 (_l("handled", lang), bool(data["handled"])),
-                (_l("detection_method", lang), data["detection_method"]),
-                (_l("services", lang), data["services"]),
-                (_l("measures", lang), data["measures"]),
+                (_l("detection_method", lang), _term("detection", data["detection_method"], lang)),
+                (_l("services", lang), [_term("service", s, lang) for s in data["services"]]),
+                (_l("measures", lang), [_term("measure", m, lang) for m in data["measures"]]),
                 (_l("domains", lang), data["domains"]),
                 (_l("attacker_ips", lang), data["attacker_ips"]),
                 (_l("techniques", lang), data["techniques"]),
-                (_l("attachments", lang), f"{data['attachments']['logs']} alerts"),
+                (_l("attachments", lang), t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"])),
                 (_l("confidential", lang), bool(data["confidential"])),
                 (_l("recommendations", lang), data["recommendations"]),
                 (_l("report_time", lang), data["report_time"]),
@@ -274,14 +292,14 @@ def incident_doc(data: Mapping[str, Any], lang: str) -> Doc:
                 (_l("detected_at", lang), data["detected_at"]),
                 (_l("handling_result", lang), data["handling_result"]),
                 (_l("resolved_at", lang), data["resolved_at"]),
-                (_l("attachments", lang), f"{data['attachments']['logs']} alerts"),
+                (_l("attachments", lang), t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"])),
                 (_l("report_time", lang), data["report_time"]),
             ]
         )
         d.h2(_l("timeline", lang))
         d.table(
             [_l("time", lang), _l("by", lang), _l("action", lang)],
-            [(e["at"], e["by"], e["action"]) for e in data["timeline"]],
+            [(e["at"], e["by"], _term("action", e["action"], lang)) for e in data["timeline"]],
         )
     return d
 
@@ -350,8 +368,8 @@ def register_report(systems: Sequence[System], monitored: set[str], today: date)
     }
 
 
-def register_doc(data: Mapping[str, Any], lang: str) -> Doc:
-    d = Doc(_l("register_title", lang))
+def register_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
+    d = Doc(_l("register_title", lang), zone=zone)
     d.p(
         _l("register_intro", lang).format(
             date=data["date"],

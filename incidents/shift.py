@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from canh.incidents.model import Incident, breached
@@ -79,9 +79,10 @@ def shift_summary(store: Store, incidents: list[Incident], now: datetime, hours:
     }
 
 
-def shift_doc(data: dict[str, Any], lang: str) -> Doc:
-    """The handover as blocks in ``lang``."""
-    d = Doc(t("shift.title", lang=lang, start=data["from"][:16], end=data["to"][:16]))
+def shift_doc(data: dict[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
+    """The handover as blocks in ``lang``, times in ``zone``."""
+    d = Doc("", zone=zone)
+    d.title = t("shift.title", lang=lang, start=d._cell(data["from"]), end=d._cell(data["to"]))
     d.p(
         t(
             "shift.summary",
@@ -117,7 +118,7 @@ def shift_doc(data: dict[str, Any], lang: str) -> Doc:
     )
     d.h2(t("shift.gaps", lang=lang))
     d.table(
-        ["host", t("shift.last_event", lang=lang), t("shift.silent", lang=lang)],
+        [t("shift.host", lang=lang), t("shift.last_event", lang=lang), t("shift.silent", lang=lang)],
         [(g["host"], g["last_event"], g["silent_for_minutes"]) for g in data["collector_gaps"]],
     )
     return d

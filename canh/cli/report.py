@@ -84,7 +84,7 @@ def incident_cmd(
     inc, _ = desk.get(incident_id)
     data = incident_report(inc, desk.systems, rt.config.incidents, rt.clock.now(), kind)
     lang = language()
-    _emit(ctx, data, incident_doc(data, lang), fmt, out, f"{incident_id}-{kind}.pdf", lang)
+    _emit(ctx, data, incident_doc(data, lang, ctx.zone), fmt, out, f"{incident_id}-{kind}.pdf", lang)
 
 
 @report_group.command("register")
@@ -98,7 +98,7 @@ def register_cmd(ctx: Ctx, fmt: str, out: Path | None) -> None:
     systems = reg.all()
     data = register_report(systems, reg.monitored(reg.index(systems)), rt.clock.now().date())
     lang = language()
-    _emit(ctx, data, register_doc(data, lang), fmt, out, "register-report.pdf", lang)
+    _emit(ctx, data, register_doc(data, lang, ctx.zone), fmt, out, "register-report.pdf", lang)
 
 
 @click.group("shift")
@@ -126,7 +126,7 @@ def shift_cmd(ctx: Ctx, hours: int | None, both: bool, as_json: bool, out: Path 
         emit_json([data])
         return
     langs = ["vi", "en"] if both else [language()]
-    text = "\n\n".join(to_markdown(shift_doc(data, lang)) for lang in langs)
+    text = "\n\n".join(to_markdown(shift_doc(data, lang, ctx.zone)) for lang in langs)
     if out:
         out.write_text(text, encoding="utf-8")
         ctx.err.print(t("report.written", path=str(out)), markup=False)

@@ -23,6 +23,7 @@ from PIL import Image
 
 from canh.clock import ManualClock
 from canh.config import IncidentsConfig
+from canh.events import local_zone
 from canh.store.base import Store
 from tests.incidents.fixtures import alert, sample_register
 
@@ -72,7 +73,13 @@ def test_initial_report_of_a_serious_incident_on_a_level4_system_has_24h_and_72h
     ):
         assert key in data, key
     md = to_markdown(incident_doc(data, "vi"))
-    assert "Báo cáo ban đầu sự cố" in md and "Hạn báo cáo ban đầu" in md and "2026-11-23 00:40 UTC" in md
+    assert "Báo cáo ban đầu sự cố" in md and "Hạn báo cáo ban đầu" in md and "2026-11-23 00:40 (UTC)" in md
+    # In the SOC's own zone, and in Vietnamese through and through (no English codes in the form).
+    md = to_markdown(incident_doc(data, "vi", local_zone("Asia/Ho_Chi_Minh")))
+    assert "2026-11-23 07:40 (+07)" in md and "UTC" not in md
+    for english in ("alerts", "hosts:", "IDS / log review", "firewall"):
+        assert english not in md, english
+    assert "tường lửa" in md and "cảnh báo" in md
 
 
 def test_normal_incident_has_5_day_deadline_and_final_report_counts_from_end(
