@@ -287,18 +287,43 @@ class AssetIndex:
         return set(self.domains.get(_host_of(value), ()))
 
     def match(self, record: Mapping[str, Any]) -> set[str]:
-        """Codes of the systems whose assets the record names."""
-        out: set[str] = set()
-        for f in HOST_FIELDS:
+        """Codes of the systems the record is about.
+
+        A firewall, IDS or sensor logs traffic *to* systems: its own host name says who observed,
+        not who was attacked, so for those records the destination (address, URL) decides and the
+        observer counts only when no destination is known. For host logs (sshd, Windows, web server)
+        the host is the system concerned, and so is any declared address or URL the record names.
+        """
+        targets: set[str] = set()
+        for f in ("destination.ip", "host.ip"):
             for v in _values(get(record, f)):
-                out |= self.by_host(v)
-        for f in IP_FIELDS:
-            for v in _values(get(record, f)):
-                out |= self.by_ip(v)
+                targets |= self.by_ip(v)
         for f in URL_FIELDS:
             for v in _values(get(record, f)):
-                out |= self.by_url(v)
-        return out
+                targets |= self.by_url(v)
+        hosts: set[str] = set()
+        for f in HOST_FIELDS:
+            for v in _values(get(record, f)):
+                hosts |= self.by_host(v)
+        for f in ("observer.ip",):
+            for v in _values(get(record, f)):
+                hosts |= self.by_ip(v)
+        sources: set[str] = set()
+        for v in _values(get(record, "source.ip")):
+            sources |= self.by_ip(v)  # an internal machine that attacks is involved too
+        if is_observer_record(record) and targets:
+            return targets | sources
+        return targets | hosts | sources
+
+
+# Datasets written by devices that watch traffic for others (their host is the observer).
+OBSERVER_DATASETS = ("fortinet.", "iptables.", "suricata.", "zeek.", "network.", "cisco.", "paloalto.", "pfsense.")
+
+
+def is_observer_record(record: Mapping[str, Any]) -> bool:
+    """True for a firewall, IDS or packet-sensor event (or an alert raised on one)."""
+    ds = get(record, "event.dataset")
+    return isinstance(ds, str) and ds.startswith(OBSERVER_DATASETS)
 
 
 def _values(v: Any) -> list[str]:

@@ -9,7 +9,6 @@ from typing import Any
 from canh.incidents.audit import audit_entry, diff, write_audit
 from canh.incidents.register import (
     HOST_FIELDS,
-    IP_FIELDS,
     AssetIndex,
     Decision,
     System,
@@ -22,7 +21,9 @@ from canh.clock import Clock
 from canh.errors import ConflictError, InputError, NotFoundError
 from canh.store.base import NEW, Store, Versioned
 
-SEEN_FIELDS = (*HOST_FIELDS[:3], *IP_FIELDS[:2], "url.domain")
+# Fields that name the machine an event came from: a system is monitored when its own assets send
+# events, not when they only appear as a destination in someone else's firewall log.
+SEEN_FIELDS = (*HOST_FIELDS[:3], "host.ip", "observer.ip")
 
 
 def system_from_doc(doc: dict[str, Any], where: str = "") -> System:

@@ -161,14 +161,31 @@ def test_monitoring_layer_is_derived_from_events_of_the_last_24h(sqlite_store: S
         [
             {"@timestamp": "2026-11-21T20:00:00Z", "event": {"id": "e1"}, "host": {"name": "dvc-01"}},
             {"@timestamp": "2026-11-20T20:00:00Z", "event": {"id": "e2"}, "host": {"name": "mail-01"}},
+            # The portal only appears as a destination in a firewall's log: it sent nothing itself.
             {
                 "@timestamp": "2026-11-21T21:00:00Z",
-                "event": {"id": "e3"},
+                "event": {"id": "e3", "dataset": "fortinet.firewall"},
+                "host": {"name": "fw-01"},
                 "destination": {"ip": "10.20.0.10"},
             },
         ],
     )
-    assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-VP-02"}
+    assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-KHCN-01"}
+    sqlite_store.write(
+        "events", [{"@timestamp": "2026-11-21T22:00:00Z", "event": {"id": "e4"}, "host": {"ip": "10.20.0.10"}}]
+    )
+    assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-KHCN-01", "HT-VP-02"}
+
+
+def test_firewall_alerts_belong_to_the_system_attacked_not_the_firewalls_owner() -> None:
+    index = AssetIndex(sample_register())
+    scan = {"event": {"dataset": "fortinet.firewall"}, "host": {"name": "fw-01"},
+            "source": {"ip": "45.95.147.236"}, "destination": {"ip": "10.20.0.10"}}  # fmt: skip
+    assert index.match(scan) == {"HT-VP-02"}  # the portal, not the data centre that runs fw-01
+    unknown_target = {**scan, "destination": {"ip": "198.51.100.7"}}
+    assert index.match(unknown_target) == {"HT-KHCN-01"}  # no target known: the observer's system
+    ssh = {"event": {"dataset": "system.auth"}, "host": {"name": "bastion-01"}, "source": {"ip": "185.220.101.47"}}
+    assert index.match(ssh) == {"HT-KHCN-01"}  # a host's own log is about the host
 
 
 def test_dossier_deadlines_count_working_days_and_skip_tet() -> None:
