@@ -1,5 +1,5 @@
-"""The Canh console: the analysts' screen on shift (alerts queue, incidents, hunting, the register),
-in Vietnamese or English."""
+"""The Canh console: the analysts' screen on shift (alerts queue, incidents, hunting, the register, the
+rules in force), in Vietnamese or English."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 from canh.tui.incidents import IncidentsPane
 from canh.tui.panes import AlertsPane, HuntPane, Pane
 from canh.tui.register import RegisterPane
+from canh.tui.rules import RulesPane
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -39,6 +40,7 @@ class CanhApp(App[None]):
         Binding("f2", "tab('incidents')", "Incidents", show=False),
         Binding("f3", "tab('hunt')", "Hunt", show=False),
         Binding("f4", "tab('register')", "Register", show=False),
+        Binding("f5", "tab('rules')", "Rules", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -57,6 +59,8 @@ class CanhApp(App[None]):
                 yield HuntPane(self.store, self.clock, self.zone, self.zone_name)
             with TabPane(f"{t('console.tab_register')} [F4]", id="register"):
                 yield RegisterPane(self.store, self.clock, self.zone, self.actor)
+            with TabPane(f"{t('console.tab_rules')} [F5]", id="rules"):
+                yield RulesPane(self.store, self.clock, self.config.rules)
         yield Static("", id="status-line")
         yield Footer()
 
@@ -86,6 +90,7 @@ class CanhApp(App[None]):
         self.query_one(AlertsPane).reload()
         self.query_one(IncidentsPane).reload()
         self.query_one(RegisterPane).reload()
+        self.query_one(RulesPane).reload()
 
     def show_incident(self, inc_id: str) -> None:
         """Switch to the incidents pane with ``inc_id`` selected (after an alert was escalated)."""

@@ -104,3 +104,24 @@ async def test_hunting_finds_events_and_reports_bad_queries(tmp_path: Path) -> N
     finally:
         store.close()
         set_language(None)
+
+
+async def test_rules_pane_lists_the_rules_in_force_with_what_fired(tmp_path: Path) -> None:
+    app, store = await _run(tmp_path, "en")
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("f5")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#rules-table", DataTable)
+            assert table.row_count >= 50  # the shipped pack: rules and correlations
+            titles = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+            assert "SSH brute force from one source" in titles
+            status = str(app.query_one("#status-line", Static).render())
+            assert "rule(s) loaded" in status and "0 problem(s)" in status
+            # The highlighted rule is shown whole: its facts and the YAML its author wrote.
+            detail = _text(app.query_one("#rules-detail", Static).content)
+            assert "Author" in detail and "detection:" in detail and "condition:" in detail
+    finally:
+        store.close()
+        set_language(None)
