@@ -622,5 +622,7 @@ class Compiled:
 
 def compile_condition(parsed: Any) -> Compiled:
     """Compile one pySigma parsed condition (``SigmaCondition.parsed``)."""
+    from canh.rules.codegen import predicate  # imports this module
+
     tree = simplify(to_node(parsed))
-    return Compiled(node_pred(tree), tree)
+    return Compiled(predicate(tree), tree)

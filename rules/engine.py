@@ -17,7 +17,7 @@ from typing import Any
 from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
 from canh.rules.logsource import EventSource, event_source, route_key
 from canh.rules.pipelines import canh_pipeline, map_field
-from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity, gram_counts
+from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity
 from sigma.conditions import SigmaCondition
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -196,7 +196,7 @@ class Engine:
                 a = atoms_of(c.tree, diversity)
                 atoms = None if a is None or atoms is None else atoms | a
             r.atoms = atoms or None
-        self._counts = gram_counts(r.atoms for r in self.rules)
+        self._counts = diversity.grams  # to index each literal under its rarest gram
         self.stats = EngineStats()
         self.correlator: Any = None
         self.correlation_specs: list[Any] = []

@@ -12,12 +12,15 @@ answer is exact: a literal is reported only when the value contains it.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 GRAM = 4
 GATE_MIN, GATE_MAX = 5, 16  # shared-substring gate lengths: long enough to be rare and fast to find
 LEARN = 256  # values looked at before picking character gates
 RARE = 0.5  # a character found in more of those values than this is no gate
+PAIRS = 128  # character pairs whose presence is learned, at most
+PAIR_RARE = 0.1  # a pair costs a search: it must be rarer than a character to be a gate
 
 Rules = tuple[int, ...]
 # (gate, literals other than the gate itself, rules of the gate when it is a literal too)
@@ -31,7 +34,7 @@ class LiteralIndex:
 
     def __init__(self, lits: Mapping[str, Rules], counts: Mapping[str, int]) -> None:
         self._lits = dict(lits)
-        self._chars = tuple(sorted({c for lit in self._lits for c in lit}))
+        self._chars = _gate_candidates(self._lits)
         self._present = dict.fromkeys(self._chars, 0)
         self._seen = 0
         self._plan: tuple[tuple[str, tuple[Gate, ...]], ...] = (("", _gates(self._lits, list(self._lits))),)
@@ -57,8 +60,8 @@ class LiteralIndex:
 
     def _scan(self, x: str) -> Rules:
         out: list[int] = []
-        for char, gates in self._plan:
-            if char and char not in x:
+        for short, gates in self._plan:
+            if short and short not in x:
                 continue
             for gate, group, own in gates:
                 if gate in x:
@@ -96,22 +99,57 @@ class LiteralIndex:
             self._plan, self._scans = _char_plan(self._lits, present, LEARN)
 
 
+def _gate_candidates(lits: Mapping[str, Rules]) -> tuple[str, ...]:
+    """Characters of the literals, and their pairs with punctuation in them (``::``, ``${``)
+    shared by the most literals: short gates whose presence in the values is learned."""
+    chars = {c for lit in lits for c in lit}
+    pairs: Counter[str] = Counter()
+    for lit in lits:
+        pairs.update(
+            {p for p in (lit[i : i + 2] for i in range(len(lit) - 1)) if not p.isalnum() and p.strip()}
+        )
+    return tuple(sorted(chars)) + tuple(sorted(p for p, _ in pairs.most_common(PAIRS)))
+
+
 def _char_plan(
     lits: Mapping[str, Rules], present: Mapping[str, int], seen: int
 ) -> tuple[tuple[tuple[str, tuple[Gate, ...]], ...], float]:
-    """Literals grouped under their rarest character (when it is rare enough), the rest ungated."""
+    """Literals grouped under their rarest short gate (when it is rare enough), the rest ungated."""
+    # Each literal under its rarest character (memchr finds one fast), when it is rare enough;
+    # then the literals left, under pairs many of them share that are rarer still (``::``).
     groups: dict[str, list[str]] = {}
+    left: list[str] = []
     for lit in lits:
         char = min(set(lit), key=lambda c: (present[c], c))
-        groups.setdefault(char if present[char] <= RARE * seen else "", []).append(lit)
+        if present[char] <= RARE * seen:
+            groups.setdefault(char, []).append(lit)
+        else:
+            left.append(lit)
+    pairs = [g for g in present if len(g) == 2 and present[g] <= PAIR_RARE * seen]
+    while left and pairs:
+        best = max(pairs, key=lambda g: (sum(g in lit for lit in left), -present[g], g))
+        mine = [lit for lit in left if best in lit]
+        if len(mine) < 4:
+            break
+        groups[best] = mine
+        left = [lit for lit in left if best not in lit]
+        pairs.remove(best)
+    if left:
+        groups[""] = left
     plan = []
     scans = 0.0
-    for char in sorted(groups, key=lambda c: (c != "", present.get(c, 0), c)):
-        gates = _gates(lits, groups[char])
-        rate = present[char] / seen if char else 1.0
-        scans += (0.25 if char else 0.0) + rate * len(gates)
-        plan.append((char, gates))
+    for gate in sorted(groups, key=lambda g: (g != "", present.get(g, 0), g)):
+        gates = _gates(lits, groups[gate])
+        rate = present[gate] / seen if gate else 1.0
+        scans += (_gate_cost(gate) if gate else 0.0) + rate * len(gates)
+        plan.append((gate, gates))
     return tuple(plan), scans
+
+
+def _gate_cost(gate: str) -> float:
+    """In searches of a long literal: memchr finds a character some times faster; a two-character
+    search skips nothing and costs about three."""
+    return 0.25 if len(gate) == 1 else 3.0
 
 
 def _gates(lits: Mapping[str, Rules], members: Sequence[str]) -> tuple[Gate, ...]:

@@ -37,6 +37,8 @@ def _sub_atoms(fld: str, lits: Iterable[str], cased: bool) -> frozenset[Atom] | 
         # in the lower-cased value (lower-casing a capital sigma depends on its neighbours).
         if not low or (cased and not str(v).isascii()):
             return None
+        if fld == TEXT and "\x00" in low:  # would span two strings of the joined text
+            return None
         out.add(("sub", fld, low))
     return frozenset(out)
 
@@ -72,33 +74,65 @@ def _leaf_atoms(leaf: Leaf) -> frozenset[Atom] | None:
     return None
 
 
-def eq_diversity(trees: Iterable[Node]) -> Counter[str]:
-    """Distinct values each field is compared to across all rules (a proxy for its selectivity)."""
+class Selectivity(Counter[str]):
+    """Distinct values each field is compared to across all rules (a proxy for its selectivity),
+    with how many tests name each file (``tails``: ``\\cmd.exe`` is named by many, a common one)
+    and how many literals hold each 4-gram (``grams``: ``c:\\w`` is in many)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tails: Counter[str] = Counter()
+        self.grams: Counter[str] = Counter()
+
+
+def eq_diversity(trees: Iterable[Node]) -> Selectivity:
+    """The :class:`Selectivity` of the rules' trees."""
     seen: dict[str, set[str]] = {}
+    lits: list[str] = []
+    tails: list[str] = []
     stack = list(trees)
     while stack:
         node = stack.pop()
         if isinstance(node, Leaf):
             if node.op == "eq" and node.field:
                 seen.setdefault(node.field, set()).update(str(v).lower() for v in node.values)
+            elif node.op in ("contains", "startswith", "endswith"):
+                low = [str(v).lower() for v in node.values]
+                lits.extend(low)
+                if node.op == "endswith":
+                    tails.extend(x[x.rfind("\\") :] for x in low if "\\" in x)
         elif isinstance(node, Not):
             stack.append(node.item)
         else:
             stack.extend(node.items)
-    return Counter({f: len(v) for f, v in seen.items()})
+    out = Selectivity()
+    out.update({f: len(v) for f, v in seen.items()})
+    out.tails.update(tails)
+    # the first grams of a literal are enough to tell a common one from a rare one
+    out.grams.update(x[i : i + GRAM] for x in set(lits) for i in range(min(len(x) - GRAM + 1, 32)))
+    return out
+
+
+_NONE = Selectivity()
 
 
 def _chance(atoms: frozenset[Atom], diversity: Mapping[str, int]) -> float:
     """Rough chance that one of the atoms holds for an event: an exact value of a field compared to
-    few values (an HTTP method, a status code) is common; a long substring or a file name is rare."""
+    few values (an HTTP method, a status code) is common, and so is a file many rules name (a
+    parent ``\\cmd.exe``) or a literal made of grams many literals hold (``c:\\windows\\``); a
+    long substring or a rarely named file is rare."""
+    sel = diversity if isinstance(diversity, Selectivity) else _NONE
     p = 0.0
     for kind, fld, key in atoms:
         if kind == "eq":  # values compared to are skewed: the few common ones are very common
             p += 1.0 / max(diversity.get(fld, 1), 2) ** 0.5
         elif kind == "tail":
-            p += 0.02
+            p += 0.005 * max(sel.tails[key], 1) ** 0.5
         else:  # the joined text of the whole event is likelier to contain a literal than one field
-            p += _SUB_CHANCE.get(len(key), _SUB_CHANCE_LONG) * (2.0 if fld == TEXT else 1.0)
+            q = _SUB_CHANCE.get(len(key), _SUB_CHANCE_LONG) * (2.0 if fld == TEXT else 1.0)
+            if len(key) >= GRAM and sel.grams:
+                q *= max(min(sel.grams[key[i : i + GRAM]] for i in range(len(key) - GRAM + 1)), 1) ** 0.5
+            p += q
     return min(p, 1.0)
 
 
@@ -154,27 +188,22 @@ class RouteIndex:
 
     def __post_init__(self) -> None:
         # (field, lookups of its tables, memo of raw value -> rules hit); one entry per field, so
-        # a value is read and lower-cased once for its eq, tail and substring tables. The joined
-        # text is unique per event: no memo.
+        # a value is read and lower-cased once for its eq, tail and substring tables.
         by_field: dict[str, list[Lookup]] = {}
         for t in self.tables:
             by_field.setdefault(t.field, []).append(t.lookup(self.counts))
-        self._plan: list[tuple[str, tuple[Lookup, ...], dict[str, tuple[int, ...]] | None]] = [
-            (fld, tuple(lookups), None if fld == TEXT else {}) for fld, lookups in by_field.items()
+        self._text: tuple[Lookup, ...] = tuple(by_field.pop(TEXT, ()))
+        self._plan: list[tuple[str, tuple[Lookup, ...], dict[str, tuple[int, ...]]]] = [
+            (fld, tuple(lookups), {}) for fld, lookups in by_field.items()
         ]
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
         for fld, lookups, memo in self._plan:
-            if memo is None:
-                text = doc.alltext()
-                for lookup in lookups:
-                    hit.update(lookup(text))
-                continue
             for x in doc.strs(fld):
                 # Field values repeat (an image path, a user agent, a URL): remember what they hit.
-                got: tuple[int, ...] | None = memo.get(x)
+                got = memo.get(x)
                 if got is None:
                     low = x.lower()
                     got = lookups[0](low) if len(lookups) == 1 else _union(lookups, low)
@@ -183,6 +212,10 @@ class RouteIndex:
                     memo[x] = got
                 if got:
                     hit.update(got)
+        if self._text:  # keywords: the joined text is unique per event, no memo
+            text = doc.alltext()
+            for lookup in self._text:
+                hit.update(lookup(text))
         return sorted(hit)
 
 

@@ -8,19 +8,15 @@ from typing import Any
 
 import pytest
 from canh.rules import literals
-from canh.rules.compile import And, Doc, Node, Not, Or, node_pred, simplify, string_leaf, value_node
+from canh.rules.compile import Doc, Node, node_pred, simplify, string_leaf
 from canh.rules.literals import LiteralIndex, shared_gates
 from canh.rules.prefilter import atoms_of, build_index, eq_diversity, gram_counts
 from canh.rules.regex_literals import ICASE_UNSAFE, required_literals
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from sigma.types import SigmaCasedString, SigmaRegularExpression, SigmaString
+from sigma.types import SigmaCasedString, SigmaString
 
-# A small alphabet so that literals and values often meet; with characters whose lower-casing is
-# special (dotted and dotless i, long s, Kelvin sign, final sigma) and a path separator.
-ALPHA = "abcAB =:\\.İıſKΣσς"
-TEXT = st.text(alphabet=ALPHA, max_size=12)
-FIELDS = ("f", "g", "h")
+from tests.rules.strategies import DOC, TEXT, regex, tree
 
 
 def test_icase_unsafe_letters_are_exactly_those_with_foreign_matches() -> None:
@@ -31,27 +27,6 @@ def test_icase_unsafe_letters_are_exactly_those_with_foreign_matches() -> None:
         if any(d.lower() != c.lower() for d in set(re.findall("(?i)" + re.escape(c), every))):
             unsafe.add(c)
     assert unsafe == set(ICASE_UNSAFE)
-
-
-@st.composite
-def regex(draw: Any, depth: int = 0) -> str:
-    kind = draw(
-        st.sampled_from(["lit", "lit", "class", "any", "group", "alt", "rep", "seq"][: 4 if depth > 2 else 8])
-    )
-    if kind == "lit":
-        return re.escape(draw(st.text(alphabet=ALPHA, min_size=1, max_size=5)))
-    if kind == "class":
-        return draw(st.sampled_from([r"\d", r"\s", r"\w", "[a-c]", "[^a]", r"\b", "^", "$"]))
-    if kind == "any":
-        return "."
-    if kind == "group":
-        flag = draw(st.sampled_from(["", "?:", "?i:", "?-i:"]))
-        return f"({flag}{draw(regex(depth + 1))})"
-    if kind == "alt":
-        return f"(?:{draw(regex(depth + 1))}|{draw(regex(depth + 1))})"
-    if kind == "rep":
-        return f"(?:{draw(regex(depth + 1))}){draw(st.sampled_from(['?', '*', '+', '{2}', '{0,2}', '+?']))}"
-    return draw(regex(depth + 1)) + draw(regex(depth + 1))
 
 
 def _holds(alts: list[frozenset[str]], value: str) -> bool:
@@ -119,40 +94,6 @@ def test_shared_gates_cover_every_literal_once(lits: list[str]) -> None:
     seen = [lit for _, group in groups for lit in group]
     assert sorted(seen) == sorted(lits)
     assert all(gate in lit for gate, group in groups for lit in group)
-
-
-@st.composite
-def leaf(draw: Any) -> Node:
-    fld = draw(st.sampled_from([*FIELDS, None]))
-    kind = draw(st.sampled_from(["str", "str", "cased", "re"] if fld else ["str", "cased"]))
-    if kind == "re":
-        pattern = draw(regex())
-        try:
-            re.compile(pattern)
-        except re.error:
-            assume(False)
-        return value_node(fld, SigmaRegularExpression(pattern))
-    text = draw(st.text(alphabet=ALPHA + "*?", max_size=6))
-    try:
-        s = SigmaCasedString(text) if kind == "cased" else SigmaString(text)
-    except Exception:
-        assume(False)
-        raise
-    return string_leaf(fld, s)
-
-
-@st.composite
-def tree(draw: Any, depth: int = 0) -> Node:
-    kind = draw(st.sampled_from(["leaf", "leaf", "and", "or", "not"] if depth < 3 else ["leaf"]))
-    if kind == "leaf":
-        return draw(leaf())
-    if kind == "not":
-        return Not(draw(tree(depth + 1)))
-    items = draw(st.lists(tree(depth + 1), min_size=1, max_size=3))
-    return And(items) if kind == "and" else Or(items)
-
-
-DOC = st.dictionaries(st.sampled_from(FIELDS), st.one_of(TEXT, st.lists(TEXT, max_size=3)), max_size=3)
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
