@@ -106,7 +106,7 @@ def _strings(node: Mapping[str, Any], out: list[str]) -> None:
 class Doc:
     """One event as the compiled rules see it: dotted fields, with string and lower-case views cached."""
 
-    __slots__ = ("_all", "_flat", "_low", "_spaced", "_strs", "_text", "event")
+    __slots__ = ("_all", "_fallback", "_flat", "_low", "_spaced", "_strs", "_text", "event")
 
     def __init__(self, event: Mapping[str, Any], flat: dict[str, Any] | None = None) -> None:
         # Nested ECS is read in place (no copy per event); dotted keys (hand-written test events)
@@ -120,6 +120,13 @@ class Doc:
         self._text: tuple[str, ...] | None = None
         self._all: str | None = None
         self._spaced: dict[str, Any] | None = None
+        self._fallback: dict[str, Any] | None = None
+
+    @property
+    def nested(self) -> dict[str, Any] | None:
+        """The event as nested dicts to read fields from in place, or None (a flat view given)."""
+        event = self.event
+        return event if self._flat is None and type(event) is dict else None
 
     @property
     def flat(self) -> dict[str, Any]:
@@ -151,12 +158,23 @@ class Doc:
         return self._winlog_fallback(name[18:])
 
     def _winlog_fallback(self, rest: str) -> Any:
-        got = self.get("winlog.user_data." + rest)  # some channels keep their fields in UserData
+        """A winlog.event_data field the channel keeps elsewhere: the same name under UserData,
+        or the name with spaces (Defender's "Threat Name"; Sigma writes ThreatName)."""
+        if self._flat is None and "." not in rest:
+            return self._fallbacks().get(rest)
+        got = self.get("winlog.user_data." + rest)
         if got is not None:
             return got
-        # Defender and others name fields with spaces ("Threat Name"); Sigma writes ThreatName
-        if self._spaced is None:
-            self._spaced = {}
+        return self._spaced_names().get(rest)
+
+    def winlog_fallback(self, rest: str) -> Any:
+        """Public form of the UserData / spaced-name lookup (for the prefilter's fast path)."""
+        return self._winlog_fallback(rest)
+
+    def _spaced_names(self) -> dict[str, Any]:
+        got = self._spaced
+        if got is None:
+            got = self._spaced = {}
             winlog = self.event.get("winlog")
             if isinstance(winlog, dict):
                 for sect in ("event_data", "user_data"):
@@ -164,8 +182,22 @@ class Doc:
                     if isinstance(data, dict):
                         for k, v in data.items():
                             if " " in k:
-                                self._spaced[k.replace(" ", "")] = v
-        return self._spaced.get(rest) if self._spaced else None
+                                got[k.replace(" ", "")] = v
+        return got
+
+    def _fallbacks(self) -> dict[str, Any]:
+        """Spaced names, overridden by UserData's own names where self.get would find a value
+        (one dict lookup per missing field instead of a path walk and a second one)."""
+        got = self._fallback
+        if got is None:
+            got = self._fallback = dict(self._spaced_names())
+            winlog = self.event.get("winlog") if type(self.event) is dict else None
+            data = winlog.get("user_data") if type(winlog) is dict else None
+            if type(data) is dict:
+                for k, v in data.items():
+                    if v is not None and not (type(v) is dict and v):
+                        got[k] = v
+        return got
 
     def strs(self, name: str) -> tuple[str, ...]:
         """The field's values as strings (a list gives several; missing or null gives none)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
-from canh.rules.logsource import EventSource, event_source, route_key
+from canh.rules.logsource import EventSource, event_source, nested_route_key, route_key
 from canh.rules.pipelines import canh_pipeline, map_field
 from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity
 from sigma.conditions import SigmaCondition
@@ -248,7 +248,8 @@ class Engine:
 
     def route(self, doc: Doc) -> RouteIndex:
         """The prefilter for the event's log source (built once per distinct log source)."""
-        key = route_key(doc)
+        nested = doc.nested
+        key = route_key(doc) if nested is None else nested_route_key(nested)
         idx = self._routes.get(key)
         if idx is None:
             src: EventSource = event_source(key)

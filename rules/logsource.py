@@ -128,6 +128,25 @@ def route_key(doc: Any) -> tuple[Any, ...]:
     )
 
 
+def _leaf(node: Any, key: str) -> Any:
+    value = node.get(key) if type(node) is dict else None
+    return None if type(value) is dict and value else value
+
+
+def nested_route_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    """:func:`route_key` of a nested event read in place (the same tuple, fewer steps)."""
+    ev = event.get("event")
+    winlog = event.get("winlog")
+    ds = _leaf(ev, "dataset")
+    return (
+        ds,
+        _leaf(ev, "module"),
+        _leaf(winlog, "channel"),
+        _leaf(winlog, "event_id") or _leaf(ev, "code"),
+        _leaf(event.get("process"), "name") if ds == "system.auth" else None,
+    )
+
+
 def event_source(key: tuple[Any, ...]) -> EventSource:
     """The log sources of an event, from its :func:`route_key`."""
     dataset, module, channel, code, pname = key

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from typing import Any
 
 from canh.rules.compile import Doc, Leaf, Node, Not, Or
 from canh.rules.literals import GRAM, LiteralIndex
@@ -159,6 +160,8 @@ def atoms_of(node: Node, diversity: Mapping[str, int] | None = None) -> frozense
 
 
 Lookup = Callable[[str], tuple[int, ...]]
+_EVENT_DATA = ("winlog", "event_data")  # where doc.strs looks further for a missing field
+_Field = tuple[str, str, tuple[Lookup, ...], dict[str, tuple[int, ...]]]  # name, last part, tables, memo
 
 
 @dataclass
@@ -193,25 +196,48 @@ class RouteIndex:
         for t in self.tables:
             by_field.setdefault(t.field, []).append(t.lookup(self.counts))
         self._text: tuple[Lookup, ...] = tuple(by_field.pop(TEXT, ()))
-        self._plan: list[tuple[str, tuple[Lookup, ...], dict[str, tuple[int, ...]]]] = [
-            (fld, tuple(lookups), {}) for fld, lookups in by_field.items()
-        ]
+        # Fields grouped by their parent object (winlog.event_data...), reached once per event.
+        groups: dict[tuple[str, ...], list[_Field]] = {}
+        for fld, lookups in by_field.items():
+            *parent, leaf = fld.split(".")
+            groups.setdefault(tuple(parent), []).append((fld, leaf, tuple(lookups), {}))
+        # the same tuple object for winlog.event_data, so candidates() tests it with `is`
+        self._groups = [(_EVENT_DATA if p == _EVENT_DATA else p, tuple(f)) for p, f in groups.items()]
 
     def candidates(self, doc: Doc) -> list[int]:
         """Indexes of the rules that may match ``doc`` (sorted, so the order is stable)."""
         hit: set[int] = set(self.always)
-        for fld, lookups, memo in self._plan:
-            for x in doc.strs(fld):
-                # Field values repeat (an image path, a user agent, a URL): remember what they hit.
-                got = memo.get(x)
-                if got is None:
-                    low = x.lower()
-                    got = lookups[0](low) if len(lookups) == 1 else _union(lookups, low)
-                    if len(memo) >= MEMO:
-                        memo.clear()
-                    memo[x] = got
-                if got:
-                    hit.update(got)
+        event = doc.nested
+        fallback = _EVENT_DATA
+        for parent, fields in self._groups:
+            node: Any = event
+            for part in parent:
+                if node is None:
+                    break
+                node = node.get(part)
+                if type(node) is not dict:
+                    node = None
+            for fld, leaf, lookups, memo in fields:
+                # A string found in place is what doc.strs gives; missing under a parent found,
+                # there is nothing unless the channel keeps the field elsewhere; anything else
+                # (a list, a number, no parent) goes through doc.strs.
+                if node is not None:
+                    value = node.get(leaf)
+                    if value is None and (fallback is not parent or doc.winlog_fallback(leaf) is None):
+                        continue
+                else:
+                    value = None
+                for x in (value,) if type(value) is str else doc.strs(fld):
+                    # Field values repeat (an image path, a user agent, a URL): remember what they hit.
+                    got = memo.get(x)
+                    if got is None:
+                        low = x.lower()
+                        got = lookups[0](low) if len(lookups) == 1 else _union(lookups, low)
+                        if len(memo) >= MEMO:
+                            memo.clear()
+                        memo[x] = got
+                    if got:
+                        hit.update(got)
         if self._text:  # keywords: the joined text is unique per event, no memo
             text = doc.alltext()
             for lookup in self._text:
