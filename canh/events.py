@@ -150,6 +150,9 @@ def event_id(source: str, position: int | str) -> str:
     a number. Ids from one source therefore sort in reading order, so both stores append to their
     id index instead of splitting pages at random (the difference is 2x in SQLite ingest rate).
     """
+    if type(position) is int and 0 <= position < 1 << 64:
+        # The same 16 hex digits as f"{position:016x}", in half the time (parsers call this per line).
+        return (_PREFIXES.get(source) or _source_prefix(source)) + position.to_bytes(8, "big").hex()
     prefix = _source_prefix(source)
     if isinstance(position, int) and 0 <= position < 1 << 64:
         return f"{prefix}{position:016x}"
@@ -157,9 +160,17 @@ def event_id(source: str, position: int | str) -> str:
     return prefix + tail
 
 
-@functools.lru_cache(maxsize=4096)
+_PREFIXES: dict[str, str] = {}
+
+
 def _source_prefix(source: str) -> str:
-    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    prefix = _PREFIXES.get(source)
+    if prefix is None:
+        prefix = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+        if len(_PREFIXES) >= 4096:
+            _PREFIXES.clear()
+        _PREFIXES[source] = prefix
+    return prefix
 
 
 def content_id(*parts: str) -> str:
@@ -313,6 +324,17 @@ class Shape:
         """``build(*values)``: the event, one value per VALUE/OPTIONAL path in spec order."""
         return _compile_shape(self.spec)
 
+    def joined(self, body: Shape) -> Callable[[tuple[Any, ...], tuple[Any, ...]], Event]:
+        """``build(head_values, body_values)``: this shape's event with ``body``'s paths added (``self | body``).
+
+        Two tuples rather than ``build(*head, *body)``: unpacking them in the built function costs a
+        fifth of that call. ``body`` may give head paths new constants, not new values.
+        """
+        both = self | body.spec
+        if any(p in self.spec for p in body.paths) or both.paths != self.paths + body.paths:
+            raise ValueError(f"{body!r}: a body can only add values after the head's")
+        return _compile_shape(both.spec, split=len(self.paths))
+
 
 Shaped = tuple[Shape, tuple[Any, ...]]  # a shape and the values for its build, as body parsers return them
 
@@ -324,7 +346,7 @@ def _literal(path: str, value: Any) -> str:
     return repr(list(value) if isinstance(value, list) else value)
 
 
-def _compile_shape(spec: Mapping[str, Any]) -> Callable[..., Event]:
+def _compile_shape(spec: Mapping[str, Any], split: int | None = None) -> Callable[..., Event]:
     # Tree of the paths in first-seen order: a leaf is (code, optional), an object is a dict.
     root: dict[str, Any] = {}
     args: list[str] = []
@@ -394,7 +416,15 @@ def _compile_shape(spec: Mapping[str, Any]) -> Callable[..., Event]:
                 body.append(f"    if {child[0]} is None:\n        del {name}[{key!r}]")
 
     prune(root)
-    source = f"def build({', '.join(f'a{i}' for i in range(len(args)))}):\n" + "\n".join(body) + "\n    return ev\n"
+    params = [f"a{i}" for i in range(len(args))]
+    if split is None:
+        header = f"def build({', '.join(params)}):\n"
+    else:
+        header = "def build(h, b):\n"
+        for group, tup in ((params[:split], "h"), (params[split:], "b")):
+            if group:
+                header += f"    {', '.join(group)}, = {tup}\n"
+    source = header + "\n".join(body) + "\n    return ev\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, "<canh.events.Shape>", "exec"), namespace)
     build: Callable[..., Event] = namespace["build"]

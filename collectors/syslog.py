@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
+from typing import Any
 
 from canh.collectors.accounts import ACCOUNT_PROGRAMS, account_fields
 from canh.collectors.kvfirewall import kv_firewall_fields, looks_like_kv_firewall
@@ -167,14 +167,10 @@ _NOT_FILE, _NO_PRIORITY, _IS_RFC5424 = 2, 1, 4
 _PROGRAM_CACHE = 10_000
 
 
-class _State(NamedTuple):
-    now: datetime | None
-    source: str | None
-    tz: tzinfo | None
-    ingested: str
-    path: tuple[str, ...]  # the log.file.path value, or nothing for a source that is not a file
-    kind: int  # index in _HEADS (priority bit clear)
-    hours: dict[str, str]
+# What lines of one batch share (same reading time, source and zone), worked out once per batch:
+# (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table).
+# A plain tuple: read by index on every line, which a NamedTuple's attributes make slower.
+_State = tuple[datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str]]
 
 
 class SyslogParser:
@@ -186,19 +182,21 @@ class SyslogParser:
         # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("Nov 21 07"), one
         # table per local year and month of the reading time and zone (the year is inferred from them).
         self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
-        self._state = _State(None, None, None, "", (), 0, {})
+        self._state: _State = (None, None, None, "", (), 0, {})
         self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
         # One compiled builder per header kind and body shape, made on first use.
-        self._builds: tuple[dict[Shape, Callable[..., Event]], ...] = tuple({} for _ in _HEADS)
+        self._builds: tuple[dict[Shape, Callable[[tuple[Any, ...], tuple[Any, ...]], Event]], ...] = tuple(
+            {} for _ in _HEADS
+        )
 
     def _context(self, ctx: LineContext) -> _State:
-        """What lines of one batch share (same source, zone and reading time), worked out once per batch."""
+        """The batch's shared values for ``ctx`` (see _State)."""
         state = self._state
-        if state.now is ctx.now and state.source is ctx.source and state.tz is ctx.tz:
+        now, source, tz = ctx.now, ctx.source, ctx.tz
+        if state[0] is now and state[1] is source and state[2] is tz:
             return state
-        now, tz, source = ctx.now, ctx.tz, ctx.source
         # The ingest time was a tenth of the parse cost when formatted per line.
-        ingested = state.ingested if state.now is now else format_ts(now)
+        ingested = state[3] if state[0] is now else format_ts(now)
         local = now.astimezone(tz)
         key = (local.year, local.month, tz)
         hours = self._tables.get(key)
@@ -206,11 +204,11 @@ class SyslogParser:
             hours = self._tables[key] = {}
         file = is_file_source(source)
         kind = 0 if file else _NOT_FILE
-        self._state = state = _State(now, source, tz, ingested, (source,) if file else (), kind, hours)
+        self._state = state = (now, source, tz, ingested, (source,) if file else (), kind, hours)
         return state
 
-    def _build(self, kind: int, shape: Shape) -> Callable[..., Event]:
-        build = self._builds[kind][shape] = (_HEADS[kind] | shape.spec).build
+    def _build(self, kind: int, shape: Shape) -> Callable[[tuple[Any, ...], tuple[Any, ...]], Event]:
+        build = self._builds[kind][shape] = _HEADS[kind].joined(shape)
         return build
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
@@ -226,8 +224,10 @@ class SyslogParser:
         if m3:
             # RFC 3164, the common case, read here without further calls.
             pri, hour, mon, day, hh, mm, ss, host, prog, pid, msg = m3.groups()
-            state = self._context(ctx)
-            hours = state.hours
+            state = self._state
+            if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.tz:
+                state = self._context(ctx)
+            hours = state[6]
             prefix = hours.get(hour)
             if prefix is None and mon in _MONTHS:
                 prefix = hours[hour] = self._hour_prefix(mon, day, hh, ctx)
@@ -238,7 +238,7 @@ class SyslogParser:
                     stamp = self._stamp_slow(mon, day, hh, mm, ss, ctx)
                 if prog and "=" in prog:
                     msg, prog = _no_program(m3, text)
-                return self._finish(state, state.kind, stamp, text, msg, host, (), prog, pid, pri, ctx)
+                return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
             # Not a month name: not RFC 3164 after all.
         if first.isdigit() or first == "<":
             m = _RFC3339.match(text)
@@ -246,7 +246,7 @@ class SyslogParser:
                 return self._rfc3339(m, text, ctx)
         ev = new_event(
             timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=text, host=ctx.host, ingested=self._context(ctx).ingested,
+            original=text, message=text, host=ctx.host, ingested=self._context(ctx)[3],
         )  # fmt: skip
         return ev
 
@@ -285,32 +285,38 @@ class SyslogParser:
         ctx: LineContext,
     ) -> Event:
         """The event of a parsed header (``extra``: RFC 5424's msgid and structured data) and its body."""
-        head_values = (
-            stamp,
-            event_id(ctx.source, ctx.position),
-            state.ingested,
-            text,
-            *state.path,
-            msg,
-            host or ctx.host or None,
-            *extra,
-        )
         known = self._programs.get(prog_raw)
         if known is None:
             known = self._program(prog_raw)
         prog, handler, direct = known
+        pid_number = int(pid) if pid else None
+        eid = event_id(ctx.source, ctx.position)
+        host = host or ctx.host or None
         if pri:
             p = int(pri)
-            process: tuple[Any, ...] = (prog or None, int(pid) if pid else None, p, p >> 3, p & 7)
+            head = (
+                stamp,
+                eid,
+                state[3],
+                text,
+                *state[4],
+                msg,
+                host,
+                *extra,
+                prog or None,
+                pid_number,
+                p,
+                p >> 3,
+                p & 7,
+            )
         else:
             kind += _NO_PRIORITY
-            process = (prog or None, int(pid) if pid else None)
+            head = (stamp, eid, state[3], text, *state[4], msg, host, *extra, prog or None, pid_number)
         body = direct(msg) if direct is not None else handler(msg, prog, ctx)
         if isinstance(body, tuple):
             shape, values = body
-            build = self._builds[kind].get(shape) or self._build(kind, shape)
-            return build(*head_values, *process, *values)
-        ev = (self._builds[kind].get(_NO_FIELDS) or self._build(kind, _NO_FIELDS))(*head_values, *process)
+            return (self._builds[kind].get(shape) or self._build(kind, shape))(head, values)
+        ev = (self._builds[kind].get(_NO_FIELDS) or self._build(kind, _NO_FIELDS))(head, ())
         set_many(ev, body)
         return ev
 
@@ -337,7 +343,7 @@ class SyslogParser:
             msg, prog = _no_program(m, text)
         state = self._context(ctx)
         host, pid, pri = m.group("host", "pid", "pri")
-        return self._finish(state, state.kind, stamp, text, msg, host, (), prog, pid, pri, ctx)
+        return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
 
     def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
@@ -351,7 +357,7 @@ class SyslogParser:
         pid = pid if pid and pid.isdigit() else None
         state = self._context(ctx)
         return self._finish(
-            state, state.kind + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
+            state, state[5] + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
         )
 
     def sniff(self, lines: Sequence[str]) -> float:

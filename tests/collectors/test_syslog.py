@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from canh.collectors.registry import get_parser
@@ -97,3 +97,36 @@ def test_any_bytes_decode_and_parse(raw: bytes) -> None:
 
     text, _ = decode_line(raw)
     get_parser("syslog").parse(text, ctx())
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.sampled_from(["Asia/Ho_Chi_Minh", "America/New_York", "+05:30", "UTC", "Europe/London"]),
+    st.integers(min_value=0, max_value=3),
+)
+def test_rfc3164_stamps_from_the_hour_table_match_the_local_time_computed_whole(
+    when: datetime, zone: str, later: int
+) -> None:
+    from canh.collectors.registry import LineContext
+    from canh.collectors.syslog import infer_year
+
+    from canh.events import format_ts, local_zone
+
+    tz = local_zone(zone)
+    now = when.replace(tzinfo=UTC) + timedelta(days=later)
+    parser = get_parser("syslog")
+    for minute, second in ((when.minute, when.second), ((when.minute + 29) % 60, (when.second + 7) % 60)):
+        local = when.replace(minute=minute, second=second, microsecond=0)
+        line = f"{_MONTHS[local.month - 1]} {local.day:2d} {local:%H:%M:%S} h cron[1]: tick"
+        ev = parser.parse(line, LineContext(source="/var/log/syslog", position=0, tz=tz, now=now))
+        assert ev is not None
+        year = infer_year(local.month, local.day, now.astimezone(tz))
+        try:
+            expected = format_ts(local.replace(year=year, tzinfo=tz))
+        except ValueError:  # Feb 29 of a year that has none
+            expected = format_ts(now)
+        assert ev["@timestamp"] == expected, line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from canh.collectors.registry import detect, get_parser
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from canh.errors import InputError
+from canh.events import format_ts
 from tests.collectors.parsing import ctx, fields, parse
 
 SQLMAP = (
@@ -140,3 +142,44 @@ def test_any_text_is_parsed_or_rejected_cleanly(text: str) -> None:
     ):
         with contextlib.suppress(InputError):
             get_parser("web").parse(candidate, ctx())
+
+
+_QUOTED_PIECES = st.sampled_from(
+    ['"', "\\", '\\"', " ", "-", "a", "GET /x HTTP/1.1", "200", "12", "[", "]", "\n"]
+)
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _stamp(when: datetime, offset: str) -> str:
+    return f"{when.day:02d}/{_MONTHS[when.month - 1]}/{when:%Y:%H:%M:%S} {offset}"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_QUOTED_PIECES, max_size=12).map("".join), st.lists(_QUOTED_PIECES, max_size=12).map("".join))
+def test_the_fast_access_pattern_reads_lines_without_backslashes_alike(req: str, rest: str) -> None:
+    from canh.collectors.weblogs import _ACCESS, _ACCESS_PLAIN
+
+    line = f'1.2.3.4 - - [21/Nov/2026:03:21:09 +0700] "{req}" 200 1 "{rest}" "ua"{rest}'
+    if "\\" in line:
+        return
+    full, plain = _ACCESS.match(line), _ACCESS_PLAIN.match(line)
+    assert (full and (full.span(), full.groups())) == (plain and (plain.span(), plain.groups()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 2), max_value=datetime(2199, 12, 30)),
+    st.sampled_from(["+0700", "-0500", "+0000", "+0530", "-0930", "+1400"]),
+)
+def test_access_stamps_from_the_hour_cache_are_the_stamps_computed_whole(when: datetime, offset: str) -> None:
+    from canh.collectors.weblogs import _access_ts
+
+    text = _stamp(when, offset)
+    sign = 1 if offset[0] == "+" else -1
+    zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+    expected = format_ts(when.replace(microsecond=0, tzinfo=zone))
+    # First reading fills the cache, the next ones (same hour, other minutes) read from it.
+    assert _access_ts(text, UTC) == expected
+    assert _access_ts(text, UTC) == expected
+    other = when.replace(minute=(when.minute + 17) % 60, second=(when.second + 31) % 60, microsecond=0)
+    assert _access_ts(_stamp(other, offset), UTC) == format_ts(other.replace(tzinfo=zone))

@@ -153,3 +153,18 @@ def test_shape_builds_what_set_many_builds(paths: list[str], data: st.DataObject
     assert built == expected
     if None not in args:
         assert json.dumps(built) == json.dumps(expected)  # key order too
+
+
+def test_joined_builds_head_and_body_from_two_tuples_as_one_shape_would() -> None:
+    head = ecs.Shape({"@timestamp": ecs.VALUE, "event.dataset": "syslog", "host.name": ecs.OPTIONAL})
+    body = ecs.Shape({"event.dataset": "system.auth", "user.name": ecs.VALUE, "source.ip": ecs.OPTIONAL})
+    build = head.joined(body)
+    assert build(("t", None), ("root", "10.0.0.1")) == (head | body.spec).build("t", None, "root", "10.0.0.1")
+    assert build(("t", "h"), ("root", None)) == {
+        "@timestamp": "t",
+        "event": {"dataset": "system.auth"},
+        "host": {"name": "h"},
+        "user": {"name": "root"},
+    }
+    with pytest.raises(ValueError, match="body"):
+        head.joined(ecs.Shape({"host.name": ecs.VALUE}))  # the value would come from the head's tuple
