@@ -223,8 +223,7 @@ class Ingester:
 
     def _lines(self, fh: IO[bytes], parser: LineParser, path: Path, source: str, report: IngestReport) -> None:
         # The per-line work is kept to what every line needs: "file:line" is only made for a problem.
-        now, host, tz = self.now(), self.host, self.tz
-        extra: dict[str, Any] = {}
+        ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())
         parse = parser.parse
         batch: list[Event] = []
         line_no = 0
@@ -234,9 +233,9 @@ class Ingester:
                     self._problem(report, f"{path}:{line_no}", _msg("input.line_too_long", limit=MAX_LINE), b"")
                     continue
                 text, bad = decode_line(raw)
+                ctx.position, ctx.line_no = offset, line_no
                 try:
-                    # Positional: a keyword call costs twice as much, once per line.
-                    event = parse(text, LineContext(source, offset, line_no, host, tz, now, extra))
+                    event = parse(text, ctx)
                 except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:
                     reason = exc.render() if isinstance(exc, CanhError) else str(exc)
                     self._problem(report, f"{path}:{line_no}", reason, raw)

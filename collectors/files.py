@@ -354,10 +354,9 @@ class FileSource:
 
     def _event(self, handle: _Open, raw: bytes, start: int, base: LineContext) -> Event | None:
         text, bad = decode_line(raw)
-        # Positional: a keyword call costs twice as much, once per line.
-        ctx = LineContext(base.source, start, 0, base.host, base.tz, base.now, base.extra)
+        base.position = start
         try:
-            event = handle.parser.parse(text, ctx)
+            event = handle.parser.parse(text, base)
         except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:
             self._stats["errors"] += 1
             reason = exc.render("en") if isinstance(exc, CanhError) else str(exc)

@@ -21,7 +21,9 @@ from canh.events import Event, local_zone
 class LineContext:
     """Where a line came from: the stable source name, byte offset, line number, and local settings.
 
-    Treat as read-only. Not frozen: one is made per line, and a frozen dataclass costs 3x to build.
+    Parsers treat it as read-only and do not keep it: a reader makes one per batch and moves
+    ``position`` and ``line_no`` from line to line (building one per line was a twentieth of the
+    parse cost).
     """
 
     source: str
