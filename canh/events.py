@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -227,9 +228,11 @@ def normalize_text(text: str) -> str:
 def decode_line(raw: bytes) -> tuple[str, bool]:
     """Decode bytes as UTF-8 (NFC); invalid bytes become U+FFFD. Returns ``(text, had_bad_bytes)``."""
     try:
-        return normalize_text(raw.decode("utf-8")), False
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return normalize_text(raw.decode("utf-8", "replace")), True
+    # normalize_text inlined: called for every line read.
+    return (text if text.isascii() else unicodedata.normalize("NFC", text)), False
 
 
 def escaped_original(raw: bytes) -> str:
@@ -346,6 +349,9 @@ def _literal(path: str, value: Any) -> str:
     return repr(list(value) if isinstance(value, list) else value)
 
 
+_SHAPE_NUMBERS = itertools.count(1)
+
+
 def _compile_shape(spec: Mapping[str, Any], split: int | None = None) -> Callable[..., Event]:
     # Tree of the paths in first-seen order: a leaf is (code, optional), an object is a dict.
     root: dict[str, Any] = {}
@@ -426,7 +432,8 @@ def _compile_shape(spec: Mapping[str, Any], split: int | None = None) -> Callabl
                 header += f"    {', '.join(group)}, = {tup}\n"
     source = header + "\n".join(body) + "\n    return ev\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, "<canh.events.Shape>", "exec"), namespace)
+    # A file name per shape, so that profiles tell the built functions apart.
+    exec(compile(source, f"<canh.events.Shape {next(_SHAPE_NUMBERS)}>", "exec"), namespace)
     build: Callable[..., Event] = namespace["build"]
     build.__doc__ = source
     return build

@@ -111,7 +111,7 @@ def sshd_fields(msg: str) -> Shaped:
             if m:
                 msg = m.group(2)
         first = msg[:1]
-    if first in "AF" and (msg.startswith("Accepted ") or msg.startswith("Failed ")):
+    if (first == "F" and msg.startswith("Failed ")) or (first == "A" and msg.startswith("Accepted ")):
         m = _LOGIN.match(msg)
         if m:
             ev, method, _invalid, user, ip, port = m.groups()

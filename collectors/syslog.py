@@ -43,7 +43,7 @@ _MONTHS = {
 }
 # "hour" (month, day and hour as written) keys the cache of UTC hour prefixes.
 _RFC3164 = re.compile(
-    r"^(?:<(?P<pri>\d{1,3})>)?(?P<hour>(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hh>\d\d)):(?P<mm>\d\d):(?P<ss>\d\d)"
+    r"^(?:<(?P<pri>\d{1,3})>)?(?P<hour>(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<hh>\d\d)):(?P<mmss>\d\d:\d\d)"
     r"(?: (?P<host>[^\s:\[]+))? (?P<prog>[^\s:\[]+)?(?:\[(?P<pid>\d+)\])?:? ?(?P<msg>.*)$",
     re.DOTALL,
 )
@@ -52,7 +52,8 @@ _RFC5424 = re.compile(
     r'(?P<sd>-|(?:\[(?:[^\]"\\]|"(?:[^"\\]|\\.)*")*\])+) ?(?P<msg>.*)$',
     re.DOTALL,
 )
-_SIXTY = frozenset(f"{n:02d}" for n in range(60))  # ASCII minutes and seconds that need no checking
+# ASCII "mm:ss" that need no checking (the pattern's \d takes any script's digits)
+_MMSS = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 
 
 def infer_year(month: int, day: int, now: datetime) -> int:
@@ -223,7 +224,7 @@ class SyslogParser:
         m3 = _RFC3164.match(text)
         if m3:
             # RFC 3164, the common case, read here without further calls.
-            pri, hour, mon, day, hh, mm, ss, host, prog, pid, msg = m3.groups()
+            pri, hour, mon, day, hh, mmss, host, prog, pid, msg = m3.groups()
             state = self._state
             if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.tz:
                 state = self._context(ctx)
@@ -232,10 +233,10 @@ class SyslogParser:
             if prefix is None and mon in _MONTHS:
                 prefix = hours[hour] = self._hour_prefix(mon, day, hh, ctx)
             if prefix is not None:
-                if prefix and mm in _SIXTY and ss in _SIXTY:
-                    stamp = f"{prefix}{mm}:{ss}.000Z"
+                if prefix and mmss in _MMSS:
+                    stamp = f"{prefix}{mmss}.000Z"
                 else:
-                    stamp = self._stamp_slow(mon, day, hh, mm, ss, ctx)
+                    stamp = self._stamp_slow(mon, day, hh, mmss[:2], mmss[3:], ctx)
                 if prog and "=" in prog:
                     msg, prog = _no_program(m3, text)
                 return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
