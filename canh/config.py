@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from canh.errors import ConfigError
 from canh.i18n import t
@@ -22,6 +31,7 @@ from canh.i18n import t
 # misspelt type is reported by `canh config check`, not when `canh collect` starts.
 SOURCE_TYPES = ("capture", "evtx", "file", "pcap", "syslog")
 PRIORITY_NAMES = ("P1", "P2", "P3", "P4")
+REGIME_NAMES = ("ND85", "ND331")  # canh.incidents.regulation.REGIMES (a test keeps them equal)
 
 
 def _zone(value: str | None) -> str | None:
@@ -158,6 +168,38 @@ class IncidentsConfig(Section):
         return merged
 
 
+def _levels(value: Any) -> Any:
+    """Level keys as text (YAML reads ``3:`` as a number) so errors find their line; 1-5 only."""
+    if not isinstance(value, dict):
+        return value
+    for level in value:
+        if str(level) not in ("1", "2", "3", "4", "5"):
+            raise ValueError(t("register.bad_config_level", value=level))
+    return {str(k): v for k, v in value.items()}
+
+
+class RegisterConfig(Section):
+    """The register: inspection cadence per regime and level over the regulation's defaults (ND331
+    sets it by level and risk), e.g. ``inspection_every: {ND331: {3: 180d}}``."""
+
+    inspection_every: dict[
+        str, Annotated[dict[str, Annotated[str, AfterValidator(_duration)]], BeforeValidator(_levels)]
+    ] = Field(default_factory=dict)
+
+    @field_validator("inspection_every", mode="before")
+    @classmethod
+    def _regimes(cls, value: Any) -> Any:
+        for regime in value if isinstance(value, dict) else ():
+            if regime not in REGIME_NAMES:
+                raise ValueError(t("register.bad_config_regime", value=regime, known=", ".join(REGIME_NAMES)))
+        return value
+
+
+# The section is called ``register`` in canh.yml; pydantic warns that the name shadows ABCMeta.register
+# on the model class, which instances (the only users of the field) never see.
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
 class CanhConfig(Section):
     """The whole configuration file."""
 
@@ -170,6 +212,7 @@ class CanhConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     rules: RulesConfig = RulesConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    register: RegisterConfig = RegisterConfig()
 
 
 class Paths(BaseModel):

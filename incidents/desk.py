@@ -23,10 +23,14 @@ from canh.incidents.model import (
     Incident,
     Task,
     check_sla,
+    is_serious,
     norm_level,
     priority_for,
     set_sla,
     transition,
+    valid_category,
+    valid_level,
+    valid_technique,
 )
 from canh.incidents.register import AssetIndex, System
 from pydantic import ValidationError
@@ -179,6 +183,7 @@ class IncidentDesk:
         for code in systems:
             if code not in self.systems:
                 raise InputError("incident.unknown_system", where=code)
+        level, category = valid_level(alert_level_), valid_category(category)
         inc = Incident(
             id=incident_id(seed or uuid.uuid4().hex, now),
             title=title,
@@ -186,7 +191,7 @@ class IncidentDesk:
             created_by=self.actor,
             detected_at=detected_at or now,
             updated_at=now,
-            alert_level=norm_level(alert_level_),
+            alert_level=level,
             description=description,
             category=category,
             source=source,
@@ -254,9 +259,7 @@ class IncidentDesk:
                     set_sla(inc, self.config.sla)
                     inc.log(now, self.actor, "priority", **{"from": old, "to": value})
                 elif key == "technique":
-                    tech = str(value).upper()
-                    if not re.fullmatch(r"T\d{4}(\.\d{3})?", tech):
-                        raise InputError("incident.bad_technique", where=inc_id, value=value)
+                    tech = valid_technique(value, where=inc_id)
                     if tech not in inc.techniques:
                         inc.techniques.append(tech)
                         inc.log(now, self.actor, "technique", id=tech)
@@ -289,7 +292,11 @@ class IncidentDesk:
                         inc.systems.append(value)
                         self._reprioritise(inc)
                         inc.log(now, self.actor, "system", code=value)
+                elif key == "serious":
+                    self._set_serious(inc, now, *value)
                 elif key in ("title", "description", "category"):
+                    if key == "category":
+                        value = valid_category(value, where=inc_id)
                     old = getattr(inc, key)
                     try:
                         setattr(inc, key, value)
@@ -300,6 +307,19 @@ class IncidentDesk:
                     raise InputError("incident.bad_field", where=inc_id, field=key)
 
         return self.change(inc_id, fn, expect=expect)
+
+    def _set_serious(self, inc: Incident, now: datetime, serious: bool | None, reason: str) -> None:
+        """The analyst's say on "serious" (None hands it back to the rule); it needs a reason."""
+        if serious is not None and not reason.strip():
+            raise InputError("incident.serious_reason", where=inc.id)
+        before = is_serious(inc)
+        inc.serious_override, inc.serious_reason = serious, reason if serious is not None else ""
+        inc.log(
+            now,
+            self.actor,
+            "serious",
+            **{"from": before, "to": is_serious(inc), "by_analyst": serious is not None, "reason": reason},
+        )
 
     def escalate(
         self,

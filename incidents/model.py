@@ -5,15 +5,17 @@ Pure functions over the :class:`Incident` model; the store and the clock are in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from canh.incidents.regulation import CATEGORIES
 from pydantic import BaseModel, ConfigDict, Field
 
 from canh.clock import parse_duration
 from canh.config import SlaTargets
-from canh.errors import WorkflowError
+from canh.errors import InputError, WorkflowError
 
 Status = Literal["new", "triage", "in_progress", "contained", "resolved", "closed", "false_positive"]
 STATUSES: tuple[str, ...] = (
@@ -65,6 +67,34 @@ def norm_level(level: Any) -> str:
         n = int(text)
         return "critical" if n >= 90 else "high" if n >= 70 else "medium" if n >= 40 else "low"
     return "medium"
+
+
+def valid_level(value: str, where: str | None = None) -> str:
+    """An alert level people typed: a word of ALERT_LEVELS or an Elastic severity 0-100."""
+    text = str(value).strip().lower()
+    if text in ALERT_LEVELS or (text.isdigit() and int(text) <= 100):
+        return norm_level(text)
+    raise InputError("incident.bad_level", where=where, value=value, known=", ".join(ALERT_LEVELS))
+
+
+def valid_category(value: str, where: str | None = None) -> str:
+    """A category of the national portal's list (regulation.CATEGORIES), by its key."""
+    key = str(value).strip().lower()
+    if key in CATEGORIES:
+        return key
+    raise InputError("incident.bad_category", where=where, value=value, known=", ".join(CATEGORIES))
+
+
+# ATT&CK technique ids: T1nnn (Enterprise, Mobile) or T0nnn (ICS), with an optional .nnn sub-technique.
+_TECHNIQUE_ID = re.compile(r"T[01]\d{3}(?:\.\d{3})?")
+
+
+def valid_technique(value: str, where: str | None = None) -> str:
+    """An ATT&CK technique id, upper-cased (T1110, T1110.001)."""
+    tech = str(value).strip().upper()
+    if _TECHNIQUE_ID.fullmatch(tech):
+        return tech
+    raise InputError("incident.bad_technique", where=where, value=value)
 
 
 def priority_for(alert_level: str, system_level: int | None) -> str:
@@ -157,6 +187,10 @@ class Incident(_Model):
     techniques: list[str] = Field(default_factory=list)
     timeline: list[Entry] = Field(default_factory=list)
     reports: dict[str, Any] = Field(default_factory=dict)
+    # Decision 05/2017 "serious": computed (P1 on a level 4-5 system) unless an analyst decided.
+    serious_override: bool | None = None
+    serious_reason: str = ""
+    related: list[str] = Field(default_factory=list)  # incidents sharing an indicator
 
     @property
     def is_open(self) -> bool:
@@ -180,6 +214,16 @@ class Incident(_Model):
         self.observables.append(
             Observable(type=type_, value=value, seen_in=[seen_in] if seen_in else [], first_seen=at)
         )
+
+
+def serious_by_rule(inc: Incident) -> bool:
+    """Decision 05/2017 as Canh approximates it: a level 4-5 system hit at the highest urgency."""
+    return (inc.max_level or 0) >= 4 and inc.priority == "P1"
+
+
+def is_serious(inc: Incident) -> bool:
+    """Serious (nghiêm trọng): the analyst's decision when there is one, else the rule."""
+    return inc.serious_override if inc.serious_override is not None else serious_by_rule(inc)
 
 
 def set_sla(inc: Incident, targets: Mapping[str, SlaTargets]) -> None:

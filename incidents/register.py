@@ -8,22 +8,46 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from canh.incidents.regulation import DOSSIER_STATUSES, RETURN_STATUSES, can_move, rules_for
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from canh.incidents.regulation import (
+    APPROVED_STATUSES,
+    DOSSIER_STATUSES,
+    RETURN_STATUSES,
+    VOCABULARIES,
+    can_move,
+    inspection_every,
+    level_gate,
+    rules_for,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from canh.errors import WorkflowError
 from canh.events import get
+from canh.i18n import t
 
 SystemType = Literal["internal", "services", "infrastructure", "industrial", "other"]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _coded(vocabulary: str, *fields: str) -> Any:
+    """A validator keeping ``fields`` to the codes of a regulation vocabulary (one value or a list)."""
+
+    def check(cls: type, v: Any) -> Any:
+        known = VOCABULARIES[vocabulary]
+        for code in v if isinstance(v, list) else [v]:
+            if code is not None and code not in known:
+                raise ValueError(t("register.not_one_of", value=code, known=", ".join(known)))
+        return v
+
+    return field_validator(*fields)(classmethod(check))
 
 
 class Contact(_Model):
@@ -46,7 +70,10 @@ class Assets(_Model):
     @classmethod
     def _valid_cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
-            ipaddress.ip_network(c, strict=False)  # ValueError → validation error naming the value
+            try:
+                ipaddress.ip_network(c, strict=False)
+            except ValueError:
+                raise ValueError(t("register.bad_cidr", value=c)) from None
         return v
 
 
@@ -79,7 +106,7 @@ class Dossier(_Model):
     @classmethod
     def _status(cls, v: str) -> str:
         if v not in DOSSIER_STATUSES:
-            raise ValueError(f"unknown dossier status {v!r} (one of {', '.join(DOSSIER_STATUSES)})")
+            raise ValueError(t("register.unknown_status", value=v, known=", ".join(DOSSIER_STATUSES)))
         return v
 
 
@@ -90,6 +117,9 @@ class Inspection(_Model):
     assessor: str = ""
     external: bool = False
     result: str = ""
+    test_class: str | None = None  # black, grey or white box (ND331)
+
+    _test_class = _coded("test_class", "test_class")
 
 
 class Coverage(_Model):
@@ -98,6 +128,47 @@ class Coverage(_Model):
     onsite_team: bool = False
     monitoring_provider: str = ""
     national_connection: bool = False
+
+
+class PersonalData(_Model):
+    """How many people's personal data the system processes (the level thresholds count them)."""
+
+    basic: int | None = Field(default=None, ge=0)
+    sensitive: int | None = Field(default=None, ge=0)
+
+
+class SecurityRegulation(_Model):
+    """The system's security regulation (quy chế bảo đảm an toàn thông tin); ND331 wants it before approval."""
+
+    number: str = ""
+    date: dt.date | None = None
+
+
+class SecurityPlan(_Model):
+    """How far the security plan for the level is carried out, and by when it will be."""
+
+    status: str = "not_started"
+    eta: dt.date | None = None
+
+    _status = _coded("plan_status", "status")
+
+
+class TrustLabel(_Model):
+    """A network trust label (nhãn tín nhiệm mạng) NCSC granted to one of the system's web assets."""
+
+    kind: str = "website"
+    asset: str
+    status: str = "valid"
+    expires: dt.date | None = None
+
+    _kind = _coded("trust_label_kind", "kind")
+    _status = _coded("trust_label_status", "status")
+
+    def state(self, today: date) -> str:
+        """The status as of ``today``: a valid label past its expiry is expired."""
+        if self.status == "valid" and self.expires is not None and self.expires < today:
+            return "expired"
+        return self.status
 
 
 class System(_Model):
@@ -115,20 +186,75 @@ class System(_Model):
     approved_level: int | None = Field(default=None, ge=1, le=5)
     requires_24x7: bool = False
     admin_procedures: bool = False
+    national_security: bool = False  # on the list of systems important to national security
     parent: str = ""
+    info_classes: list[str] = Field(default_factory=list)
+    secret_grade: str | None = None  # Mật, Tối mật, Tuyệt mật (with the state_secret class)
+    personal_data: PersonalData = Field(default_factory=PersonalData)
+    hosting: str | None = None
+    services: list[str] = Field(default_factory=list)
+    os: list[str] = Field(default_factory=list)
+    public_ips: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    security_regulation: SecurityRegulation = Field(default_factory=SecurityRegulation)
+    plan: SecurityPlan = Field(default_factory=SecurityPlan)
+    last_risk_assessment: dt.date | None = None
     dossier: Dossier = Field(default_factory=Dossier)
     inspections: list[Inspection] = Field(default_factory=list)
     coverage: Coverage = Field(default_factory=Coverage)
     contacts: list[Contact] = Field(default_factory=list)
     assets: Assets = Field(default_factory=Assets)
+    trust_labels: list[TrustLabel] = Field(default_factory=list)
     notes: str = ""
+
+    _info_classes = _coded("info_class", "info_classes")
+    _grade = _coded("secret_grade", "secret_grade")
+    _hosting = _coded("hosting", "hosting")
+    _services = _coded("service", "services")
 
     @field_validator("code")
     @classmethod
     def _code(cls, v: str) -> str:
         v = v.strip()
         if not v or any(c.isspace() for c in v):
-            raise ValueError("code must be one word")
+            raise ValueError(t("register.code_one_word"))
+        return v
+
+    @field_validator("secret_grade")
+    @classmethod
+    def _grade_needs_secret(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and "state_secret" not in info.data.get("info_classes", ()):
+            raise ValueError(t("register.grade_needs_secret"))
+        return v
+
+    @field_validator("public_ips")
+    @classmethod
+    def _ips(cls, v: list[str]) -> list[str]:
+        for ip in v:
+            try:
+                ipaddress.ip_network(ip, strict=False)  # an address or a published range
+            except ValueError:
+                raise ValueError(t("register.bad_ip", value=ip)) from None
+        return v
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if not _DOMAIN.fullmatch(d):
+                raise ValueError(t("register.bad_domain", value=d))
+        return v
+
+    @field_validator("trust_labels")
+    @classmethod
+    def _labels_on_web_assets(cls, v: list[TrustLabel], info: ValidationInfo) -> list[TrustLabel]:
+        # A website label attests one of this system's sites: it must name a declared domain or URL.
+        assets = info.data.get("assets")
+        web = {d.lower() for d in info.data.get("domains", ())}
+        web |= {url_host(u) for u in (assets.urls if isinstance(assets, Assets) else ())}
+        for label in v:
+            if label.kind == "website" and url_host(label.asset) not in web:
+                raise ValueError(t("register.label_not_an_asset", asset=label.asset))
         return v
 
     @property
@@ -136,9 +262,18 @@ class System(_Model):
         """The level in force: the approved one, else the proposed one."""
         return self.approved_level or self.proposed_level
 
+    @property
+    def dossier_level(self) -> int | None:
+        """The level the dossier argues for (a re-determined level, while the old one stays in force)."""
+        return self.proposed_level or self.approved_level
+
     def doc(self) -> dict[str, Any]:
         """The store document."""
         return self.model_dump(mode="json")
+
+
+# A host name: labels of letters (any script: IDN), digits and hyphens, at least one dot.
+_DOMAIN = re.compile(r"(?=.{1,253}$)(?:(?!-)[\w-]{1,63}(?<!-)\.)+(?!-)[\w-]{1,63}(?<!-)\.?", re.UNICODE)
 
 
 def move_dossier(
@@ -150,53 +285,80 @@ def move_dossier(
         raise WorkflowError("register.bad_status", where=system.code, status=target)
     if not can_move(current, target):
         raise WorkflowError("register.bad_move", where=system.code, current=current, target=target)
+    gate = level_gate(current, target, system.dossier_level, system.regime)
+    if gate:
+        raise WorkflowError(gate, where=system.code, level=system.dossier_level or "-", current=current)
     if target in RETURN_STATUSES and not reasons.strip():
         raise WorkflowError("register.reasons_needed", where=system.code, target=target)
-    if (
-        target == "expert_opinion"
-        and (system.level or 0) < rules_for(system.regime).expert_opinion_from_level
-    ):
-        raise WorkflowError("register.no_expert_opinion", where=system.code, level=system.level or "-")
     new = system.model_copy(deep=True)
     if target == "approved":
         decision = decision or new.dossier.decision
         if not decision.number or decision.date is None:
             raise WorkflowError("register.decision_needed", where=system.code)
         new.dossier.decision = decision
-        new.approved_level = new.approved_level or new.proposed_level
+        # The decision approves the level the dossier proposed (a re-determined one replaces the old).
+        new.approved_level = new.proposed_level or new.approved_level
     new.dossier.status = target
     new.dossier.return_reasons = reasons if target in RETURN_STATUSES else ""
     new.dossier.history.append(DossierStep(status=target, at=at, by=by, reasons=reasons))
     return new
 
 
-def dossier_due(system: System) -> tuple[str, date] | None:
-    """What the dossier waits for and by when: appraisal after submission, approval after appraisal.
+def supersede_if_redetermined(before: System, after: System, *, by: str, at: datetime) -> System:
+    """``after`` with its approved dossier superseded when its proposed level was re-determined.
+
+    The approved level stays in force until the new dossier (same procedure as the first) is approved.
+    """
+    old, new = before.proposed_level, after.proposed_level
+    if old == new or after.dossier.status not in APPROVED_STATUSES:
+        return after
+    reasons = t("register.redetermined", old=old or "-", new=new or "-")
+    return move_dossier(after, "superseded", by=by, at=at, reasons=reasons)
+
+
+def _status_since(system: System) -> date | None:
+    status = system.dossier.status
+    return next((h.at.date() for h in reversed(system.dossier.history) if h.status == status), None)
+
+
+def dossier_deadlines(system: System) -> list[tuple[str, date]]:
+    """Every deadline the dossier's status runs, soonest first: under ND331 a submitted dossier's
+    incompleteness notice (5 working days) and its appraisal; an appraised one's approval.
 
     ND85 counts appraisal in calendar days, ND331 in working days; approval is in working days in both.
     """
     from canh.incidents.calendar import add_working_days
 
     status = system.dossier.status
-    since = next((h.at.date() for h in reversed(system.dossier.history) if h.status == status), None)
-    if since is None or system.level is None:
-        return None
+    since = _status_since(system)
+    level = system.dossier_level
+    if since is None or level is None:
+        return []
     rules = rules_for(system.regime)
     if status == "submitted":
-        days = rules.appraisal_days[system.level]
+        out = []
+        if rules.completeness_notice_working_days is not None:
+            out.append(("completeness", add_working_days(since, rules.completeness_notice_working_days)))
+        days = rules.appraisal_days[level]
         due = add_working_days(since, days) if rules.appraisal_working_days else since + timedelta(days=days)
-        return "appraisal", due
+        return [*out, ("appraisal", due)]
     if status in ("appraised", "pending_approval"):
-        return "approval", add_working_days(since, rules.approval_working_days)
-    return None
+        return [("approval", add_working_days(since, rules.approval_working_days))]
+    return []
+
+
+def dossier_due(system: System) -> tuple[str, date] | None:
+    """What the dossier waits for and by when: appraisal after submission, approval after appraisal."""
+    deadlines = dossier_deadlines(system)
+    return deadlines[-1] if deadlines else None
 
 
 def next_inspection_due(system: System) -> date | None:
-    """When the next inspection is due: last one (else the approval date) plus the level's cadence."""
-    level = system.level
-    if level is None:
+    """When the next inspection is due: last one (else the approval date) plus the level's cadence
+    (canh.yml's ``register.inspection_every``, else the regime's table)."""
+    every = inspection_window(system)
+    if every is None:
         return None
-    every = rules_for(system.regime).inspection_every[level]
     last = max((i.date for i in system.inspections), default=None) or system.dossier.decision.date
     if last is None:
         return None  # never approved nor inspected: due now, reported as such
@@ -211,11 +373,23 @@ def is_overdue(system: System, today: date) -> bool:
 
 def independent_inspection_ok(system: System, today: date) -> bool:
     """Layer 3: an external assessment within the level's cadence."""
-    level = system.level
-    if level is None:
+    every = inspection_window(system)
+    if every is None:
         return False
-    every = rules_for(system.regime).inspection_every[level]
     return any(i.external and today - i.date <= every for i in system.inspections)
+
+
+def needs_external_assessor(system: System) -> bool:
+    """Whether the regime wants this system assessed by a licensed or appointed organisation."""
+    rules = rules_for(system.regime)
+    return (system.level or 0) >= rules.external_assessor_from_level or (
+        system.regime == "ND331" and system.national_security
+    )
+
+
+def inspection_window(system: System) -> timedelta | None:
+    """The level's inspection cadence (None without a level)."""
+    return inspection_every(system.regime, system.level) if system.level else None
 
 
 # -- assets → systems -----------------------------------------------------------------------------
@@ -233,7 +407,8 @@ URL_FIELDS = (
 )
 
 
-def _host_of(value: str) -> str:
+def url_host(value: str) -> str:
+    """The host name a URL (or a bare ``host[:port]/path``) names, lower-cased."""
     if "://" in value:
         return (urlsplit(value).hostname or "").lower()
     return value.split("/", 1)[0].split(":", 1)[0].lower()
@@ -260,7 +435,7 @@ class AssetIndex:
                 bucket = self.nets.setdefault((net.version, net.prefixlen), {})
                 bucket.setdefault(int(net.network_address), set()).add(s.code)
             for u in s.assets.urls:
-                self.domains.setdefault(_host_of(u), set()).add(s.code)
+                self.domains.setdefault(url_host(u), set()).add(s.code)
 
     def by_host(self, name: str) -> set[str]:
         name = name.lower()
@@ -284,7 +459,7 @@ class AssetIndex:
         return out
 
     def by_url(self, value: str) -> set[str]:
-        return set(self.domains.get(_host_of(value), ()))
+        return set(self.domains.get(url_host(value), ()))
 
     def match(self, record: Mapping[str, Any]) -> set[str]:
         """Codes of the systems the record is about.
@@ -347,7 +522,3 @@ def monitored_systems(index: AssetIndex, seen: Mapping[str, Iterable[str]]) -> s
                 out |= index.by_url(v)
     return out
 
-
-def inspection_window(system: System) -> timedelta | None:
-    """The level's inspection cadence (None without a level)."""
-    return rules_for(system.regime).inspection_every[system.level] if system.level else None

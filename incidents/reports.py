@@ -10,15 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from canh.incidents.model import Incident
+from canh.incidents.model import Incident, is_serious, serious_by_rule
 from canh.incidents.register import (
     System,
-    dossier_due,
+    dossier_deadlines,
     independent_inspection_ok,
     is_overdue,
     next_inspection_due,
+    url_host,
 )
-from canh.incidents.regulation import CATEGORIES, DOSSIER_STATUSES, rules_for
+from canh.incidents.regulation import APPROVED_STATUSES, CATEGORIES, DOSSIER_STATUSES, rules_for, term
+from canh.incidents.timeline import action_name
 
 from canh.config import IncidentsConfig
 from canh.i18n import catalog, t
@@ -86,11 +88,6 @@ def _term(group: str, key: str, lang: str) -> str:
 # -- incident report to the national coordinating body -------------------------------------------
 
 
-def is_serious(inc: Incident) -> bool:
-    """Decision 05/2017: serious only when an L4-5 system is hit at the highest urgency."""
-    return (inc.max_level or 0) >= 4 and inc.priority == "P1"
-
-
 def report_deadlines(inc: Incident, regime: str) -> dict[str, datetime | None]:
     """Initial, detailed (ND331 serious) and closing report deadlines computed from detection time."""
     rules = rules_for(regime)
@@ -127,6 +124,12 @@ def incident_report(
         "incident_name": inc.title,
         "regime": regime,
         "serious": is_serious(inc),
+        # Who decided: the rule (P1 on a level 4-5 system) or the analyst, with the reason given.
+        "serious_basis": {
+            "by": "rule" if inc.serious_override is None else "analyst",
+            "rule": serious_by_rule(inc),
+            "reason": inc.serious_reason,
+        },
         "report_time": now.isoformat(),
         "deadlines": {k: v.isoformat() if v else None for k, v in deadlines.items()},
         "overdue": {k: bool(v and now > v) for k, v in deadlines.items()},
@@ -160,14 +163,16 @@ def incident_report(
                 "status": inc.status,
                 "detection_method": "canh_rules" if inc.source == "alerts" else inc.source,
                 "notified": {"network_member": False, "isp": False, "coordinating_body": False},
-                "os": "",
-                "services": sorted(
-                    {"web" for s in affected if s.assets.urls}
-                    | {"other" for s in affected if not s.assets.urls}
-                ),
+                # What the register says of the affected systems (form BM03's system fields).
+                "os": _union(s.os for s in affected),
+                "services": _union(s.services for s in affected),
                 "measures": ["firewall", "ids"],
-                "public_ips": [],
-                "domains": sorted({u for s in affected for u in s.assets.urls}),
+                "public_ips": _union(s.public_ips for s in affected),
+                "domains": _union(_domains(s) for s in affected),
+                "purpose": [
+                    {"code": s.code, "type": s.system_type, "name_vi": s.name_vi, "name_en": s.name_en}
+                    for s in affected
+                ],
                 "attacker_ips": inc.attacker_ips or ips,
                 "techniques": inc.techniques,
                 "attachments": {"logs": len(inc.alerts), "alerts": inc.alerts[:50]},
@@ -195,6 +200,16 @@ def incident_report(
     return data
 
 
+def _union(lists: Iterable[Iterable[str]]) -> list[str]:
+    """Values of several systems' lists, each once, in the order first met."""
+    return list(dict.fromkeys(v for values in lists for v in values))
+
+
+def _domains(s: System) -> list[str]:
+    """The system's declared domains, else the host names of its URLs (a domain, never a URL)."""
+    return s.domains or [h for h in dict.fromkeys(url_host(u) for u in s.assets.urls) if h]
+
+
 def _summary(data: Mapping[str, Any], lang: str) -> str:
     """What the incident is about, when the analyst has written no description."""
     s = data.get("summary") or {}
@@ -208,6 +223,14 @@ def _summary(data: Mapping[str, Any], lang: str) -> str:
     return "; ".join(parts)
 
 
+def _serious_cell(data: Mapping[str, Any], lang: str) -> Any:
+    basis = data.get("serious_basis") or {}
+    if basis.get("by") != "analyst":
+        return bool(data["serious"])
+    mark = "✓" if data["serious"] else "×"
+    return f"{mark} ({t('report.serious_by_analyst', lang=lang, reason=basis.get('reason', ''))})"
+
+
 def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
     """The national report as blocks in ``lang``, times in ``zone``."""
     kind = data["kind"]
@@ -218,7 +241,7 @@ def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
     d.kv(
         [
             (_l("detected_at", lang), data["detected_at"]),
-            (_l("serious", lang), bool(data["serious"])),
+            (_l("serious", lang), _serious_cell(data, lang)),
             (_l("deadline_initial", lang), dl["initial"]),
             (_l("deadline_detail", lang), dl["detail"] or "—"),
             (_l("deadline_closing", lang), dl["closing"] or "—"),
@@ -268,8 +291,11 @@ def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
                 (_l("description", lang), data["description"] or _summary(data, lang)),
                 (_l("handled", lang), bool(data["handled"])),
                 (_l("detection_method", lang), _term("detection", data["detection_method"], lang)),
-                (_l("services", lang), [_term("service", s, lang) for s in data["services"]]),
+                (_l("purpose", lang), [_purpose(p, lang) for p in data["purpose"]]),
+                (_l("os", lang), data["os"]),
+                (_l("services", lang), [term("service", s, lang) for s in data["services"]]),
                 (_l("measures", lang), [_term("measure", m, lang) for m in data["measures"]]),
+                (_l("public_ips", lang), data["public_ips"]),
                 (_l("domains", lang), data["domains"]),
                 (_l("attacker_ips", lang), data["attacker_ips"]),
                 (_l("techniques", lang), data["techniques"]),
@@ -299,12 +325,17 @@ def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
         d.h2(_l("timeline", lang))
         d.table(
             [_l("time", lang), _l("by", lang), _l("action", lang)],
-            [(e["at"], e["by"], _term("action", e["action"], lang)) for e in data["timeline"]],
+            [(e["at"], e["by"], action_name(e["action"], lang)) for e in data["timeline"]],
         )
     return d
 
 
 # -- register compliance ---------------------------------------------------------------------------
+
+
+def _purpose(p: Mapping[str, Any], lang: str) -> str:
+    name = p["name_vi"] if lang == "vi" or not p["name_en"] else p["name_en"]
+    return f"{name} ({_term('system_type', p['type'], lang)})"
 
 
 def register_report(systems: Sequence[System], monitored: set[str], today: date) -> dict[str, Any]:
@@ -313,19 +344,23 @@ def register_report(systems: Sequence[System], monitored: set[str], today: date)
     by_agency: dict[str, Counter[str]] = defaultdict(Counter)
     rows = []
     for s in systems:
-        approved = s.dossier.status == "approved"
+        approved = s.dossier.status in APPROVED_STATUSES
         lvl = s.level or 0
         by_level[lvl]["total"] += 1
         by_level[lvl]["approved"] += approved
         by_agency[s.owner_org]["total"] += 1
         by_agency[s.owner_org]["approved"] += approved
         due = next_inspection_due(s)
-        waiting = dossier_due(s)
+        deadlines = dict(dossier_deadlines(s))
+        waiting = dossier_deadlines(s)[-1] if deadlines else None
+        notice = deadlines.get("completeness")
         rows.append(
             {
                 "dossier_waits_for": waiting[0] if waiting else None,
                 "dossier_due": waiting[1].isoformat() if waiting else None,
                 "dossier_late": bool(waiting and waiting[1] < today),
+                # ND331: the appraiser says within 5 working days if the dossier is incomplete.
+                "dossier_completeness_due": notice.isoformat() if notice else None,
                 "code": s.code,
                 "name_vi": s.name_vi,
                 "owner_org": s.owner_org,
@@ -398,16 +433,24 @@ def register_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
     )
     d.h2(_l("dossiers_waiting", lang))
     d.table(
-        [_l("code", lang), _l("system_name", lang), _l("dossier", lang), _l("due", lang)],
+        [
+            _l("code", lang),
+            _l("system_name", lang),
+            _l("dossier", lang),
+            _l("completeness_due", lang),
+            _l("due", lang),
+        ],
         [
             (
                 r["code"],
                 r["name_vi"],
-                r["dossier_waits_for"],
+                _term("waits", r["dossier_waits_for"], lang),
+                r["dossier_completeness_due"] or "—",
                 r["dossier_due"] + (" !" if r["dossier_late"] else ""),
             )
             for r in data["dossiers_waiting"]
         ],
+        widths=(0.18, 0.37, 0.15, 0.15, 0.15),
     )
     d.h2(_l("coverage", lang))
     cov = data["coverage"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from canh.incidents.audit import audit_entry, diff, write_audit
@@ -11,10 +11,12 @@ from canh.incidents.register import (
     HOST_FIELDS,
     AssetIndex,
     Decision,
+    Inspection,
     System,
     monitored_systems,
     move_dossier,
 )
+from canh.incidents.register_io import validation_problem
 from pydantic import ValidationError
 
 from canh.clock import Clock
@@ -31,10 +33,10 @@ def system_from_doc(doc: dict[str, Any], where: str = "") -> System:
     try:
         return System.model_validate(doc)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
+        loc, reason = validation_problem(exc)
+        field = ".".join(str(p) for p in loc)
         raise InputError(
-            "register.bad_field", where=where or str(doc.get("code", "?")), field=field, reason=err["msg"]
+            "register.bad_field", where=where or str(doc.get("code", "?")), field=field, reason=reason
         ) from exc
 
 
@@ -71,12 +73,8 @@ class Register:
         try:
             v = self.store.put_doc("systems", system.code, doc, expect=expect if expect is not None else NEW)
         except ConflictError as exc:
-            raise ConflictError(
-                "register.conflict",
-                where=system.code,
-                current=exc.current,
-                version=getattr(exc.current, "version", "?"),
-            ) from exc
+            current = exc.current if isinstance(exc.current, Versioned) else None
+            raise _conflict(system.code, current or self.store.get_doc("systems", system.code)) from exc
         write_audit(
             self.store,
             audit_entry(
@@ -102,14 +100,61 @@ class Register:
         self.save(system, expect=current, action="import")
         return "updated"
 
-    def move(self, code: str, target: str, *, reasons: str = "", decision: Decision | None = None) -> System:
-        """Move a system's dossier along its workflow (audited)."""
+    def change(
+        self,
+        code: str,
+        fn: Callable[[System, datetime], System],
+        *,
+        expect: int | None = None,
+        action: str = "update",
+    ) -> tuple[System, Versioned]:
+        """Apply ``fn`` to the system and write it back with the version read.
+
+        ``expect`` is the version the user looked at (``--expect-version``): if the system moved on
+        since, the change is refused with the fresh state, as for incidents.
+        """
         system, v = self.get_versioned(code)
-        new = move_dossier(
-            system, target, by=self.actor, at=self.clock.now(), reasons=reasons, decision=decision
+        if expect is not None and expect != v.version:
+            raise _conflict(code, v)
+        new = fn(system, self.clock.now())
+        if new.code != code:
+            raise InputError("register.code_fixed", where=code)
+        return new, self.save(new, expect=v, action=action)
+
+    def move(
+        self,
+        code: str,
+        target: str,
+        *,
+        reasons: str = "",
+        decision: Decision | None = None,
+        expect: int | None = None,
+    ) -> System:
+        """Move a system's dossier along its workflow (audited)."""
+
+        def fn(system: System, now: datetime) -> System:
+            return move_dossier(system, target, by=self.actor, at=now, reasons=reasons, decision=decision)
+
+        return self.change(code, fn, expect=expect, action=f"dossier.{target}")[0]
+
+    def inspect(self, code: str, inspection: Inspection, *, expect: int | None = None) -> System:
+        """Record an inspection or assessment (the next due date follows from it)."""
+
+        def fn(system: System, now: datetime) -> System:
+            new = system.model_copy(deep=True)
+            new.inspections.append(inspection)
+            new.inspections.sort(key=lambda i: i.date)
+            return new
+
+        return self.change(code, fn, expect=expect, action="inspect")[0]
+
+    def history(self, code: str) -> list[dict[str, Any]]:
+        """The audit trail of one system, oldest first: who changed what, when."""
+        self.store.refresh()
+        entries = self.store.search(
+            "audit", "object.id:" + quoted(f"systems/{code}"), limit=100_000, order="asc"
         )
-        self.save(new, expect=v, action=f"dossier.{target}")
-        return new
+        return sorted(entries, key=lambda e: (str(e.get("@timestamp", "")), e["object"]["version"]))
 
     def delete(self, code: str) -> None:
         _, v = self.get_versioned(code)
@@ -135,3 +180,14 @@ class Register:
             for f in SEEN_FIELDS
         }
         return monitored_systems(index, seen)
+
+
+def quoted(text: str) -> str:
+    """``text`` as a Lucene phrase (quotes and backslashes escaped), for a query on an exact value."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _conflict(code: str, current: Versioned | None) -> ConflictError:
+    return ConflictError(
+        "register.conflict", where=code, current=current, version=current.version if current else "?"
+    )

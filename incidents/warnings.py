@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from canh.incidents.desk import IncidentDesk
-from canh.incidents.model import Incident
+from canh.incidents.model import Incident, norm_level
+from canh.incidents.systems import quoted
 
 from canh.errors import ConflictError, InputError
 from canh.events import parse_ts
@@ -151,29 +152,80 @@ def read_warning(path: Path) -> NationalWarning:
     return parse_json(data, path.name)
 
 
+# Where events and alerts name an indicator of each type (ECS fields).
+INDICATOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "ip": ("source.ip", "destination.ip", "host.ip"),
+    "domain": ("url.domain", "destination.domain", "server.domain", "dns.question.name"),
+    "url": ("url.original", "url.full"),
+    "hash": ("file.hash.sha256", "file.hash.sha1", "file.hash.md5"),
+    "user": ("user.name",),
+    "email": ("user.email", "email.from.address"),
+}
+SAMPLE = 500  # records read per indicator and stream to find the systems they belong to
+
+
+def indicator_query(type_: str, value: str) -> str | None:
+    """The Lucene query finding records that name the indicator (None for a type we do not search)."""
+    fields = INDICATOR_FIELDS.get(type_)
+    if not fields:
+        return None
+    return " OR ".join(f"{f}:{quoted(value)}" for f in fields)
+
+
+@dataclass
+class Sightings:
+    """Where our data names a warning's indicators: counts, the systems concerned, open incidents."""
+
+    events: dict[str, int] = field(default_factory=dict)  # indicator value → events in the lookback
+    alerts: dict[str, int] = field(default_factory=dict)
+    systems: set[str] = field(default_factory=set)
+    incidents: dict[str, str] = field(default_factory=dict)  # open incident id → the shared indicator
+
+
+def find_sightings(desk: IncidentDesk, w: NationalWarning, since: datetime, until: datetime) -> Sightings:
+    """Search events and alerts for each indicator (through the store), and the open incidents that
+    already hold one as an observable or an attacker address."""
+    found = Sightings()
+    for type_, value, _note in w.indicators:
+        q = indicator_query(type_, value)
+        if q is None:
+            continue
+        for stream, counts in (("events", found.events), ("alerts", found.alerts)):
+            counts[value] = desk.store.count(stream, q, since=since, until=until)
+            if counts[value]:
+                for record in desk.store.search(stream, q, since=since, until=until, limit=SAMPLE):
+                    found.systems |= desk.index.match(record)
+    wanted = {(t, v) for t, v, _ in w.indicators}
+    for inc in desk.incidents(open_only=True, limit=100_000):
+        shared = [v for t, v in wanted if any((o.type, o.value) == (t, v) for o in inc.observables)]
+        shared += [v for t, v in wanted if t == "ip" and v in inc.attacker_ips]
+        if shared:
+            found.incidents[inc.id] = shared[0]
+    return found
+
+
 def import_warning(
     desk: IncidentDesk, w: NationalWarning, lookback: timedelta = timedelta(days=30)
 ) -> Incident:
-    """Open an incident for the warning, with its indicators and where we have seen them already."""
+    """Open an incident for the warning, linked to what we already know of its indicators: the systems
+    whose events or alerts name them (they set the priority) and the open incidents that share one
+    (cross-referenced on both timelines)."""
     if not w.indicators:
         raise InputError("warning.no_indicators", where=w.reference)
+    now = desk.clock.now()
+    seen = find_sightings(desk, w, now - lookback, now)
     try:
         inc = desk.create(
             f"[NCSC] {w.title}",
-            alert_level_=w.severity,
+            alert_level_=norm_level(w.severity),
             description=w.description,
             source="national-warning",
+            systems=sorted(seen.systems),
             seed=f"warning:{w.reference}",
-            detected_at=w.issued or desk.clock.now(),
+            detected_at=w.issued or now,
         )
     except ConflictError as exc:
         raise InputError("warning.already_imported", where=w.reference) from exc
-    now = desk.clock.now()
-    sightings: dict[str, int] = {}
-    for type_, value, _note in w.indicators:
-        if type_ == "ip":
-            q = f'source.ip:"{value}" OR destination.ip:"{value}"'
-            sightings[value] = desk.store.count("events", q, since=now - lookback, until=now)
 
     def fn(inc: Incident, at: datetime) -> None:
         inc.reports["warning"] = {
@@ -182,8 +234,9 @@ def import_warning(
         }
         for type_, value, _note in w.indicators:
             inc.observe(type_, value, f"warning:{w.reference}", at)
-            if sightings.get(value):
-                inc.observe(type_, value, f"events:{sightings[value]}", at)
+            for stream, counts in (("events", seen.events), ("alerts", seen.alerts)):
+                if counts.get(value):
+                    inc.observe(type_, value, f"{stream}:{counts[value]}", at)
         for tech in w.techniques:
             if tech not in inc.techniques:
                 inc.techniques.append(tech)
@@ -193,7 +246,32 @@ def import_warning(
             "warning.imported",
             reference=w.reference,
             indicators=len(w.indicators),
-            seen_in_events=sum(1 for n in sightings.values() if n),
+            seen_in_events=sum(1 for n in seen.events.values() if n),
+            seen_in_alerts=sum(1 for n in seen.alerts.values() if n),
+            systems=", ".join(inc.systems),
         )
+        for other, indicator in sorted(seen.incidents.items()):
+            inc.related.append(other)
+            inc.log(at, desk.actor, "related", incident=other, indicator=indicator)
 
-    return desk.change(inc.id, fn, action="warning")
+    inc = desk.change(inc.id, fn, action="warning")
+    for other, indicator in sorted(seen.incidents.items()):
+        _cross_reference(desk, other, inc.id, indicator, w.reference)
+    return inc
+
+
+def _cross_reference(desk: IncidentDesk, other: str, new_id: str, indicator: str, reference: str) -> None:
+    """Note the warning's incident on the open incident that shares an indicator (retried on a race)."""
+
+    def fn(inc: Incident, at: datetime) -> None:
+        if new_id not in inc.related:
+            inc.related.append(new_id)
+            inc.log(at, desk.actor, "related", incident=new_id, indicator=indicator, warning=reference)
+
+    for attempt in range(3):
+        try:
+            desk.change(other, fn, action="related")
+            return
+        except ConflictError:
+            if attempt == 2:
+                raise

@@ -16,8 +16,18 @@ from canh.errors import ConflictError, InputError
 from canh.events import get
 from canh.i18n import t
 from canh.incidents.desk import IncidentDesk
-from canh.incidents.model import STATUSES, Incident, remaining
+from canh.incidents.model import (
+    STATUSES,
+    Incident,
+    is_serious,
+    remaining,
+    valid_category,
+    valid_level,
+    valid_technique,
+)
+from canh.incidents.regulation import use_register_config
 from canh.incidents.systems import Register
+from canh.incidents.timeline import action_name, detail_text
 from canh.timefmt import short_delta
 
 
@@ -26,9 +36,16 @@ def actor() -> str:
     return os.environ.get("CANH_USER") or getpass.getuser()
 
 
+def register_for(ctx: Ctx) -> Register:
+    """The register, with canh.yml's inspection cadence in force for due dates."""
+    rt = ctx.runtime
+    use_register_config(rt.config.register)
+    return Register(rt.store, rt.clock, actor())
+
+
 def open_desk(ctx: Ctx) -> IncidentDesk:
     rt = ctx.runtime
-    systems = Register(rt.store, rt.clock, actor()).all()
+    systems = register_for(ctx).all()
     return IncidentDesk(rt.store, rt.clock, rt.config.incidents, actor=actor(), systems=systems)
 
 
@@ -76,10 +93,13 @@ def _print_incident(ctx: Ctx, inc: Incident, version: int, *, stderr: bool = Fal
         (t("incident.col.assignee"), f"{inc.assignee} {inc.team}".strip()),
         (t("incident.col.systems"), ", ".join(inc.systems)),
         (t("incident.col.max_level"), inc.max_level or ""),
+        (t("incident.col.serious"), _serious_cell(inc)),
         (t("incident.col.detected"), ctx.when(inc.detected_at)),
         (t("incident.col.alerts"), len(inc.alerts)),
         (t("incident.col.techniques"), ", ".join(inc.techniques)),
     ]
+    if inc.related:
+        rows.append((t("incident.col.related"), ", ".join(inc.related)))
     left = remaining(inc, now)
     for name, clock in inc.sla.items():
         if clock.met_at:
@@ -122,7 +142,7 @@ def _print_incident(ctx: Ctx, inc: Incident, version: int, *, stderr: bool = Fal
                 t("incident.col.detail"),
             ],
             (
-                (ctx.when(e.at), e.by, e.action, ", ".join(f"{k}={v}" for k, v in e.detail.items()))
+                (ctx.when(e.at), e.by, action_name(e.action), detail_text(e, ctx.when))
                 for e in inc.timeline[-30:]
             ),
         )
@@ -186,6 +206,13 @@ def list_cmd(ctx: Ctx, query: str, open_only: bool, status: str | None, limit: i
     ctx.out.print(t("incident.shown", n=len(rows)))
 
 
+def _serious_cell(inc: Incident) -> str:
+    answer = t("timeline.yes") if is_serious(inc) else t("timeline.no")
+    if inc.serious_override is None:
+        return f"{answer} ({t('incident.serious_rule')})"
+    return f"{answer} ({t('incident.serious_analyst', reason=inc.serious_reason)})"
+
+
 def _countdown(left: timedelta) -> str:
     if left < timedelta(0):
         return t("sla.overdue", late=short_delta(-left))
@@ -244,6 +271,8 @@ def create_cmd(
     as_json: bool,
 ) -> None:
     """Open an incident by hand."""
+    level = valid_level(level, "--level")
+    category = valid_category(category, "--category")
     desk = open_desk(ctx)
     _do(
         ctx,
@@ -274,6 +303,11 @@ _expect = click.option(
 @click.option("--priority", type=click.Choice(["P1", "P2", "P3", "P4"]))
 @click.option("--escalate", is_flag=True, help="Raise the priority one step.")
 @click.option("--technique", help="ATT&CK technique id, e.g. T1110.")
+@click.option(
+    "--serious",
+    type=click.Choice(["yes", "no", "auto"]),
+    help="The analyst's say on 'serious' (Decision 05/2017; needs --reason); auto: back to the rule.",
+)
 @click.option("--task", help="Add a task with this title.")
 @click.option("--task-owner", default="")
 @click.option("--task-due", help="Due in, e.g. 4h.")
@@ -296,6 +330,7 @@ def update_cmd(
     priority: str | None,
     escalate: bool,
     technique: str | None,
+    serious: str | None,
     task: str | None,
     task_owner: str,
     task_due: str | None,
@@ -308,6 +343,12 @@ def update_cmd(
     as_json: bool,
 ) -> None:
     """Change an incident: status, fields, tasks, observables, linked alerts."""
+    if category is not None:
+        category = valid_category(category, "--category")
+    if technique is not None:
+        technique = valid_technique(technique, "--technique")
+    if serious is not None and serious != "auto" and not reason.strip():
+        raise InputError("incident.serious_reason", where="--serious")
     desk = open_desk(ctx)
     obs = None
     if observable:
@@ -324,6 +365,7 @@ def update_cmd(
             category=category,
             priority=priority,
             technique=technique,
+            serious=({"yes": True, "no": False, "auto": None}[serious], reason) if serious else None,
             task=(task, task_owner, task_due) if task else None,
             task_done=task_done,
             observable=obs,

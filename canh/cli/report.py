@@ -11,7 +11,7 @@ import click
 import orjson
 
 from canh.cli.app import Ctx, emit_json, pass_ctx
-from canh.cli.incidents import actor, open_desk
+from canh.cli.incidents import open_desk, register_for
 from canh.i18n import language, t
 from canh.incidents.pdf import render_pdf
 from canh.incidents.reports import (
@@ -23,7 +23,6 @@ from canh.incidents.reports import (
     to_markdown,
 )
 from canh.incidents.shift import shift_doc, shift_summary
-from canh.incidents.systems import Register
 
 
 def _emit(ctx: Ctx, data: Any, doc: Doc, fmt: str, out: Path | None, default_name: str, lang: str) -> None:
@@ -94,7 +93,7 @@ def incident_cmd(
 def register_cmd(ctx: Ctx, fmt: str, out: Path | None) -> None:
     """Approved dossiers by level and agency, overdue inspections, four-layer coverage."""
     rt = ctx.runtime
-    reg = Register(rt.store, rt.clock, actor())
+    reg = register_for(ctx)
     systems = reg.all()
     data = register_report(systems, reg.monitored(reg.index(systems)), rt.clock.now().date())
     lang = language()

@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
 from canh.cli.app import Ctx, emit_json, pass_ctx, table
-from canh.cli.incidents import actor
+from canh.cli.incidents import register_for
 from canh.clock import parse_duration
-from canh.i18n import t
+from canh.errors import ConflictError, InputError
+from canh.i18n import language, t
 from canh.incidents.register import (
     Assets,
     Decision,
+    Inspection,
     System,
-    dossier_due,
+    dossier_deadlines,
     independent_inspection_ok,
     is_overdue,
+    needs_external_assessor,
     next_inspection_due,
 )
+from canh.incidents.register_edit import Edit, apply_edits, editable_fields
 from canh.incidents.register_io import read_file, write_csv, write_yaml
-from canh.incidents.regulation import DOSSIER_STATUSES
-from canh.incidents.systems import Register
+from canh.incidents.regulation import DOSSIER_STATUSES, TEST_CLASSES, term
+from canh.incidents.systems import Register, system_from_doc
 
 
 def _register(ctx: Ctx) -> Register:
-    rt = ctx.runtime
-    return Register(rt.store, rt.clock, actor())
+    return register_for(ctx)
 
 
 def _row(s: System, today: date) -> dict[str, object]:
@@ -38,6 +43,7 @@ def _row(s: System, today: date) -> dict[str, object]:
         "level": s.level,
         "next_inspection_due": due.isoformat() if due else None,
         "inspection_overdue": is_overdue(s, today),
+        "dossier_deadlines": {kind: d.isoformat() for kind, d in dossier_deadlines(s)},
     }
 
 
@@ -102,21 +108,80 @@ def show_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
     if as_json:
         emit_json([{**_row(s, today), "version": v.version}])
         return
+    _print_system(ctx, reg, s, v.version)
+
+
+def _print_system(ctx: Ctx, reg: Register, s: System, version: int, *, stderr: bool = False) -> None:
+    out = ctx.err if stderr else ctx.out
+    today = ctx.runtime.clock.now().date()
+    lang = language()
+    monitored = s.code in reg.monitored(reg.index([s]))
+    out.print(f"[bold]{s.code}[/] (v{version})", markup=True, highlight=False)
+    out.print(
+        table(None, [t("incident.col.field"), t("incident.col.value")], _show_rows(s, today, monitored, lang))
+    )
+
+
+def _show_rows(s: System, today: date, monitored: bool, lang: str) -> list[tuple[str, object]]:
+    """The lines of ``systems show``: every label and coded value in the reader's language."""
+
+    def names(vocabulary: str, codes: list[str]) -> str:
+        return ", ".join(term(vocabulary, c, lang) for c in codes)
+
+    def when(d: date | None) -> str:
+        return d.isoformat() if d else "—"
+
+    status = s.dossier.status
+    status_text = f"{status} ({DOSSIER_STATUSES[status]})" if lang == "vi" else status
+    decision = s.dossier.decision
+    deadlines = "; ".join(
+        t(f"register.deadline.{kind}", date=d.isoformat()) for kind, d in dossier_deadlines(s)
+    )
+    pd = s.personal_data
     rows: list[tuple[str, object]] = [
-        (t("incident.col.name"), f"{s.name_vi} / {s.name_en}"),
+        (t("incident.col.name"), " / ".join(n for n in (s.name_vi, s.name_en) if n)),
         (t("incident.col.agency"), s.owner_org),
-        ("operator", s.operator_unit),
-        (t("incident.col.reg_level"), f"{s.proposed_level} → {s.approved_level}"),
-        (t("incident.col.dossier"), f"{s.dossier.status} ({DOSSIER_STATUSES[s.dossier.status]})"),
+        (t("register.col.operator"), s.operator_unit),
+        (t("register.col.security_unit"), s.security_unit),
+        (t("register.col.type"), t(f"report.system_type.{s.system_type}")),
+        (t("report.regime"), s.regime),
         (
-            "decision",
-            f"{s.dossier.decision.number} {s.dossier.decision.date or ''} {s.dossier.decision.authority}",
+            t("incident.col.reg_level"),
+            t("register.level_cell", proposed=s.proposed_level or "—", approved=s.approved_level or "—"),
         ),
+        (t("incident.col.dossier"), status_text),
+        (
+            t("register.col.decision"),
+            " ".join(str(x) for x in (decision.number, decision.date, decision.authority) if x),
+        ),
+        (t("report.due"), deadlines),
         (t("incident.col.next_due"), _due_cell(s, today)),
-        (t("report.due"), " ".join(str(x) for x in (dossier_due(s) or ("",)))),
+        (t("register.col.info_classes"), names("info_class", s.info_classes)),
+        (
+            t("register.col.secret_grade"),
+            term("secret_grade", s.secret_grade, lang) if s.secret_grade else "",
+        ),
+        (
+            t("register.col.personal_data"),
+            t("register.personal_cell", basic=_count(pd.basic), sensitive=_count(pd.sensitive)),
+        ),
+        (t("register.col.national_security"), t("timeline.yes") if s.national_security else t("timeline.no")),
+        (t("register.col.hosting"), term("hosting", s.hosting, lang) if s.hosting else ""),
+        (t("report.public_ips"), ", ".join(s.public_ips)),
+        (t("report.domains"), ", ".join(s.domains)),
+        (t("report.services"), names("service", s.services)),
+        (t("report.os"), ", ".join(s.os)),
+        (
+            t("register.col.regulation"),
+            " ".join(str(x) for x in (s.security_regulation.number, s.security_regulation.date) if x),
+        ),
+        (
+            t("register.col.plan"),
+            term("plan_status", s.plan.status, lang) + (f" ({when(s.plan.eta)})" if s.plan.eta else ""),
+        ),
+        (t("register.col.risk_assessment"), when(s.last_risk_assessment)),
         (t("incident.col.assets"), ", ".join(s.assets.hosts + s.assets.cidrs + s.assets.urls)),
     ]
-    monitored = s.code in reg.monitored(reg.index([s]))
     layers = [
         s.coverage.onsite_team,
         monitored,
@@ -126,14 +191,85 @@ def show_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
     rows.append(
         (t("report.coverage"), "  ".join(f"{i + 1}:{'✓' if ok else '×'}" for i, ok in enumerate(layers)))
     )
-    rows += [("contact", f"{c.name} {c.role} {c.phone} {c.email}") for c in s.contacts]
     rows += [
-        ("inspection", f"{i.date} {i.assessor} {'external' if i.external else 'internal'}")
+        (
+            t("register.col.trust_label"),
+            f"{term('trust_label_kind', lb.kind, lang)} {lb.asset}: "
+            f"{term('trust_label_status', lb.state(today), lang)} ({when(lb.expires)})",
+        )
+        for lb in s.trust_labels
+    ]
+    rows += [
+        (t("register.col.contact"), " ".join(x for x in (c.name, c.role, c.phone, c.email) if x))
+        for c in s.contacts
+    ]
+    rows += [
+        (
+            t("register.col.inspection"),
+            f"{i.date} {i.assessor} ("
+            + ", ".join(
+                x
+                for x in (
+                    t("register.external") if i.external else t("register.internal"),
+                    term("test_class", i.test_class, lang) if i.test_class else "",
+                )
+                if x
+            )
+            + (f"): {i.result}" if i.result else ")"),
+        )
         for i in s.inspections
     ]
-    rows += [("dossier step", f"{h.at:%Y-%m-%d} {h.status} {h.by} {h.reasons}") for h in s.dossier.history]
-    ctx.out.print(f"[bold]{s.code}[/] (v{v.version})", markup=True)
-    ctx.out.print(table(None, [t("incident.col.field"), t("incident.col.value")], rows))
+    rows += [
+        (
+            t("register.col.dossier_step"),
+            " ".join(x for x in (f"{h.at:%Y-%m-%d}", h.status, h.by, h.reasons) if x),
+        )
+        for h in s.dossier.history
+    ]
+    return rows
+
+
+def _count(n: int | None) -> str:
+    return f"{n:,}".replace(",", ".") if n is not None else "—"
+
+
+def _changed(ctx: Ctx, as_json: bool, reg: Register, action: Callable[[], System]) -> System:
+    """Run a change; on a lost race show the fresh system, then report the conflict (as incidents do)."""
+    try:
+        return action()
+    except ConflictError as exc:
+        current = getattr(exc, "current", None)
+        if current is not None:
+            fresh = system_from_doc(current.doc, current.id)
+            if as_json:
+                today = ctx.runtime.clock.now().date()
+                emit_json(
+                    [
+                        {
+                            "conflict": True,
+                            "message": exc.render(),
+                            **_row(fresh, today),
+                            "version": current.version,
+                        }
+                    ]
+                )
+            else:
+                ctx.err.print(t("register.fresh_state"))
+                _print_system(ctx, reg, fresh, current.version, stderr=True)
+        raise
+
+
+def _saved(ctx: Ctx, as_json: bool, reg: Register, s: System, extra: dict[str, Any] | None = None) -> None:
+    _, v = reg.get_versioned(s.code)
+    if as_json:
+        emit_json([{**_row(s, ctx.runtime.clock.now().date()), "version": v.version, **(extra or {})}])
+    else:
+        ctx.out.print(t("register.saved", code=s.code, version=v.version))
+
+
+_expect = click.option(
+    "--expect-version", type=int, help="The version you looked at; refused if someone changed it since."
+)
 
 
 @systems_group.command("add")
@@ -147,6 +283,7 @@ def show_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
 @click.option("--host", "hosts", multiple=True, help="Host name (globs allowed; repeatable).")
 @click.option("--cidr", "cidrs", multiple=True, help="IP range (repeatable).")
 @click.option("--url", "urls", multiple=True, help="URL (repeatable).")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Any other field (see update).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def add_cmd(
@@ -161,11 +298,10 @@ def add_cmd(
     hosts: tuple[str, ...],
     cidrs: tuple[str, ...],
     urls: tuple[str, ...],
+    sets: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Add a system (its dossier starts as a draft)."""
-    from canh.incidents.systems import system_from_doc
-
     s = system_from_doc(
         {
             "code": code,
@@ -178,11 +314,198 @@ def add_cmd(
             "assets": Assets(hosts=list(hosts), cidrs=list(cidrs), urls=list(urls)).model_dump(),
         }
     )
-    v = _register(ctx).save(s)
+    reg = _register(ctx)
+    if sets:
+        s = apply_edits(s, _edits(set_=sets), by=reg.actor, at=reg.clock.now())
+    v = reg.save(s)
     if as_json:
         emit_json([{**s.doc(), "version": v.version}])
     else:
         ctx.out.print(t("register.saved", code=code, version=v.version))
+
+
+def _edits(set_: tuple[str, ...] = (), add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> list[Edit]:
+    """``FIELD=VALUE`` options as edits (sets first, then additions, then removals)."""
+    out: list[Edit] = []
+    for op, given in (("set", set_), ("add", add), ("remove", remove)):
+        for text in given:
+            name, eq, value = text.partition("=")
+            if not eq or not name.strip():
+                raise InputError("register.edit_syntax", where=f"--{op} {text}")
+            out.append((op, name.strip(), value))
+    return out
+
+
+@systems_group.command("update")
+@click.argument("code")
+@click.option(
+    "--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Set a field (a list: ;-separated)."
+)
+@click.option("--add", "adds", multiple=True, metavar="FIELD=VALUE", help="Add an item to a list field.")
+@click.option(
+    "--remove", "removes", multiple=True, metavar="FIELD=VALUE", help="Remove an item from a list field."
+)
+@_expect
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def update_cmd(
+    ctx: Ctx,
+    code: str,
+    sets: tuple[str, ...],
+    adds: tuple[str, ...],
+    removes: tuple[str, ...],
+    expect_version: int | None,
+    as_json: bool,
+) -> None:
+    """Edit a system's fields, assets, contacts, layers 1 and 4 (audited).
+
+    FIELD is a spreadsheet column: e.g. --set plan_status=partial --set plan_eta=2027-06-30
+    --add hosts=web-03 --remove cidrs=10.0.0.0/24 --add contacts='Lan|ATTT|0912 000 000|lan@x.vn'
+    --add trust_labels='website|https://x.gov.vn|valid|2027-05-01' --set onsite_team=yes.
+    Setting proposed_level on an approved dossier supersedes it (the level is re-determined).
+    """
+    edits = _edits(sets, adds, removes)
+    if not edits:
+        raise InputError("register.edit_nothing", known=", ".join(editable_fields()))
+    reg = _register(ctx)
+
+    def run() -> System:
+        def fn(system: System, now: datetime) -> System:
+            return apply_edits(system, edits, by=reg.actor, at=now)
+
+        return reg.change(code, fn, expect=expect_version, action="update")[0]
+
+    _saved(ctx, as_json, reg, _changed(ctx, as_json, reg, run))
+
+
+@systems_group.command("inspect")
+@click.argument("code")
+@click.option(
+    "--date", "when", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Day of the inspection."
+)
+@click.option("--assessor", required=True, help="Who inspected or assessed.")
+@click.option("--external", is_flag=True, help="By an external (licensed or appointed) organisation.")
+@click.option("--result", default="", help="What it found.")
+@click.option(
+    "--test-class", type=click.Choice(list(TEST_CLASSES)), help="Technical tests: black, grey or white box."
+)
+@_expect
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def inspect_cmd(
+    ctx: Ctx,
+    code: str,
+    when: datetime,
+    assessor: str,
+    external: bool,
+    result: str,
+    test_class: str | None,
+    expect_version: int | None,
+    as_json: bool,
+) -> None:
+    """Record an inspection or assessment; the next due date follows from it (audited)."""
+    reg = _register(ctx)
+    today = ctx.runtime.clock.now().date()
+    if when.date() > today:
+        raise InputError("register.future_inspection", where="--date", date=when.date().isoformat())
+    inspection = Inspection(
+        date=when.date(), assessor=assessor, external=external, result=result, test_class=test_class
+    )
+    s = _changed(ctx, as_json, reg, lambda: reg.inspect(code, inspection, expect=expect_version))
+    warnings = _inspection_warnings(s, inspection)
+    due = next_inspection_due(s)
+    if not as_json:
+        for w in warnings:
+            ctx.err.print(t("register.warning", text=w), markup=False)
+        ctx.out.print(t("register.inspected", code=code, date=inspection.date, due=due or "—"))
+    _saved(ctx, as_json, reg, s, {"warnings": warnings})
+
+
+def _inspection_warnings(s: System, i: Inspection) -> list[str]:
+    """What the regime says of this inspection: an external assessor needed, or one not independent."""
+    out = []
+    if not i.external and needs_external_assessor(s):
+        out.append(t("register.external_needed", level=s.level or "-", regime=s.regime))
+    if not i.external and s.operator_unit and i.assessor.strip().lower() == s.operator_unit.strip().lower():
+        out.append(t("register.assessor_not_independent", assessor=i.assessor))
+    return out
+
+
+@systems_group.command("history")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="The audit entries, one JSON document per line.")
+@pass_ctx
+def history_cmd(ctx: Ctx, code: str, as_json: bool) -> None:
+    """Who changed what in this system, and when (the audit trail)."""
+    reg = _register(ctx)
+    entries = reg.history(code)
+    if not entries:
+        reg.get(code)  # no trail at all: say so if the system does not exist either
+    if as_json:
+        emit_json(entries)
+        return
+    ctx.out.print(
+        table(
+            None,
+            [
+                t("incident.col.time"),
+                t("incident.col.by"),
+                t("incident.col.action"),
+                t("register.col.changes"),
+            ],
+            (
+                (
+                    ctx.when(e["@timestamp"]),
+                    e["user"]["name"],
+                    _action(e["action"]),
+                    "\n".join(_changes(e["changes"])),
+                )
+                for e in entries
+            ),
+        )
+    )
+    ctx.out.print(t("register.history_shown", n=len(entries)))
+
+
+def _action(action: str) -> str:
+    if action.startswith("dossier."):
+        return t("register.action.dossier", status=action.split(".", 1)[1])
+    return t(f"register.action.{action}")
+
+
+def _changes(changes: dict[str, Any]) -> list[str]:
+    """An audit entry's changes as short lines: ``field: old → new``, list items as ``+item``/``−item``,
+    a created record as its non-empty fields."""
+    out = []
+    for name, (old, new) in changes.items():
+        if old is None:  # a field that came with the record: its value, if it has one
+            pairs = _leaves(new, name + ".") if isinstance(new, dict) else [(name, new)]
+            out += [f"{k}: {_short(v)}" for k, v in pairs if v not in (None, "", [], False)]
+        elif isinstance(old, list) and isinstance(new, list):
+            items = [f"+{_short(x)}" for x in new if x not in old] + [
+                f"−{_short(x)}" for x in old if x not in new
+            ]
+            out.append(f"{name}: {' '.join(items)}")
+        else:
+            out.append(f"{name}: {_short(old)} → {_short(new)}")
+    return out
+
+
+def _leaves(d: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        out += _leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+    return out
+
+
+def _short(v: Any) -> str:
+    """A value in a few words: a record by its non-empty values, a list joined, long text cut."""
+    if isinstance(v, dict):
+        v = " ".join(str(x) for x in v.values() if x not in (None, "", [], False))
+    elif isinstance(v, list):
+        v = ", ".join(_short(x) for x in v)
+    text = "—" if v in (None, "") else str(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @systems_group.command("dossier")
@@ -194,6 +517,7 @@ def add_cmd(
 @click.option("--decision-number", default="")
 @click.option("--decision-date", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--authority", default="")
+@_expect
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def dossier_cmd(
@@ -204,6 +528,7 @@ def dossier_cmd(
     decision_number: str,
     decision_date: datetime | None,
     authority: str,
+    expect_version: int | None,
     as_json: bool,
 ) -> None:
     """Move a system's level dossier along its workflow (audited)."""
@@ -212,11 +537,18 @@ def dossier_cmd(
         decision = Decision(
             number=decision_number, authority=authority, date=decision_date.date() if decision_date else None
         )
-    s = _register(ctx).move(code, status, reasons=reasons, decision=decision)
+    reg = _register(ctx)
+    s = _changed(
+        ctx,
+        as_json,
+        reg,
+        lambda: reg.move(code, status, reasons=reasons, decision=decision, expect=expect_version),
+    )
     if as_json:
         emit_json([s.doc()])
     else:
-        ctx.out.print(f"{code}: {status} ({DOSSIER_STATUSES[status]})")
+        name = f" ({DOSSIER_STATUSES[status]})" if language() == "vi" else ""
+        ctx.out.print(f"{code}: {status}{name}")
 
 
 @systems_group.command("import")

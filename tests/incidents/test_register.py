@@ -198,7 +198,8 @@ def test_dossier_deadlines_count_working_days_and_skip_tet() -> None:
     s331 = move_dossier(_system(3, regime="ND331"), "submitted", by="lan", at=at)
     assert dossier_due(s331) == ("appraisal", add_working_days(date(2027, 2, 5), 15))
     assert dossier_due(s331)[1] > date(2027, 2, 26)  # 15 working days land after three calendar weeks
-    s85 = move_dossier(_system(4, regime="ND85"), "submitted", by="lan", at=at)
+    opinion = move_dossier(_system(4, regime="ND85"), "expert_opinion", by="lan", at=at)  # L4: first
+    s85 = move_dossier(opinion, "submitted", by="lan", at=at)
     assert dossier_due(s85) == ("appraisal", date(2027, 3, 7))  # ND85: 30 calendar days for level 4
     appraised = move_dossier(s85, "appraised", by="hung", at=datetime(2027, 4, 29, tzinfo=UTC))
     assert dossier_due(appraised) == ("approval", date(2027, 5, 11))  # 30/4, 1/5 and weekends skipped

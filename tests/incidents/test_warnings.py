@@ -125,3 +125,56 @@ def test_csv_and_json_warnings(desk: IncidentDesk, tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         read_warning(bad)
     assert "bad.json: indicators[1]" in str(e.value)
+
+
+def test_a_warning_is_linked_to_the_systems_and_open_incidents_that_already_saw_its_indicators(
+    desk: IncidentDesk, tmp_path: Path
+) -> None:
+    from tests.incidents.fixtures import alert
+
+    # The attacker is already known: an open incident on the data centre's bastion...
+    a = alert("ssh-brute", "bastion-01", "2026-11-21T23:00:00Z", src="185.220.101.47", tags=["attack.t1110"])
+    desk.store.write("alerts", [a])
+    [open_id] = desk.group_alerts([a])
+    # ...a closed one from last month on the mail server (not linked: it is handled)...
+    old = alert("ssh-brute", "mail-01", "2026-11-20T01:00:00Z", src="185.220.101.48")
+    desk.store.write("alerts", [old])
+    [closed_id] = desk.group_alerts([old])
+    desk.move(closed_id, "closed", reason="Đã chặn")
+    # ...and the firewall saw it probing the provincial portal (HT-VP-02, level 3).
+    desk.store.write(
+        "events",
+        [
+            {"@timestamp": "2026-11-21T22:00:00Z", "event": {"id": "fw1", "dataset": "fortinet.firewall"},
+             "host": {"name": "fw-01"}, "source": {"ip": "185.220.101.47"}, "destination": {"ip": "10.20.0.10"}},
+            {"@timestamp": "2026-11-21T22:05:00Z", "event": {"id": "u1"}, "host": {"name": "mail-01"},
+             "url": {"domain": "c2.example-bad.net"}},
+        ],
+    )  # fmt: skip
+    desk.store.refresh()
+    path = tmp_path / "canh-bao.json"
+    path.write_text(json.dumps(STIX, ensure_ascii=False), encoding="utf-8")
+    inc = import_warning(desk, read_warning(path))
+    # Systems whose events or alerts name an indicator (mail-01: the old alert and the domain lookup).
+    assert inc.systems == ["HT-KHCN-01", "HT-VP-02", "HT-VP-05"]
+    assert inc.max_level == 4 and inc.priority == "P1"  # high warning on a level-4 system
+    assert inc.related == [open_id]
+    seen = next(o for o in inc.observables if o.value == "185.220.101.47").seen_in
+    assert "events:1" in seen and "alerts:1" in seen
+    domain = next(o for o in inc.observables if o.value == "c2.example-bad.net").seen_in
+    assert "events:1" in domain
+    mine = next(e for e in inc.timeline if e.action == "related")
+    assert mine.detail == {"incident": open_id, "indicator": "185.220.101.47"}
+    other = desk.get(open_id)[0]
+    assert other.related == [inc.id]
+    theirs = other.timeline[-1]
+    assert theirs.action == "related" and theirs.detail["incident"] == inc.id
+    assert theirs.detail["warning"] == STIX["objects"][0]["id"]  # type: ignore[index]
+    assert desk.get(closed_id)[0].related == []
+
+
+def test_a_warning_nobody_has_seen_stays_unlinked(desk: IncidentDesk, tmp_path: Path) -> None:
+    w = tmp_path / "NCSC-2026-200.csv"
+    w.write_text("type,value\nipv4,203.0.113.250\ndomain,nowhere.example\n", encoding="utf-8")
+    inc = import_warning(desk, read_warning(w))
+    assert inc.systems == [] and inc.related == [] and inc.priority == "P3"
