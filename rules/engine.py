@@ -197,6 +197,9 @@ class Engine:
                 atoms = None if a is None or atoms is None else atoms | a
             r.atoms = atoms or None
         self._counts = diversity.grams  # to index each literal under its rarest gram
+        self._by_logsource: dict[tuple[str | None, str | None, str | None], list[int]] = {}
+        for r in self.rules:
+            self._by_logsource.setdefault((r.product, r.category, r.service), []).append(r.index)
         self.stats = EngineStats()
         self.correlator: Any = None
         self.correlation_specs: list[Any] = []
@@ -255,9 +258,8 @@ class Engine:
             src: EventSource = event_source(key)
             idx = self._by_source.get(src)
             if idx is None:
-                members = [
-                    (r.index, r.atoms) for r in self.rules if src.fits(r.product, r.category, r.service)
-                ]
+                fit = [i for ls, idxs in self._by_logsource.items() if src.fits(*ls) for i in idxs]
+                members = [(i, self.rules[i].atoms) for i in sorted(fit)]
                 idx = build_index(members, self._counts)
                 self._by_source[src] = idx
                 self.stats.routes += 1

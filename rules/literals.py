@@ -14,12 +14,14 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 GRAM = 4
-GATE_MIN, GATE_MAX = 5, 16  # shared-substring gate lengths: long enough to be rare and fast to find
+GATE_MIN, GATE_MAX = 4, 10  # shared-substring gate lengths: long enough to be rare and fast to find
 LEARN = 256  # values looked at before picking character gates
 RARE = 0.5  # a character found in more of those values than this is no gate
-PAIRS = 128  # character pairs whose presence is learned, at most
+PAIRS = 48  # character pairs whose presence is learned, at most
+SHARE_MAX = 400  # literals among which shared gates are looked for, at most
 PAIR_RARE = 0.1  # a pair costs a search: it must be rarer than a character to be a gate
 
 Rules = tuple[int, ...]
@@ -37,13 +39,17 @@ class LiteralIndex:
         self._chars = _gate_candidates(self._lits)
         self._present = dict.fromkeys(self._chars, 0)
         self._seen = 0
-        self._plan: tuple[tuple[str, tuple[Gate, ...]], ...] = (("", _gates(self._lits, list(self._lits))),)
+        # Sharing is looked for among a few hundred literals; more are never scanned one by one.
+        members = list(self._lits)
+        gates = _gates(self._lits, members) if len(members) <= SHARE_MAX else _own_gates(self._lits)
+        self._plan: tuple[tuple[str, tuple[Gate, ...]], ...] = (("", gates),)
         self._scans = float(len(self._plan[0][1]))
         by_gram: dict[str, list[tuple[str, Rules]]] = {}
         short: dict[int, dict[str, Rules]] = {}
         for lit, rules in self._lits.items():
             if len(lit) >= GRAM:
-                grams = (lit[i : i + GRAM] for i in range(len(lit) - GRAM + 1))
+                # (the counts cover the first grams of each literal only)
+                grams = (lit[i : i + GRAM] for i in range(min(len(lit) - GRAM + 1, 32)))
                 by_gram.setdefault(min(grams, key=lambda g: (counts.get(g, 0), g)), []).append((lit, rules))
             else:
                 short.setdefault(len(lit), {})[lit] = rules
@@ -139,11 +145,19 @@ def _char_plan(
     plan = []
     scans = 0.0
     for gate in sorted(groups, key=lambda g: (g != "", present.get(g, 0), g)):
-        gates = _gates(lits, groups[gate])
+        gates = (
+            _gates(lits, groups[gate])
+            if len(groups[gate]) <= SHARE_MAX
+            else _own_gates({lit: lits[lit] for lit in groups[gate]})
+        )
         rate = present[gate] / seen if gate else 1.0
         scans += (_gate_cost(gate) if gate else 0.0) + rate * len(gates)
         plan.append((gate, gates))
     return tuple(plan), scans
+
+
+def _own_gates(lits: Mapping[str, Rules]) -> tuple[Gate, ...]:
+    return tuple((lit, (), rules) for lit, rules in sorted(lits.items()))
 
 
 def _gate_cost(gate: str) -> float:
@@ -162,6 +176,12 @@ def _gates(lits: Mapping[str, Rules], members: Sequence[str]) -> tuple[Gate, ...
 def shared_gates(lits: Sequence[str]) -> list[tuple[str, list[str]]]:
     """Group literals under substrings they share (greedily, the substring shared by most first);
     a literal sharing nothing is its own gate. Every literal of a group contains its gate."""
+    return [(gate, list(group)) for gate, group in _shared_gates(tuple(sorted(set(lits))))]
+
+
+@lru_cache(maxsize=1024)
+def _shared_gates(lits: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    # cached: the routes of one product share tables (every Windows route has the same keywords)
     owners: dict[str, set[str]] = {}
     for lit in lits:
         for size in range(GATE_MIN, min(len(lit), GATE_MAX) + 1):
@@ -170,7 +190,7 @@ def shared_gates(lits: Sequence[str]) -> list[tuple[str, list[str]]]:
     heap = [(-len(o), -len(s), s) for s, o in owners.items() if len(o) > 1]
     heapq.heapify(heap)
     left = set(lits)
-    out: list[tuple[str, list[str]]] = []
+    out: list[tuple[str, tuple[str, ...]]] = []
     while heap:
         _, neg_len, s = heapq.heappop(heap)
         mine = owners[s] & left
@@ -179,7 +199,7 @@ def shared_gates(lits: Sequence[str]) -> list[tuple[str, list[str]]]:
         if heap and (-len(mine), neg_len, s) > heap[0]:  # its count dropped: back in order
             heapq.heappush(heap, (-len(mine), neg_len, s))
             continue
-        out.append((s, sorted(mine)))
+        out.append((s, tuple(sorted(mine))))
         left -= mine
-    out.extend((lit, [lit]) for lit in sorted(left))
-    return out
+    out.extend((lit, (lit,)) for lit in sorted(left))
+    return tuple(out)
