@@ -19,6 +19,7 @@ from canh.incidents.regulation import allowed_moves
 from canh.incidents.reports import register_doc, register_report, to_markdown
 
 from canh.errors import WorkflowError
+from canh.i18n import set_language
 
 AT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday
 DECISION = Decision(number="15/QĐ-UBND", date=date(2026, 11, 20), authority="Chủ tịch UBND tỉnh")
@@ -117,3 +118,16 @@ def test_nd331_shows_the_incompleteness_notice_beside_the_appraisal_deadline() -
     waiting = md.split("## Hồ sơ đang chờ")[1].split("##")[0]
     line = next(x for x in waiting.splitlines() if x.startswith("| HT-L3 "))
     assert "2026-11-09" in line and "thẩm định" in line and "appraisal" not in line
+
+
+def test_systems_show_puts_the_incompleteness_notice_beside_the_appraisal_deadline() -> None:
+    from canh.cli.systems import _show_rows
+
+    rows = dict(_show_rows(_walk(_system(3, "ND331"), "submitted"), date(2026, 11, 3), False, "en"))
+    assert rows["Dossier deadline"] == "incompleteness notice by 2026-11-09; appraisal by 2026-11-23"
+    set_language("vi")
+    try:
+        rows = dict(_show_rows(_walk(_system(3, "ND85"), "submitted"), date(2026, 11, 3), False, "vi"))
+    finally:
+        set_language(None)
+    assert rows["Hạn xử lý hồ sơ"] == "thẩm định trước 2026-11-17"  # ND85: 15 calendar days, no notice
