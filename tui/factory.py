@@ -17,6 +17,9 @@ def make_app(store: Store, config: CanhConfig, clock: Clock, actor: str | None =
 
     ``actor`` is who the analyst is, for the incident timeline: CANH_USER, else the login name.
     """
+    from canh.incidents.regulation import use_register_config
+
     if actor is None:
         actor = os.environ.get("CANH_USER") or getpass.getuser()
+    use_register_config(config.register)  # the register pane's due dates follow canh.yml's cadence
     return CanhApp(store, config, clock, actor)

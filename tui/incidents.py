@@ -11,6 +11,7 @@ from typing import ClassVar
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.model import TRANSITIONS, Incident, breached, remaining
 from canh.incidents.systems import Register
+from canh.incidents.timeline import action_name, detail_text
 from canh.tui.dialogs import AskChoice, AskText
 from canh.tui.messages import Changed, IncidentsLoaded
 from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
@@ -193,9 +194,9 @@ class IncidentsPane(Pane):
         for col in ("col_time", "col_by", "col_action", "col_detail"):
             timeline.add_column(t(f"console.{col}", zone=self.zone_name))
         for entry in inc.timeline[-15:]:
-            detail = ", ".join(f"{k}={v}" for k, v in entry.detail.items())
+            detail = detail_text(entry, lambda v: local_time(v, self.zone, seconds=False))
             timeline.add_row(
-                local_time(entry.at.isoformat(), self.zone), entry.by, entry.action, detail[:160]
+                local_time(entry.at.isoformat(), self.zone), entry.by, action_name(entry.action), detail[:160]
             )
         self.query_one("#incidents-detail", Static).update(Group(head, Text(""), timeline))
 
