@@ -103,6 +103,13 @@ def _strings(node: Mapping[str, Any], out: list[str]) -> None:
                     _strings(x, out)
 
 
+def _dotted(event: Mapping[str, Any]) -> bool:
+    try:
+        return "." in "".join(event)  # one C call for the usual string keys
+    except TypeError:
+        return any("." in k for k in event)
+
+
 class Doc:
     """One event as the compiled rules see it: dotted fields, with string and lower-case views cached."""
 
@@ -111,7 +118,7 @@ class Doc:
     def __init__(self, event: Mapping[str, Any], flat: dict[str, Any] | None = None) -> None:
         # Nested ECS is read in place (no copy per event); dotted keys (hand-written test events)
         # are nested first so one lookup path serves both.
-        if flat is None and any("." in k for k in event):
+        if flat is None and _dotted(event):
             event = expand(event)
         self.event = event
         self._flat = flat
