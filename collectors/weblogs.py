@@ -284,14 +284,16 @@ class WebLogParser:
         status = int(status_text) if status_text != "-" else None
         stamp = _access_ts(ts, ctx.tz)
         address = is_ip(ip)
+        if "\\" in text:  # most lines have nothing to unescape
+            req, ref, ua = _unescape(req), ref and _unescape(ref), ua and _unescape(ua)
         head_values = (
             stamp, event_id(ctx.source, ctx.position), ingested, text, *log_file, ctx.host or None,
             None if status is None else ("success" if status < 400 else "failure"),
             ip if address else None, None if address else ip,
             user if user and user != "-" else None, status, int(size) if size != "-" else None,
-            _unescape(ref) if ref and ref != "-" else None, _unescape(ua) if ua and ua != "-" else None,
+            ref if ref and ref != "-" else None, ua if ua and ua != "-" else None,
         )  # fmt: skip
-        return build(head_values, _request(_unescape(req)))
+        return build(head_values, _request(req))
 
     def _nginx_error(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
