@@ -1,9 +1,10 @@
 """ECS events: plain nested dicts, and the one module that builds and reads them.
 
 Nothing else in Canh builds ECS by hand: parsers call :func:`new_event` and :func:`set_field` (or,
-on hot paths, a :class:`Shape` compiled once for a fixed set of fields), readers call :func:`get`. ``@timestamp`` is always UTC ISO-8601 with milliseconds and a ``Z``, so
-that string order is time order in every store; ``event.id`` is deterministic (source identity +
-position), so reading the same input twice never duplicates an event.
+on hot paths, a :class:`Shape` compiled once for a fixed set of fields), readers call :func:`get`.
+``@timestamp`` is always UTC ISO-8601 with milliseconds and a ``Z``, so that string order is time
+order in every store; ``event.id`` is deterministic (source identity + position), so reading the
+same input twice never duplicates an event.
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ VALUE: Final = _Slot("VALUE")
 OPTIONAL: Final = _Slot("OPTIONAL")  # like VALUE, but None leaves the field out (as set_many does)
 
 # Constants are written into the compiled code as literals, so a list is a new list in every event.
-_LITERALS = (str, int, float, bool)
+_LITERALS = (str, int, bool)
 
 
 class Shape:
@@ -343,10 +344,10 @@ Shaped = tuple[Shape, tuple[Any, ...]]  # a shape and the values for its build, 
 
 
 def _literal(path: str, value: Any) -> str:
-    items = value if isinstance(value, list | tuple) else [value]
-    if not all(isinstance(v, _LITERALS) and v == v and v not in (float("inf"), float("-inf")) for v in items):
-        raise TypeError(f"{path}: a Shape constant must be a str, int, float, bool or a list of those")
-    return repr(list(value) if isinstance(value, list) else value)
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, _LITERALS) for v in items):
+        raise TypeError(f"{path}: a Shape constant must be a str, int, bool or a list of those")
+    return repr(value)
 
 
 _SHAPE_NUMBERS = itertools.count(1)
