@@ -198,7 +198,23 @@ class SQLiteStore(Store):
     def _insert(
         self, stream: Stream, recs: Sequence[Mapping[str, Any]], now_ms: int, failed: list[tuple[str, str]]
     ) -> WriteResult:
-        values = encode(stream, recs, now_ms, failed)
+        refused: list[tuple[str, str]] = []
+        values = encode(stream, recs, now_ms, refused)
+        try:
+            written = self._insert_values(stream, values)
+        except sqlite3.ProgrammingError:
+            # A list or object in an indexed field (see sqlite_rows.encode): reduce every column.
+            refused = []
+            values = encode(stream, recs, now_ms, refused, checked=True)
+            try:
+                written = self._insert_values(stream, values)
+            except sqlite3.ProgrammingError as exc:
+                raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
+        failed += refused
+        return WriteResult(written=written, duplicates=len(values) // WIDTH[stream] - written)
+
+    def _insert_values(self, stream: Stream, values: list[Any]) -> int:
+        """One transaction for a batch's values; raises sqlite3.ProgrammingError when one cannot bind."""
         width = WIDTH[stream]
         step = width * _ROWS_PER_INSERT
         whole = len(values) - len(values) % step
@@ -216,8 +232,10 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.ProgrammingError):
+                    raise
                 raise StoreError("store.failed", where=str(self.path), reason=str(exc)) from exc
-        return WriteResult(written=written, duplicates=len(values) // width - written)
+        return int(written)
 
     def _filter(
         self, stream: Stream, query: str, since: datetime | None, until: datetime | None, time_field: str
