@@ -13,9 +13,13 @@ from canh.runtime import Runtime
 
 
 def test_unknown_type_is_a_config_error(home: Path) -> None:
+    # canh.yml is refused when it is read, naming the line...
+    with pytest.raises(ConfigError, match=r"^c.yml:2: 'sources.0.type': 'carrier-pigeon' is not a source type"):
+        parse_config("sources:\n  - type: carrier-pigeon\n", "c.yml")
+    # ...and a source built from options that skipped the config (a dict) is refused when built.
     rt = Runtime.load(str(home))
     with pytest.raises(ConfigError) as err:
-        build_source(SourceConfig(type="carrier-pigeon"), rt)
+        build_source({"type": "carrier-pigeon"}, rt)
     assert "carrier-pigeon" in str(err.value)
 
 
