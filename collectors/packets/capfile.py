@@ -6,13 +6,16 @@ and lets us count damage precisely: a record with a bogus length or a file cut m
 
 Records: ``(ts_seconds, linktype, frame, wire_length)``; problems: ``(None, reason, raw, offset)``.
 ``offset`` / ``index`` say how far a reader got, so a folder source can resume a growing file.
+
+The packet loop reads :class:`Block` objects instead (``CaptureReader.blocks``): the file's own
+buffer with its pcap record headers, so no tuple or frame copy is made per packet.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -25,6 +28,78 @@ MAX_RECORD = 262144 * 4  # far above any real snaplen; larger means the length f
 CHUNK = 1 << 20
 
 Record = tuple  # (ts, linktype, frame, wirelen) or (None, reason, raw, offset)
+# Header of the records in a Block made from record tuples: the time as a float, then the captured
+# and wire lengths; 16 bytes like a pcap record header, so the loop walks both layouts alike.
+FLOAT_HEADER = struct.Struct("<dII")
+_FLOAT_UNPACK = FLOAT_HEADER.unpack_from
+BLOCK_BYTES = 1 << 20
+
+
+class Block:
+    """Records of one link type laid out as in a pcap file: a 16-byte header, then the frame.
+
+    ``header`` unpacks a record header: ``(seconds, fraction, caplen, wirelen)`` with the fraction
+    counted in ``scale`` seconds, or, when ``scale`` is 0, ``(float seconds, caplen, wirelen)``.
+    Records start at ``start``; the last may be incomplete. Whoever walks the block sets ``used``
+    (the end of the last whole record read) and ``count`` (records read) before asking for more.
+    """
+
+    __slots__ = ("buf", "count", "header", "linktype", "scale", "start", "used")
+
+    def __init__(self, buf: bytes, start: int, linktype: int, header: Any, scale: float) -> None:
+        self.buf = buf
+        self.start = start
+        self.linktype = linktype
+        self.header = header
+        self.scale = scale
+        self.used = start
+        self.count = 0
+
+
+def records_in(block: Block) -> list[Record]:
+    """The whole records of a block as tuples (and ``used``/``count`` set)."""
+    buf, hdr, scale, lt = block.buf, block.header, block.scale, block.linktype
+    pos, nbuf = block.start, len(block.buf)
+    out: list[Record] = []
+    add = out.append
+    while pos + 16 <= nbuf:
+        if scale:
+            sec, frac, incl, orig = hdr(buf, pos)
+            ts = sec + frac * scale
+        else:
+            ts, incl, orig = hdr(buf, pos)
+        end = pos + 16 + incl
+        if end > nbuf or incl > MAX_RECORD:
+            break
+        add((ts, lt, buf[pos + 16 : end], orig))
+        pos = end
+    block.used = pos
+    block.count = len(out)
+    return out
+
+
+def as_blocks(records: Iterable[Record]) -> Iterator[Block | Record]:
+    """Record tuples as Blocks (one per run of a link type, about a megabyte each); problems as they are."""
+    pack = FLOAT_HEADER.pack
+    parts: list[bytes] = []
+    size = 0
+    linktype = None
+    for rec in records:
+        ts, lt, frame, wirelen = rec
+        if ts is None or lt != linktype or size >= BLOCK_BYTES:
+            if parts:
+                yield Block(b"".join(parts), 0, linktype, _FLOAT_UNPACK, 0.0)  # type: ignore[arg-type]
+                parts, size = [], 0
+            if ts is None:
+                linktype = None
+                yield rec
+                continue
+            linktype = lt
+        parts.append(pack(ts, len(frame), wirelen))
+        parts.append(frame)
+        size += 16 + len(frame)
+    if parts:
+        yield Block(b"".join(parts), 0, linktype, _FLOAT_UNPACK, 0.0)  # type: ignore[arg-type]
 
 
 def is_capture(head: bytes) -> bool:
@@ -49,23 +124,29 @@ class CaptureReader:
             yield from batch
 
     def batches(self) -> Iterator[list[Record]]:
-        """The records in lists, one per buffer read (the packet loop walks lists faster than a generator).
+        """The records in lists, one per buffer read; a problem alone in its list."""
+        for item in self.blocks():
+            yield records_in(item) if isinstance(item, Block) else [item]
 
-        ``offset`` and ``index`` move when a list has been handed over and consumed, so a reader
-        abandoned half-way resumes at the start of that list rather than past records never seen.
+    def blocks(self) -> Iterator[Block | Record]:
+        """Blocks of records (see :class:`Block`) and problem records, in file order.
+
+        ``offset`` and ``index`` move when a block has been walked and the next item is asked for,
+        so a reader abandoned half-way resumes at the start of that block rather than past records
+        never seen.
         """
         self.fh.seek(0)
         head = self.fh.read(28)
         if head[:4] in PCAP_MAGICS:
             return self._pcap(head)
         if head[:4] == PCAPNG_MAGIC:
-            return ([rec] for rec in self._pcapng())
-        return iter([[(None, "not_a_capture", head, 0)]])
+            return self._pcapng()
+        return iter([(None, "not_a_capture", head, 0)])
 
-    def _pcap(self, head: bytes) -> Iterator[list[Record]]:
+    def _pcap(self, head: bytes) -> Iterator[Block | Record]:
         if len(head) < 24:
             self.incomplete = True
-            yield [(None, "truncated_file", head, 0)]
+            yield (None, "truncated_file", head, 0)
             return
         order, scale = PCAP_MAGICS[head[:4]]
         linktype = struct.unpack_from(order + "I", head, 20)[0] & 0xFFFF
@@ -78,25 +159,19 @@ class CaptureReader:
         nbuf = len(buf)
         pos = 0
         while True:
-            # Every whole record in the buffer, in one tight loop.
-            out: list[Record] = []
-            add = out.append
-            while pos + 16 <= nbuf:
-                sec, frac, incl, orig = hdr(buf, pos)
-                end = pos + 16 + incl
-                if end > nbuf or incl > MAX_RECORD:
-                    break
-                add((sec + frac * scale, linktype, buf[pos + 16 : end], orig))
-                pos = end
-            if out:
-                yield out
-                self.index += len(out)
-                self.offset = pos_base + pos
+            if pos + 16 <= nbuf:
+                # The consumer walks the whole records in place and says how far it got.
+                block = Block(buf, pos, linktype, hdr, scale)
+                yield block
+                if block.count:
+                    pos = block.used
+                    self.index += block.count
+                    self.offset = pos_base + pos
             if pos + 16 <= nbuf:
                 incl = hdr(buf, pos)[2]
                 if incl > MAX_RECORD:
                     self.index += 1
-                    yield [(None, "bogus_length", buf[pos : pos + 16], pos_base + pos)]
+                    yield (None, "bogus_length", buf[pos : pos + 16], pos_base + pos)
                     # No way to find the next record boundary in pcap: the rest of the file is lost.
                     self.offset = pos_base + nbuf + len(fh.read())
                     return
@@ -111,21 +186,30 @@ class CaptureReader:
             pos = 0
         if pos < nbuf:
             self.incomplete = True
-            yield [(None, "truncated_file", buf[pos : pos + 64], pos_base + pos)]
+            yield (None, "truncated_file", buf[pos : pos + 64], pos_base + pos)
 
-    def _pcapng(self) -> Iterator[Record]:
+    def _pcapng(self) -> Iterator[Block | Record]:
+        """Blocks of the packets of a pcapng file (their own record headers: see FLOAT_HEADER).
+
+        ``offset`` and ``index`` move as packets are read, up to a block ahead of the consumer.
+        """
         fh = self.fh
         fh.seek(self.offset)
         buf = fh.read(CHUNK)
+        view = memoryview(buf)  # frames are joined into the block from views: one copy, not two
         pos = 0
         pos_base = self.offset
         order = "<"
-        u32 = struct.Struct("<I").unpack_from
+        u32, head, epb, opb = _pcapng_structs(order)
+        pack = FLOAT_HEADER.pack
+        parts: list[bytes | memoryview] = []
+        size = 0
+        block_lt = -1
         ifaces: list[tuple[int, float, float]] = []  # (linktype, ts unit, ts offset)
         if self.offset:
             # Resuming inside a file: the section and interface blocks are before offset; read them again.
             ifaces, order = _pcapng_headers(fh, self.offset)
-            u32 = struct.Struct(order + "I").unpack_from
+            u32, head, epb, opb = _pcapng_structs(order)
             fh.seek(self.offset)
         while True:
             if pos + 12 > len(buf):
@@ -134,19 +218,26 @@ class CaptureReader:
                     break
                 pos_base += pos
                 buf = buf[pos:] + more
+                view = memoryview(buf)
                 pos = 0
                 continue
             if buf[pos : pos + 4] == PCAPNG_MAGIC:
                 bom = buf[pos + 8 : pos + 12]
                 order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">" if bom == b"\x1a\x2b\x3c\x4d" else ""
                 if not order:
+                    if parts:
+                        yield Block(b"".join(parts), 0, block_lt, _FLOAT_UNPACK, 0.0)
+                        parts, size = [], 0
                     self.index += 1
                     yield (None, "bad_section", buf[pos : pos + 16], pos_base + pos)
                     return
-                u32 = struct.Struct(order + "I").unpack_from
+                u32, head, epb, opb = _pcapng_structs(order)
                 ifaces = []
-            btype, blen = struct.unpack_from(order + "II", buf, pos)
+            btype, blen = head(buf, pos)
             if blen < 12 or blen % 4 or blen > MAX_RECORD + 64:
+                if parts:
+                    yield Block(b"".join(parts), 0, block_lt, _FLOAT_UNPACK, 0.0)
+                    parts, size = [], 0
                 self.index += 1
                 yield (None, "bogus_length", buf[pos : pos + 16], pos_base + pos)
                 self.offset = pos_base + len(buf) + len(fh.read())
@@ -158,40 +249,68 @@ class CaptureReader:
                     break
                 pos_base += pos
                 buf = buf[pos:] + more
+                view = memoryview(buf)
                 pos = 0
                 continue
-            rec: Record | None = None
+            problem: Record | None = None
+            start = caplen = lt = -1
             if btype == 6 or btype == 2:  # enhanced packet block / obsolete packet block
                 if btype == 6:
-                    iface, hi, lo, caplen, wirelen = struct.unpack_from(order + "IIIII", buf, pos + 8)
+                    iface, hi, lo, caplen, wirelen = epb(buf, pos + 8)
                 else:
-                    iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(
-                        order + "HHIIII", buf, pos + 8
-                    )
+                    iface, _drops, hi, lo, caplen, wirelen = opb(buf, pos + 8)
                 if iface >= len(ifaces) or 28 + caplen > blen:
-                    rec = (None, "bad_block", buf[pos : pos + 32], pos_base + pos)
+                    problem = (None, "bad_block", buf[pos : pos + 32], pos_base + pos)
                 else:
                     lt, unit, tsoff = ifaces[iface]
-                    rec = (((hi << 32) | lo) * unit + tsoff, lt, buf[pos + 28 : pos + 28 + caplen], wirelen)
+                    ts = ((hi << 32) | lo) * unit + tsoff
+                    start = pos + 28
             elif btype == 3:  # simple packet block: interface 0, no timestamp
                 if not ifaces:
-                    rec = (None, "bad_block", buf[pos : pos + 32], pos_base + pos)
+                    problem = (None, "bad_block", buf[pos : pos + 32], pos_base + pos)
                 else:
                     wirelen = u32(buf, pos + 8)[0]
                     caplen = min(wirelen, blen - 16)
-                    rec = (0.0, ifaces[0][0], buf[pos + 12 : pos + 12 + caplen], wirelen)
+                    lt, ts, start = ifaces[0][0], 0.0, pos + 12
             elif btype == 1:  # interface description block
                 ifaces.append(_idb(buf[pos:end], order))
                 self.linktype = ifaces[-1][0]
-            if rec is not None:
+            if start >= 0:
+                if lt != block_lt or size >= BLOCK_BYTES:
+                    if parts:
+                        yield Block(b"".join(parts), 0, block_lt, _FLOAT_UNPACK, 0.0)
+                        parts, size = [], 0
+                    block_lt = lt
+                parts.append(pack(ts, caplen, wirelen))
+                parts.append(view[start : start + caplen])
+                size += 16 + caplen
                 self.index += 1
+            elif problem is not None:
+                if parts:
+                    yield Block(b"".join(parts), 0, block_lt, _FLOAT_UNPACK, 0.0)
+                    parts, size = [], 0
+                self.index += 1
+                self.offset = pos_base + end
+                yield problem
+                pos = end
+                continue
             self.offset = pos_base + end
-            if rec is not None:
-                yield rec
             pos = end
+        if parts:
+            yield Block(b"".join(parts), 0, block_lt, _FLOAT_UNPACK, 0.0)
         if pos < len(buf):
             self.incomplete = True
             yield (None, "truncated_file", buf[pos : pos + 64], pos_base + pos)
+
+
+def _pcapng_structs(order: str) -> tuple[Any, Any, Any, Any]:
+    """Unpackers in a section's byte order: a 32-bit word, block head, enhanced and obsolete packet blocks."""
+    return (
+        struct.Struct(order + "I").unpack_from,
+        struct.Struct(order + "II").unpack_from,
+        struct.Struct(order + "IIIII").unpack_from,
+        struct.Struct(order + "HHIIII").unpack_from,
+    )
 
 
 def _idb(block: bytes, order: str) -> tuple[int, float, float]:

@@ -3,9 +3,9 @@ with Zeek, Suricata and Elastic records of the same connection."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import struct
+from binascii import b2a_base64
 
 from canh.collectors.packets.decode import ICMP, ICMP6
 
@@ -26,6 +26,10 @@ _ICMP6_PAIRS = {
     145: 144,
 }
 _PORTED = frozenset({6, 17, 132, 1, 58})
+# The hashed input in one pack per address size: seed, addresses, protocol, a zero pad, ports.
+_WITH_PORTS = {4: struct.Struct("!H4s4sBxHH").pack, 16: struct.Struct("!H16s16sBxHH").pack}
+_NO_PORTS = {4: struct.Struct("!H4s4sBx").pack, 16: struct.Struct("!H16s16sBx").pack}
+_sha1 = hashlib.sha1
 
 
 def icmp_ports(proto: int, itype: int, code: int) -> tuple[int, int, bool]:
@@ -56,7 +60,8 @@ def hashed(
     """Community ID from ports already mapped (ICMP port equivalents), in the order the flow was seen."""
     if not one_way and (src > dst or (src == dst and sport > dport)):
         src, dst, sport, dport = dst, src, dport, sport
-    data = struct.pack("!H", seed) + src + dst + struct.pack("!BB", proto, 0)
     if proto in _PORTED:
-        data += struct.pack("!HH", sport, dport)
-    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+        data = _WITH_PORTS[len(src)](seed, src, dst, proto, sport, dport)
+    else:
+        data = _NO_PORTS[len(src)](seed, src, dst, proto)
+    return "1:" + b2a_base64(_sha1(data).digest(), newline=False).decode("ascii")

@@ -204,6 +204,15 @@ def frame_macs(linktype: int, frame: bytes) -> tuple[bytes, bytes] | None:
     return None
 
 
+_MAC_TEXT: dict[bytes, str] = {}
+
+
 def mac_text(mac: bytes) -> str:
-    """ECS form of a MAC address: upper-case bytes joined by hyphens."""
-    return mac.hex("-").upper()
+    """ECS form of a MAC address: upper-case bytes joined by hyphens (cached: a LAN's MACs repeat)."""
+    text = _MAC_TEXT.get(mac)
+    if text is None:
+        text = mac.hex("-").upper()
+        if len(_MAC_TEXT) >= 65536:
+            _MAC_TEXT.clear()
+        _MAC_TEXT[mac] = text
+    return text

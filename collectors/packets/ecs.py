@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import ICMP, TCP, mac_text
 
-from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, set_field
+from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, is_file_source, set_field
 
 if TYPE_CHECKING:
     from canh.collectors.packets.flows import Flow
@@ -65,6 +65,8 @@ _TRANSPORT = {
     112: "vrrp",
 }
 _AF = {4: socket.AF_INET, 16: socket.AF_INET6}
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # the end of a timestamp, by milliseconds
+_monotonic = time.monotonic
 _NONE: dict[str, Any] = {}
 
 
@@ -155,16 +157,22 @@ class EventFactory:
     """
 
     def __init__(
-        self, *, source: str, host: str | None = None, ingested: Callable[[], datetime] | None = None
+        self,
+        *,
+        source: str,
+        host: str | None = None,
+        interface: str | None = None,
+        ingested: Callable[[], datetime] | None = None,
     ) -> None:
         self.source = source
         self.host = host
+        self.interface = interface
         self._ingested = ingested or (lambda: datetime.now(UTC))
         self._seconds: dict[int, str] = {}
         self._ing_at = 0.0
         self._ing = datetime.now(UTC)
         self._ing_text = format_ts(self._ing)
-        self._ids: dict[str, str | None] = {}
+        self._sources: dict[str, tuple[str | None, bool]] = {}
         from canh.collectors.packets import flows  # flows imports this module; it is loaded by now
 
         self._ports = flows.PORT_PROTOCOLS
@@ -182,34 +190,37 @@ class EventFactory:
             if len(self._seconds) >= 4096:
                 self._seconds.clear()
             prefix = self._seconds[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{prefix}.{ms % 1000:03d}Z"
+        return prefix + _MILLIS[ms - sec * 1000]
 
-    def _event_id(self, source: str, position: int) -> str:
-        ids = self._ids
-        prefix = ids.get(source, "")
-        if prefix == "":
-            if len(ids) > 4096:
-                ids.clear()
-            prefix = ids[source] = _id_prefix(source)
-        if prefix is None or not 0 <= position < 1 << 64:
-            return event_id(source, position)
-        return f"{prefix}{position:016x}"
+    def _source(self, source: str) -> tuple[str | None, bool]:
+        """(event id prefix, or None when ids need :func:`event_id`; whether it is a file path)."""
+        known = self._sources.get(source)
+        if known is None:
+            if len(self._sources) > 4096:
+                self._sources.clear()
+            known = self._sources[source] = (_id_prefix(source), is_file_source(source))
+        return known
 
     def _head(
         self, ts_text: str, dataset: str, position: int, message: str, ev: dict[str, Any], source: str | None
     ) -> Event:
-        """An event with the envelope of ``new_event``; ``ev`` holds the ``event.*`` fields past it."""
-        now = time.monotonic()
+        """An event with the envelope of ``new_event`` and ``observer``; ``ev`` holds more ``event.*`` fields."""
+        now = _monotonic()
         if now - self._ing_at > 0.5:  # one clock reading per half second, not per event
             self._ing_at = now
             self._ing = self._ingested()
             self._ing_text = format_ts(self._ing)
         source = source or self.source
+        prefix, is_file = self._source(source)
         event: Event = {
             "@timestamp": ts_text,
             "ecs": {"version": ECS_VERSION},
             "event": {
-                "id": self._event_id(source, position),
+                "id": (
+                    prefix + position.to_bytes(8, "big").hex()
+                    if prefix is not None and 0 <= position < 1 << 64
+                    else event_id(source, position)
+                ),
                 "kind": "event",
                 "dataset": dataset,
                 "module": MODULE,
@@ -217,11 +228,18 @@ class EventFactory:
                 **ev,
             },
         }
-        if source.startswith("/"):
+        if is_file:
             event["log"] = {"file": {"path": source}}
         event["message"] = message
-        if self.host:
-            event["host"] = {"name": self.host}
+        host = self.host
+        if host:
+            event["host"] = {"name": host}
+            observer: dict[str, Any] = {"hostname": host, "type": "sensor"}
+        else:
+            observer = {"type": "sensor"}
+        if self.interface:
+            observer["ingress"] = {"interface": {"name": self.interface}}
+        event["observer"] = observer
         return event
 
     def _base(

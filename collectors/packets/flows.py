@@ -21,6 +21,7 @@ from canh.collectors.packets import dhcp as dhcp_parser
 from canh.collectors.packets import dns as dns_parser
 from canh.collectors.packets import http as http_parser
 from canh.collectors.packets import tls as tls_parser
+from canh.collectors.packets.capfile import MAX_RECORD, Block, as_blocks
 from canh.collectors.packets.community_id import hashed, icmp_ports, is_one_way
 from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, decode
 from canh.collectors.packets.ecs import EventFactory
@@ -83,12 +84,17 @@ PORT_PROTOCOLS = {
     4500: "ipsec",
 }
 DNS_PORTS = frozenset({53, 5353, 5355})
+_WATCHED_UDP = DNS_PORTS | {67}  # UDP flows whose payloads go to an application parser
 _HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
 # IP and TCP/UDP headers of an Ethernet frame in one unpack (from offset 14): version/IHL, lengths,
 # fragment field, protocol, addresses, ports, UDP length, TCP data offset and flags. The TCP fields
 # are read whatever the protocol and only used for TCP.
-_ETH_V4 = struct.Struct("!BxH2xHxB2x4s4sHHH6xBB").unpack_from  # needs 48 bytes of frame
-_ETH_V6 = struct.Struct("!B3xHBx16s16sHHH6xBB").unpack_from  # needs 68 bytes of frame
+# The addresses and ports come as one bytes object, the packet's "side": it is the key of the
+# by_side table, so a packet of a known flow costs one lookup without building its canonical key.
+_ETH_V4 = struct.Struct("!HBxH2xHxB2x12sH6xBB").unpack_from  # from the EtherType; 48 bytes of frame
+_ETH_V6 = struct.Struct("!B3xHBx36sH6xBB").unpack_from  # needs 68 bytes of frame
+_SIDE4 = struct.Struct("!4s4sHH").unpack
+_SIDE6 = struct.Struct("!16s16sHH").unpack
 PROBE_PACKETS = 4  # payload packets per TCP flow examined for an application protocol
 MAX_HELLO = 16384
 
@@ -127,9 +133,13 @@ class Flow:
         "pkts_f",
         "pkts_r",
         "probe",
+        "proto",
         "queued",
         "rev",
+        "side_f",
+        "side_r",
         "start",
+        "watch",
     )
 
     def __init__(self, key: tuple, rev: bool, ts: float, first: int) -> None:
@@ -153,6 +163,11 @@ class Flow:
         self.macs: tuple[bytes, bytes] | None = None
         self.cid: str | None = None
         self.origin: str | None = None  # the file a flow began in, when a source reads several
+        self.proto: int = key[4]
+        # Addresses and ports as the frames of each direction carry them (PacketAnalyzer.by_side keys).
+        self.side_f: bytes | None = None
+        self.side_r: bytes | None = None
+        self.watch = False  # a UDP flow on a DNS or DHCP port: payloads are parsed
 
 
 class PacketAnalyzer:
@@ -165,10 +180,14 @@ class PacketAnalyzer:
         host: str | None = None,
         settings: FlowSettings | None = None,
         ingested: Callable[[], datetime] | None = None,
+        interface: str | None = None,
     ) -> None:
         self.settings = settings or FlowSettings()
-        self.ev = EventFactory(source=source, host=host, ingested=ingested)
+        # host: the capturing machine (host.name, observer.hostname); interface: a live capture's.
+        self.ev = EventFactory(source=source, host=host, interface=interface, ingested=ingested)
         self.flows: dict[tuple, Flow] = {}
+        # Flows also by the raw address/port bytes of each direction (untagged Ethernet TCP/UDP).
+        self.by_side: dict[bytes, Flow] = {}
         self.idle_q: deque[Flow] = deque()
         self.close_q: deque[Flow] = deque()
         self.out: list[Event] = []
@@ -190,45 +209,65 @@ class PacketAnalyzer:
     # -- the loop --------------------------------------------------------------------------------
 
     def run(
-        self, records: Iterable[tuple], index: int = 0, where: str = ""
+        self, records: Iterable[tuple] | Any, index: int = 0, where: str = ""
     ) -> Iterator[list[Event] | ReadProblem]:
         """Feed records; yields batches of events (as flows end and app messages are seen) and problems.
 
+        ``records`` is an iterable of record tuples, or a reader with ``blocks()`` (capfile.Block).
         ``index`` is the number of records before these (packet positions continue from it).
         """
-        flows = self.flows
+        by_side = self.by_side
         stats = self.stats
         settings = self.settings
-        max_flows = settings.max_flows
         active_timeout = settings.active_timeout
-        idle_q = self.idle_q
         next_sweep = self._next_sweep
         apps = settings.applications
         eth_v4 = _ETH_V4
         eth_v6 = _ETH_V6
         npk = nby = 0
-        batches = getattr(records, "batches", None)
-        for batch in batches() if batches is not None else (records,):
-            for ts, lt, frame, wirelen in batch:
+        blocks = getattr(records, "blocks", None)
+        for block in blocks() if blocks is not None else as_blocks(records):
+            if block.__class__ is not Block:
+                # (None, reason, raw, offset): damage reported by the file reader
                 index += 1
-                if ts is None:
-                    # (None, reason, raw, offset): damage reported by the file reader
-                    stats["errors"] += 1
-                    stats[lt] = stats.get(lt, 0) + 1
-                    yield ReadProblem(f"{where}#{index}", reason_text(lt), frame)
-                    continue
-                npk += 1
+                reason = block[1]
+                stats["errors"] += 1
+                stats[reason] = stats.get(reason, 0) + 1
+                yield ReadProblem(f"{where}#{index}", reason_text(reason), block[2])
+                continue
+            # Records are walked in the reader's own buffer: ``b`` is where a frame starts in it
+            # and ``n`` its captured length, so a packet costs no tuple and no copy of its frame.
+            # Offsets past ``b`` are kept relative to it: on a megabyte buffer every absolute
+            # offset is a new int object.
+            buf = block.buf
+            lt = block.linktype
+            hdr = block.header
+            scale = block.scale
+            pos = block.start
+            last = len(buf) - 16  # the last place a record header fits
+            first = index
+            while pos <= last:
+                if scale:
+                    sec, frac, n, wirelen = hdr(buf, pos)
+                    ts = sec + frac * scale
+                else:
+                    ts, n, wirelen = hdr(buf, pos)
+                b = pos + 16
+                if b + n > last + 16 or n > MAX_RECORD:
+                    break  # the reader deals with an incomplete or bogus record
+                pos = b + n
+                index += 1
                 nby += wirelen
-                n = len(frame)
                 # Fast path, inline: Ethernet, IPv4 without options (first fragment) or IPv6 without
                 # extension headers, TCP or UDP. Anything else (and anything odd about these) goes
-                # through decode(), which handles every case the same way.
+                # through decode(), which handles every case the same way. ``side`` is the packet's
+                # addresses and ports as they sit in the frame: the by_side key of its flow.
+                # ``pstart``/``end`` (the payload) are offsets into the frame, which starts at
+                # ``data[base]``: the block's buffer here, the frame alone after decode().
                 proto = 0
                 if lt == 1 and n >= 48:
-                    if frame[12] == 8 and frame[13] == 0:
-                        vihl, total, frag, proto, src, dst, sport, dport, ulen, doff, flags = eth_v4(
-                            frame, 14
-                        )
+                    etype, vihl, total, frag, proto, side, ulen, doff, flags = eth_v4(buf, b + 12)
+                    if etype == 0x0800:
                         if vihl != 0x45 or frag & 0x1FFF or total < 28:
                             proto = 0
                         else:
@@ -253,8 +292,8 @@ class PacketAnalyzer:
                                     proto = 0
                             else:
                                 proto = 0
-                    elif frame[12] == 0x86 and frame[13] == 0xDD and n >= 68:
-                        vihl, total, proto, src, dst, sport, dport, ulen, doff, flags = eth_v6(frame, 14)
+                    elif etype == 0x86DD and n >= 68:
+                        vihl, total, proto, side, ulen, doff, flags = eth_v6(buf, b + 14)
                         if vihl >> 4 != 6:
                             proto = 0
                         else:
@@ -279,9 +318,17 @@ class PacketAnalyzer:
                                     proto = 0
                             else:
                                 proto = 0
+                    else:
+                        proto = 0
+                if proto:
+                    data = buf
+                    base = b
                     vlan = 0
-                if not proto:
-                    r = decode(lt, frame)
+                    flow = by_side.get(side)
+                else:
+                    data = buf[b : b + n]
+                    base = 0
+                    r = decode(lt, data)
                     if r.__class__ is str:
                         stats[r] = stats.get(r, 0) + 1
                         if r in ERRORS:
@@ -291,105 +338,157 @@ class PacketAnalyzer:
                                     self._linktypes_reported.add(lt)
                                     yield ReadProblem(f"{where}#{index}", reason_text(r, linktype=lt), b"")
                             else:
-                                yield ReadProblem(f"{where}#{index}", reason_text(r), frame[:256])
+                                yield ReadProblem(f"{where}#{index}", reason_text(r), data[:256])
                         else:
                             stats["skipped"] += 1
                         continue
                     proto = r[0]
                     if proto == ARP:
                         if apps:
-                            self._arp(r, ts, index, frame)
+                            self._arp(r, ts, index, data)
+                            if len(self.out) >= 512:
+                                yield self._drain()
                         continue
                     proto, src, dst, sport, dport, vlan, flags, pstart, end = r
+                    side = flow = None
                 if ts > next_sweep:
                     self._sweep(ts)
                     next_sweep = self._next_sweep
                     if self.out:
                         yield self._drain()
-                if proto in (ICMP, ICMP6):
-                    fsport, fdport, _ = icmp_ports(proto, sport, dport)
+                    if flow is not None and flow.gone:
+                        flow = None
+                if (
+                    flow is not None
+                    and flow.proto == proto
+                    and (not flow.closing or flags & 0x12 != SYN)
+                    and ts - flow.start <= active_timeout
+                ):
+                    # Seen before from this side: one dict lookup on the frame's own bytes.
+                    fwd = side == flow.side_f
                 else:
-                    fsport = sport
-                    fdport = dport
-                if src < dst or (src == dst and fsport <= fdport):
-                    key = (src, fsport, dst, fdport, proto, vlan)
-                    rev = False
-                else:
-                    key = (dst, fdport, src, fsport, proto, vlan)
-                    rev = True
-                flow = flows.get(key)
-                if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
-                    # A new connection reusing the ports: finish the old one now (tshark splits here too).
-                    self._end(flow, "reuse")
-                    flow = None
-                if flow is None:
-                    if len(flows) >= max_flows:
-                        self._evict()
-                    # The initiator is the packet's sender, unless we first see the SYN-ACK.
-                    synack = flags & 0x12 == 0x12
-                    flow = Flow(key, not rev if synack else rev, ts, index)
-                    if lt == 1 and n >= 14:
-                        flow.macs = (frame[0:6], frame[6:12]) if synack else (frame[6:12], frame[0:6])
-                    flow.origin = self.ev.source
-                    flows[key] = flow
-                    idle_q.append(flow)
-                    stats["flows"] += 1
-                elif ts - flow.start > active_timeout:
-                    self._end(flow, "active_timeout")
-                    flow = Flow(key, rev, ts, index)
-                    flow.origin = self.ev.source
-                    flows[key] = flow
-                    idle_q.append(flow)
-                    stats["flows"] += 1
+                    if side is not None:
+                        src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
+                    flow, fwd = self._lookup(
+                        proto, src, dst, sport, dport, vlan, flags, ts, index, lt, data, base, n
+                    )
+                    if side is not None:
+                        # Remember the flow under this side's bytes (the other side gets its own entry).
+                        if fwd:
+                            flow.side_f = side
+                        else:
+                            flow.side_r = side
+                        by_side[side] = flow
+                    if len(self.out) >= 512:
+                        yield self._drain()
                 flow.last = ts
-                if rev == flow.rev:
+                if fwd:
                     flow.pkts_f += 1
                     flow.bytes_f += wirelen
                     flow.flags_f |= flags
-                    fwd = True
                 else:
                     flow.pkts_r += 1
                     flow.bytes_r += wirelen
                     flow.flags_r |= flags
-                    fwd = False
-                if not apps:
-                    if proto == TCP and flags & 5:
-                        self._closing(flow, flags)
-                elif proto == TCP:
+                if proto == TCP:
                     if flags & 5:
                         self._closing(flow, flags)
-                    if (
-                        end > pstart
+                    wanted = (
+                        apps
+                        and end > pstart
                         and (
                             flow.probe < PROBE_PACKETS
                             or flow.buf is not None
                             # in a known HTTP flow only a new request/response head matters, not body segments
-                            or (flow.app == "http" and frame[pstart : pstart + 9].startswith(_HTTP_STARTS))
+                            or (flow.app == "http" and data.startswith(_HTTP_STARTS, base + pstart))
                         )
-                    ):
-                        self._tcp_payload(
-                            flow,
-                            fwd,
-                            (proto, src, dst, sport, dport, vlan, flags, pstart, end),
-                            frame,
-                            ts,
-                            index,
-                        )
+                    )
                 elif proto == UDP:
-                    if end > pstart and (
-                        sport in DNS_PORTS or dport in DNS_PORTS or sport == 67 or dport == 67
-                    ):
-                        self._udp_payload(
-                            flow, (proto, src, dst, sport, dport, vlan, flags, pstart, end), frame, ts, index
-                        )
-                elif proto in (ICMP, ICMP6):
-                    self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
-                if len(self.out) >= 512:
-                    yield self._drain()
+                    wanted = apps and end > pstart and flow.watch
+                else:
+                    wanted = False
+                    if apps and proto in (ICMP, ICMP6):
+                        self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
+                        if len(self.out) >= 512:
+                            yield self._drain()
+                if wanted:
+                    if side is not None:
+                        src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
+                    r = (proto, src, dst, sport, dport, vlan, flags, base + pstart, base + end)
+                    if proto == TCP:
+                        self._tcp_payload(flow, fwd, r, data, ts, index)
+                    else:
+                        self._udp_payload(flow, r, data, ts, index)
+                    if len(self.out) >= 512:
+                        yield self._drain()
+            block.used = pos
+            block.count = index - first
+            npk += index - first
         stats["packets"] += npk
         stats["bytes"] += nby
         if self.out:
             yield self._drain()
+
+    def _lookup(
+        self,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        vlan: int,
+        flags: int,
+        ts: float,
+        index: int,
+        lt: int,
+        data: bytes,
+        base: int,
+        n: int,
+    ) -> tuple[Flow, bool]:
+        """The flow of a packet by its canonical key (made when new), and whether the packet is forward.
+
+        The frame is ``data[base : base + n]`` (for the MAC addresses of a new flow).
+        """
+        if proto in (ICMP, ICMP6):
+            fsport, fdport, _ = icmp_ports(proto, sport, dport)
+        else:
+            fsport = sport
+            fdport = dport
+        if src < dst or (src == dst and fsport <= fdport):
+            key = (src, fsport, dst, fdport, proto, vlan)
+            rev = False
+        else:
+            key = (dst, fdport, src, fsport, proto, vlan)
+            rev = True
+        flows = self.flows
+        flow = flows.get(key)
+        if flow is not None and flow.closing and proto == TCP and flags & 0x12 == SYN:
+            # A new connection reusing the ports: finish the old one now (tshark splits here too).
+            self._end(flow, "reuse")
+            flow = None
+        if flow is None:
+            if len(flows) >= self.settings.max_flows:
+                self._evict()
+            # The initiator is the packet's sender, unless we first see the SYN-ACK.
+            synack = flags & 0x12 == 0x12
+            flow = self._new(key, not rev if synack else rev, ts, index)
+            if lt == 1 and n >= 14:
+                dst_mac, src_mac = data[base : base + 6], data[base + 6 : base + 12]
+                flow.macs = (dst_mac, src_mac) if synack else (src_mac, dst_mac)
+        elif ts - flow.start > self.settings.active_timeout:
+            self._end(flow, "active_timeout")
+            flow = self._new(key, rev, ts, index)
+        return flow, rev == flow.rev
+
+    def _new(self, key: tuple, rev: bool, ts: float, index: int) -> Flow:
+        flow = Flow(key, rev, ts, index)
+        flow.origin = self.ev.source
+        if key[4] == UDP and (key[1] in _WATCHED_UDP or key[3] in _WATCHED_UDP):
+            flow.watch = True
+        self.flows[key] = flow
+        self.idle_q.append(flow)
+        self.stats["flows"] += 1
+        return flow
 
     def finish(self) -> list[Event]:
         """End every flow still open (end of the capture or shutdown) and return what is left."""
@@ -473,6 +572,10 @@ class PacketAnalyzer:
         flow.gone = True
         if self.flows.get(flow.key) is flow:
             del self.flows[flow.key]
+        by_side = self.by_side
+        for side in (flow.side_f, flow.side_r):
+            if side is not None and by_side.get(side) is flow:
+                del by_side[side]
         if flow.dnsq:
             for q_index, q_ts, q_fields, q_r in flow.dnsq.values():
                 self.out.append(self.ev.dns(q_r, q_ts, q_index, q_fields, flow))

@@ -15,11 +15,11 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from canh.collectors.packets.capfile import CaptureReader, is_capture
+from canh.collectors.packets.capfile import Block, CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import ReadProblem
 
@@ -199,7 +199,7 @@ class PcapFolderSource(_Base):
                 reader = CaptureReader(fh, offset=offset, index=index)
                 items: list[Any] = []
                 size_now = 0
-                for item in an.run(_complete(reader), index=index, where=str(path)):
+                for item in an.run(_Complete(reader), index=index, where=str(path)):
                     items.append(item)
                     size_now += len(item) if isinstance(item, list) else 1
                     if size_now >= 5000:  # a big file streams out; the checkpoint moves at its end
@@ -223,12 +223,17 @@ class PcapFolderSource(_Base):
             self._consume([self.analyzer.finish()], emit, None)
 
 
-def _complete(reader: CaptureReader) -> Any:
-    """Records of a file being written, stopping quietly at a record tcpdump has not finished."""
-    for rec in reader:
-        if rec[0] is None and rec[1] == "truncated_file":
-            return
-        yield rec
+class _Complete:
+    """The blocks of a file being written, stopping quietly at a record tcpdump has not finished."""
+
+    def __init__(self, reader: CaptureReader) -> None:
+        self.reader = reader
+
+    def blocks(self) -> Iterator[Block | tuple]:
+        for item in self.reader.blocks():
+            if not isinstance(item, Block) and item[1] == "truncated_file":
+                return
+            yield item
 
 
 class CaptureSource(_Base):
@@ -288,6 +293,7 @@ class CaptureSource(_Base):
             source=f"capture://{self.interface}/{format_ts_compact(started)}",
             host=self.host,
             settings=self.settings,
+            interface=self.interface,
         )
         linktype = interface_linktype(self.interface)
         records: list[tuple[float, int, bytes, int]] = []

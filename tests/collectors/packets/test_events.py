@@ -261,9 +261,13 @@ def test_tls_server_hello_negotiated_version_and_ja3s(tmp_path: Path) -> None:
     assert get(sh, "source.ip") == "2001:db8::5"  # client side of the flow, as for the ClientHello
 
 
-@pytest.mark.parametrize(("source", "host"), [("/data/cap/day.pcap", None), ("capture://eth0", "sensor-1")])
-def test_event_envelope_is_what_new_event_builds(source: str, host: str | None) -> None:
-    """The factory lays out the common fields from cached parts; they must stay those of new_event."""
+@pytest.mark.parametrize(
+    ("source", "host", "interface"),
+    [("/data/cap/day.pcap", None, None), ("capture://eth0", "sensor-1", "eth0"), ("/cap/b.pcap", "s2", None)],
+)
+def test_event_envelope_is_what_new_event_builds(source: str, host: str | None, interface: str | None) -> None:
+    """The factory lays out the common fields from cached parts; they must stay those of new_event,
+    plus the observer (the capturing sensor) that every packet event carries."""
     from datetime import UTC, datetime
 
     from canh.collectors.packets.ecs import EventFactory
@@ -271,8 +275,9 @@ def test_event_envelope_is_what_new_event_builds(source: str, host: str | None) 
     from canh.events import new_event
 
     when = datetime(2026, 11, 21, 8, 30, 1, 250000, tzinfo=UTC)
-    factory = EventFactory(source=source, host=host, ingested=lambda: when)
+    factory = EventFactory(source=source, host=host, interface=interface, ingested=lambda: when)
     built = factory._base(when.timestamp(), "network.dns", 123_456, 1, "DNS query x A")
+    observer = built.pop("observer")
     assert built == new_event(
         timestamp="2026-11-21T08:30:01.250Z",
         dataset="network.dns",
@@ -283,3 +288,9 @@ def test_event_envelope_is_what_new_event_builds(source: str, host: str | None) 
         host=host,
         ingested=when,
     )
+    expected: dict = {"type": "sensor"}
+    if host:
+        expected["hostname"] = host
+    if interface:
+        expected["ingress"] = {"interface": {"name": interface}}
+    assert observer == expected
