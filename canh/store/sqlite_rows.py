@@ -63,12 +63,13 @@ def epoch_ms(stamp: Any, default: int) -> int:
 
 
 def scalar(value: Any) -> Any:
-    """Indexed columns hold one scalar: the first item of a list, nothing for objects."""
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, list):
+    """Indexed columns hold one scalar: the first item of a (nested) list, nothing for objects; any
+    other value SQLite cannot bind as its text, so one odd event never fails its batch."""
+    while isinstance(value, list):
         value = value[0] if value else None
-    return None if isinstance(value, dict) else value
+    if value is None or isinstance(value, str | int | float | bytes):
+        return value
+    return None if isinstance(value, dict) else str(value)
 
 
 def _column(value: Any) -> Any:

@@ -94,3 +94,22 @@ def test_batches_of_many_statements_count_new_and_duplicate_records(tmp_path: Pa
     types = conn.execute("SELECT DISTINCT typeof(host), typeof(src_ip), typeof(ts) FROM events").fetchall()
     assert types == [("null", "null", "integer")]  # absent columns are NULL, not a stored NaN
     conn.close()
+
+
+def test_odd_values_in_indexed_fields_never_fail_the_batch(tmp_path: Path) -> None:
+    from canh.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "odd.db")
+    try:
+        events = [
+            {"@timestamp": "2026-11-21T10:00:00.000Z", "event": {"id": "n1"}, "host": {"name": [["bastion-01"]]}},
+            {"@timestamp": "2026-11-21T10:00:01.000Z", "event": {"id": "n2"}, "user": {"name": {"a": 1}}},
+            {"@timestamp": "2026-11-21T10:00:02.000Z", "event": {"id": "n3", "action": True}},
+            {"@timestamp": "2026-11-21T10:00:03.000Z", "event": {"id": "n4"}, "host": {"name": "plain"}},
+        ]
+        result = store.write("events", events)
+        assert result.written == 4 and not result.failed
+        assert [e["event"]["id"] for e in store.search("events", 'host.name:"bastion-01"', limit=5)] == ["n1"]
+        assert store.get_records("events", ["n2"])[0]["user"] == {"name": {"a": 1}}  # the document is whole
+    finally:
+        store.close()
