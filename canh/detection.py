@@ -13,9 +13,13 @@ from canh.config import RulesConfig
 from canh.events import Event
 from canh.store.base import Store
 
+TICK = timedelta(seconds=10)  # how often a live runner's quiet stream closes its correlation windows
+
 
 class DetectionHook:
-    """Called with each stored batch: match, make alerts (suppression applied), write them."""
+    """Called with each stored batch: match, make alerts (suppression applied), write them. At the
+    end of the input (:meth:`finish`) and, in a live stream, as time passes (:meth:`tick`) the
+    correlation windows still open are closed, so conditions judged at window close (lt, eq...) fire."""
 
     def __init__(
         self,
@@ -24,6 +28,7 @@ class DetectionHook:
         now: Callable[[], datetime],
         suppress: timedelta,
         on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+        every: timedelta = TICK,
     ) -> None:
         from canh.rules.alerts import AlertMaker
 
@@ -33,11 +38,32 @@ class DetectionHook:
         self.maker = AlertMaker(suppress)
         self.on_alerts = on_alerts
         self.alerts_written = 0
+        self.every = every
+        self._last_batch: datetime | None = None
+        self._last_tick: datetime | None = None
 
     def __call__(self, batch: list[Event]) -> None:
         matches = []
         for event in batch:
             matches.extend(self.engine.match(event))
+        self._last_batch = self.now()
+        self._raise(matches)
+
+    def finish(self) -> None:
+        """The input ended (a ``canh ingest`` run): close every correlation window still open."""
+        self._raise(self.engine.flush())
+
+    def tick(self) -> None:
+        """Called now and then by a live runner between batches: once no batch has come for a while,
+        the idle time counts as event time and the windows it closes raise their alerts."""
+        now = self.now()
+        if self._last_tick is not None and now - self._last_tick < self.every:
+            return
+        self._last_tick = now
+        if self._last_batch is not None:
+            self._raise(self.engine.idle((now - self._last_batch).total_seconds()))
+
+    def _raise(self, matches: list[Any]) -> None:
         if not matches:
             return
         alerts, updates = self.maker.alerts(matches, self.now())
@@ -47,6 +73,14 @@ class DetectionHook:
             self.store.update_alerts([aid], fields)
         if alerts and self.on_alerts is not None:
             self.on_alerts(alerts)
+
+
+def finish(hooks: Sequence[Any]) -> None:
+    """Tell the hooks the input has ended (``canh ingest`` after its last file)."""
+    for hook in hooks:
+        end = getattr(hook, "finish", None)
+        if end is not None:
+            end()
 
 
 class IncidentHook:

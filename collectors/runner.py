@@ -85,9 +85,23 @@ class Runner:
                     break
                 if until is None:
                     time.sleep(0.2)
+                self.tick()
             self.stop.set()
             for th in threads:
                 th.join()
+
+    def tick(self) -> None:
+        """Between batches, give hooks that keep time (detection closing correlation windows in a
+        quiet stream) their turn, under the same lock as the batches."""
+        with self._lock:
+            for hook in self.hooks:
+                tick = getattr(hook, "tick", None)
+                if tick is None:
+                    continue
+                try:
+                    tick()
+                except (CanhError, OSError):
+                    self.stats.store_retries += 1  # the store is down: the next tick tries again
 
     def _run_one(self, src: Source) -> None:
         try:

@@ -404,6 +404,7 @@ class Correlator:
                 for k in keys:
                     self._by_ref.setdefault(k, []).append((st, i))
         self._seq = 0
+        self._newest = float("-inf")  # the newest event time fed (for advance)
         self._keys = 0
         self._stats = {"fed": 0, "hits": 0, "late": 0, "evicted": 0, "expired": 0}
 
@@ -430,6 +431,8 @@ class Correlator:
         self._stats["fed"] += 1
         eid = _lookup(event, "event.id") or ""
         t = ts.timestamp()
+        if t > self._newest:
+            self._newest = t
         hits: list[CorrelationHit] = []
         for st, mask in targets.values():
             self._feed_spec(st, mask, event, eid, t, hits)
@@ -438,17 +441,37 @@ class Correlator:
     def flush(self) -> list[CorrelationHit]:
         """Close every pending window: the hits of conditions checked at window close (lt, lte, eq,
         neq, ranges). Call it when the input ends (end of a ``canh ingest`` run, a backtest, a rule
-        test case); a live stream closes its windows as time moves on."""
+        test case); a live stream closes its windows as time moves on (see :meth:`advance`)."""
+        return self._close_until(float("inf"))
+
+    def advance(self, seconds: float) -> list[CorrelationHit]:
+        """Hits of the windows that close if event time moves ``seconds`` past the newest event fed:
+        a quiet live stream counts its idle wall-clock time as stream time, so its windows close."""
+        if self._newest == float("-inf") or seconds <= 0:
+            return []
+        return self._close_until(self._newest + seconds)
+
+    def _close_until(self, now: float) -> list[CorrelationHit]:
         hits: list[CorrelationHit] = []
-        for st in self._states:
-            if st.monotone:
-                continue
-            for key in list(st.groups):
-                g = st.groups[key]
-                while g.entries:
-                    self._close_window(st, key, g, hits)
-                self._drop_group(st, key)
-        return hits
+        # A closed window's hit may feed a correlation over this one (chained), which opens windows of
+        # its own: go round until no window that should close is left open.
+        while True:
+            closed = 0
+            for st in self._states:
+                if st.monotone or not st.groups:
+                    continue
+                horizon = now - self.lateness - st.span
+                for key in list(st.groups):
+                    g = st.groups.get(key)
+                    if g is None:
+                        continue
+                    while g.entries and g.entries[0][0] < horizon:
+                        self._close_window(st, key, g, hits)
+                        closed += 1
+                    if not g.entries:
+                        self._drop_group(st, key)
+            if not closed:
+                return hits
 
     def _feed_spec(
         self,

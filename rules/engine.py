@@ -24,7 +24,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from canh.events import parse_ts
+from canh.events import get, parse_ts
 
 _ATTACK = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.I)
 
@@ -290,9 +290,36 @@ class Engine:
                     if r.name:
                         matched.add(r.name)
                 ts = _event_time(event)
-                for hit in self.correlator.feed(matched, event, ts):
-                    out.append(Match(hit.spec, event, hit))
+                hits = self.correlator.feed(matched, event, ts)
+                if hits:
+                    eid = str(get(event, "event.id") or "")
+                    out.extend(_hit_match(hit, event if eid in hit.event_ids else None) for hit in hits)
         return out
+
+    def flush(self) -> list[Match]:
+        """Correlation hits of every window still open: call it when the input ends (a ``canh ingest``
+        run, a backtest, a rule test case), or conditions judged at window close (lt, eq...) never fire."""
+        if self.correlator is None:
+            return []
+        return [_hit_match(hit, None) for hit in self.correlator.flush()]
+
+    def idle(self, seconds: float) -> list[Match]:
+        """Correlation hits of the windows that close once a live stream has been quiet for ``seconds``
+        (its idle wall-clock time counted as event time after the newest event)."""
+        if self.correlator is None:
+            return []
+        return [_hit_match(hit, None) for hit in self.correlator.advance(seconds)]
+
+
+def _hit_match(hit: Any, event: Mapping[str, Any] | None) -> Match:
+    """A correlation hit as a match. The event carries the alert's host/source fields, so it is the
+    event that completed the hit, or else (a window closed by another group's event, by the sweep or
+    at the end of input) one made of the hit's group-by values, never an unrelated event."""
+    if event is None:
+        from canh.events import expand
+
+        event = expand({k: v for k, v in hit.group.items() if v is not None})
+    return Match(hit.spec, event, hit)
 
 
 def _detection_line(path: str | None) -> int | None:
@@ -314,8 +341,6 @@ def _path(rule: Any) -> str | None:
 def _event_time(event: Mapping[str, Any]) -> datetime:
     value = event.get("@timestamp")
     if value is None:
-        from canh.events import get
-
         value = get(event, "@timestamp")
     return parse_ts(value) if value is not None else datetime.now().astimezone()
 

@@ -104,6 +104,13 @@ def _explain(rules: Sequence[EngineRule], events: list[dict[str, Any]]) -> list[
     return lines
 
 
+def _alerts_for(m: Any, targets: set[str]) -> bool:
+    """Whether a match raises an alert of one of the file's rules or correlations."""
+    if m.hit is not None:
+        return str(getattr(m.hit.spec, "id", "")) in targets or getattr(m.hit.spec, "name", None) in targets
+    return bool(m.rule.id in targets and m.rule.alert)  # a correlation's base rule raises none
+
+
 def run_file(
     rule_path: Path,
     engine_rules: Sequence[EngineRule],
@@ -131,17 +138,9 @@ def run_file(
         for i, case in enumerate(cases[key]):
             events = case_events(case, i)
             engine = Engine(engine_rules, correlations, lateness=lateness)
-            got = False
-            for ev in events:
-                for m in engine.match(ev):
-                    if m.hit is not None:
-                        if (
-                            str(getattr(m.hit.spec, "id", "")) in targets
-                            or getattr(m.hit.spec, "name", None) in targets
-                        ):
-                            got = True
-                    elif m.rule.id in targets and m.rule.alert:  # a correlation's base rule raises none
-                        got = True
+            matches = [m for ev in events for m in engine.match(ev)]
+            matches += engine.flush()  # the case is the whole input: windows still open close now
+            got = any(_alerts_for(m, targets) for m in matches)
             res = CaseResult(expect, got, i + 1)
             if not res.ok:
                 base = list(mine)

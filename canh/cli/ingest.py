@@ -84,8 +84,9 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
             report = Ingester(rt.store, progress=lambda off: bar.update(task, completed=off), **kwargs).run(paths, fmt)  # type: ignore[arg-type]
     else:
         report = Ingester(rt.store, **kwargs).run(paths, fmt)  # type: ignore[arg-type]
-    from canh.detection import summary
+    from canh.detection import finish, summary
 
+    finish(hooks)  # correlation windows still open close at the end of the input
     print_report(ctx, report, as_json=as_json, detected=dict(summary(hooks)) if hooks else None)
     if report.events == 0 and report.problems:
         sys.exit(1)

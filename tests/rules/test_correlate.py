@@ -448,3 +448,26 @@ def test_shuffled_brute_force_within_lateness_gives_the_same_groups() -> None:
 
     shuffled = sorted(items, key=lambda x: x[2] + rnd.uniform(0, 30))
     assert groups(items) == groups(shuffled) == {f"10.0.0.{k}" for k in range(7)}
+
+
+def test_advance_closes_windows_once_the_idle_time_passes_timespan_and_lateness() -> None:
+    s = spec(bounds=(("lt", 3),), group_by=("user.name",), timespan=timedelta(seconds=60))
+    c = Correlator([s], lateness=timedelta(seconds=30))
+    assert c.advance(1000) == []  # nothing fed yet: nothing to close
+    assert c.feed({"a"}, ev(1, **{"user.name": "an"}), T0) == []
+    assert c.feed({"a"}, ev(2, **{"user.name": "binh"}), T0 + timedelta(seconds=20)) == []
+    assert c.advance(60) == []  # an's window ends at 60 s, plus 30 s lateness: still open at 80 s
+    hits = c.advance(75)  # stream time 95 s: an's window (0-60 s) closed, binh's (20-80 s) not yet
+    assert [(h.group, h.value, h.event_ids) for h in hits] == [({"user.name": "an"}, 1, ["1"])]
+    assert [h.group for h in c.advance(200)] == [{"user.name": "binh"}]
+    assert c.flush() == [] and c.stats()["keys"] == 0
+
+
+def test_flush_also_closes_windows_a_closing_window_opens_further_up_a_chain() -> None:
+    inner = spec(id="inner", bounds=(("lt", 2),), group_by=("host.name",))
+    outer = spec(id="outer", rules=(frozenset({"inner"}),), bounds=(("eq", 1),), group_by=("host.name",))
+    c = Correlator([inner, outer])
+    assert c.feed({"a"}, ev(1, **{"host.name": "h"}), T0) == []
+    hits = c.flush()
+    assert [(h.spec.id, h.group) for h in hits] == [("inner", {"host.name": "h"}), ("outer", {"host.name": "h"})]
+    assert c.stats()["keys"] == 0

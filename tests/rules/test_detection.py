@@ -106,3 +106,68 @@ def test_dedup_key_is_rule_and_host_for_single_events() -> None:
     assert [a["canh"]["event_ids"][0] for a in out] == ["a", "b", "d"]  # d is past the 5 min window
     assert list(updates.values()) == [{"canh.suppressed": 1, "event.end": "2026-11-21T10:02:00.000Z"}]
     assert out[0]["canh"]["dedup_key"].endswith("host=h1")
+
+
+LOGIN = sigma(
+    "  sel:\n    event.action: ssh_login\n    event.outcome: success\n  condition: sel",
+    logsource="product: linux\n  service: sshd",
+).replace("status: test", "status: test\nname: t_login")
+FEW_LOGINS = (
+    "title: Few logins\nid: 5a1d7c2e-1111-4000-8000-0000000000d1\nname: t_few\nstatus: test\n"
+    "author: Canh tests\nlevel: low\ncorrelation:\n  type: event_count\n  rules: [t_login]\n"
+    "  group-by: [user.name]\n  timespan: 1h\n  condition:\n    lt: 3\n"
+)
+
+
+def test_a_window_closed_correlation_fires_at_the_end_of_canh_ingest(home: Path, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from canh.cli import cli
+
+    rdir = tmp_path / "rules"
+    rdir.mkdir()
+    (rdir / "few.yml").write_text(LOGIN + "---\n" + FEW_LOGINS, encoding="utf-8")
+    (home / "canh.yml").write_text(f"rules:\n  paths: [{rdir}]\n  include_pack: false\n", encoding="utf-8")
+    log = tmp_path / "auth.log"
+    log.write_text(ACCEPTED, encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--home", str(home), "--lang", "en", "ingest", str(log), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.splitlines()[-1])["alerts"] == 1  # one login, lt 3: fires when input ends
+    res = runner.invoke(cli, ["--home", str(home), "alerts", "list", "--since", "3650d", "--json"])
+    (alert,) = [json.loads(line) for line in res.output.splitlines()]
+    assert alert["rule"]["name"] == "Few logins" and alert["canh"]["group"] == {"user.name": "deploy"}
+    assert alert["user"] == {"name": "deploy"} and alert["canh"]["value"] == 1
+
+
+def test_a_quiet_live_stream_closes_its_windows_on_the_runners_tick(tmp_path: Path, store: Store) -> None:
+    from canh.collectors.registry import LineContext
+    from canh.collectors.runner import Runner
+    from canh.collectors.syslog import SyslogParser
+
+    rdir = tmp_path / "rules"
+    rdir.mkdir()
+    (rdir / "few.yml").write_text(LOGIN + "---\n" + FEW_LOGINS, encoding="utf-8")
+    clock = ManualClock("2026-11-21T03:01:00Z")
+    cfg = RulesConfig(paths=[str(rdir)], include_pack=False, allowed_lateness="5m", suppress="0s")
+    hooks = hooks_for_store(store, clock.now, cfg)
+    runner = Runner(store, [], hooks=hooks)
+    event = SyslogParser().parse(ACCEPTED.strip(), LineContext(source="auth.log", position=0))
+    assert event is not None
+    runner.emit([event], None)
+    runner.tick()
+    clock.advance("1h")
+    runner.tick()  # 1 h idle: the window (1 h) is over but not the allowed lateness (5 min)
+    store.refresh()
+    assert store.count("alerts") == 0
+    clock.advance("6m")
+    runner.tick()
+    store.refresh()
+    (alert,) = store.search("alerts", "*")
+    assert alert["rule"]["name"] == "Few logins" and alert["canh"]["events_count"] == 1
+    clock.advance("1h")
+    runner.tick()  # closed once: nothing more
+    store.refresh()
+    assert store.count("alerts") == 1
