@@ -185,31 +185,56 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
     ctx.out.print(t("rules.listed", n=len(rows)))
 
 
-def _find_rule(ctx: Ctx, ref: str) -> Any:
-    """A rule by file path, id, name or exact title (searched in the configured set)."""
+def _select(ctx: Ctx, ref: str) -> list[Any]:
+    """What RULE names: every rule and correlation of a file, or the one rule or correlation with
+    that id, name, exact title or unique id prefix (searched in the configured set)."""
     from canh.rules.loader import load_paths
 
     path = Path(ref)
     if path.is_file():
         loaded = load_paths([path])
         if loaded.problems:
+            # A correlation may reference rules of other files: resolve it among the configured ones.
+            cfg = ctx.runtime.config.rules
+            from canh.rules.loader import PACK_DIR
+
+            roots = [*([PACK_DIR] if cfg.include_pack else []), *(Path(p).expanduser() for p in cfg.paths)]
+            wider = load_paths([*roots, path])
+            mine = [p for p in wider.problems if Path(p.path).resolve() == path.resolve()]
+            if not mine:
+                loaded = wider
+            else:
+                loaded.problems = mine
+        if loaded.problems:
             p = loaded.problems[0]
             raise RuleError("rules.invalid", where=p.where, reason=p.reason)
-        if not loaded.rules:
+        here = path.resolve()
+        items = [
+            r
+            for r in _in_file_order([*loaded.rules, *loaded.correlations])
+            if r.source and Path(r.source.path).resolve() == here
+        ]
+        if not items:
             raise RuleError("rules.not_found", ref=ref)
-        return loaded.rules[0]
+        return items
     loaded = _load(ctx, ())
-    for r in loaded.rules:
+    every = [*loaded.rules, *loaded.correlations]
+    for r in every:
         if ref in (str(r.id), r.name, r.title):
-            return r
+            return [r]
     # A unique id prefix, as `canh rules list` shows ids (and as git takes commit prefixes).
     if len(ref) >= _MIN_PREFIX:
-        hits = [r for r in loaded.rules if str(r.id).startswith(ref.lower())]
+        hits = [r for r in every if str(r.id).startswith(ref.lower())]
         if len(hits) == 1:
-            return hits[0]
+            return hits
         if hits:
             raise RuleError("rules.ambiguous", ref=ref, n=len(hits), ids=", ".join(str(r.id) for r in hits[:5]))
     raise RuleError("rules.not_found", ref=ref)
+
+
+def _in_file_order(items: list[Any]) -> list[Any]:
+    """Rules and correlations of a file in the order the file has them."""
+    return sorted(items, key=lambda r: (str(r.source.path) if r.source else "", getattr(r.source, "line", 0) or 0))
 
 
 _MIN_PREFIX = 6
@@ -223,26 +248,28 @@ _SHOWN_ID = 8
 )
 @pass_ctx
 def convert_cmd(ctx: Ctx, rule: str, target: str) -> None:
-    """Convert RULE (a file, id or title) to an Elasticsearch query with Canh's field mapping."""
-    from sigma.collection import SigmaCollection
-    from sigma.exceptions import SigmaError
+    """Convert RULE (a file, id or title: every rule and correlation it names) to Elasticsearch
+    queries with Canh's field mapping; a correlation with no single query says why in one line."""
+    from canh.rules.convert import convert
 
-    from canh.rules.pipelines import canh_pipeline
-
-    sigma_rule = _find_rule(ctx, rule)
-    if target == "lucene":
-        from sigma.backends.elasticsearch import LuceneBackend as Backend
-    elif target == "eql":
-        from sigma.backends.elasticsearch import EqlBackend as Backend  # type: ignore[assignment]
-    else:
-        from sigma.backends.elasticsearch import ESQLBackend as Backend  # type: ignore[assignment]
-    backend = Backend(canh_pipeline(_placeholders(ctx)))
-    try:
-        queries = backend.convert(SigmaCollection([sigma_rule]))
-    except SigmaError as err:
-        raise RuleError("rules.convert_failed", where=rule, reason=str(err)) from err
-    for q in queries:
-        click.echo(q)
+    items = _select(ctx, rule)
+    results = convert(items, target, _placeholders(ctx))
+    printed = 0
+    for res in results:
+        # Queries go to stdout (to pipe into Elasticsearch); what they are and why one is missing to stderr.
+        if len(results) > 1 and res.queries:
+            ctx.err.print(t("rules.convert_header", title=res.title, kind=res.kind), markup=False)
+        if res.reason is not None:
+            ctx.err.print(
+                t("rules.convert_none", title=res.title, kind=res.kind, target=target, reason=res.reason),
+                markup=False,
+            )
+        for q in res.queries:
+            click.echo(q)
+            printed += 1
+    if not printed:
+        reasons = "; ".join(r.reason for r in results if r.reason) or target
+        raise RuleError("rules.convert_failed", where=rule, reason=reasons)
 
 
 @rules_group.command("backtest")
@@ -251,49 +278,65 @@ def convert_cmd(ctx: Ctx, rule: str, target: str) -> None:
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(1, 1_000_000), help="Matches shown."
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON matching event per line.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON matching event (or correlation hit) per line.")
 @pass_ctx
 def backtest_cmd(ctx: Ctx, rule: str, since: str, limit: int, as_json: bool) -> None:
-    """Run RULE over the stored events of the period and list the events it matches."""
-    from canh.rules.engine import Engine, compile_rules
+    """Run RULE (a rule, a correlation, or every one of a file) over the stored events of the period,
+    in time order, and list the events it matches and the correlation hits it raises."""
+    from canh.rules.backtest import Backtest
 
-    sigma_rule = _find_rule(ctx, rule)
-    compiled, bad = compile_rules([sigma_rule], _placeholders(ctx))
-    if bad:
-        raise RuleError("rules.unsupported", where=bad[0].path or rule, reason=bad[0].reason)
-    engine = Engine(compiled)
+    items = _select(ctx, rule)
+    test = Backtest.of(items, _placeholders(ctx), limit=limit)
     rt = ctx.runtime
-    scanned = 0
-    hits: list[dict[str, Any]] = []
-    total = 0
-    for event in rt.store.scan("events", "*", since=parse_since(since, rt.clock)):
-        scanned += 1
-        _, matched = engine.match_rules(event)
-        if matched:
-            total += 1
-            if len(hits) < limit:
-                hits.append(event)
+    test.run(rt.store.scan("events", "*", since=parse_since(since, rt.clock)))
     if as_json:
-        emit_json(hits)
+        emit_json([*test.events, *(h.as_json() for h in test.hits)])
         return
-    cols = [ctx.time_header(), t("col.host"), t("col.source"), t("col.dataset"), t("col.message")]
-    ctx.out.print(
-        table(
-            None,
-            cols,
-            (
+    if test.events or not test.hits:
+        cols = [ctx.time_header(), t("col.host"), t("col.source"), t("col.dataset"), t("col.message")]
+        ctx.out.print(
+            table(
+                None,
+                cols,
                 (
-                    ctx.when(e.get("@timestamp")),
-                    get(e, "host.name"),
-                    get(e, "source.ip"),
-                    get(e, "event.dataset"),
-                    (get(e, "message") or get(e, "event.original") or "")[:160],
-                )
-                for e in hits
-            ),
+                    (
+                        ctx.when(e.get("@timestamp")),
+                        get(e, "host.name"),
+                        get(e, "source.ip"),
+                        get(e, "event.dataset"),
+                        (get(e, "message") or get(e, "event.original") or "")[:160],
+                    )
+                    for e in test.events
+                ),
+            )
         )
-    )
-    ctx.out.print(t("rules.backtest_summary", scanned=scanned, matched=total, rule=compiled[0].title))
+    if test.hits:
+        cols = [ctx.time_header(), t("rules.col_title"), t("rules.col_group"), t("rules.col_value"), t("rules.col_events")]
+        ctx.out.print(
+            table(
+                None,
+                cols,
+                (
+                    (
+                        ctx.when(h.first.isoformat()),
+                        h.title,
+                        ", ".join(f"{k}={v}" for k, v in h.group.items()),
+                        h.value,
+                        h.events,
+                    )
+                    for h in test.hits
+                ),
+            )
+        )
+    if len(test.counts) == 1 and not test.correlations:
+        ((title, n),) = test.counts.items()
+        ctx.out.print(t("rules.backtest_summary", scanned=test.scanned, matched=n, rule=title))
+        return
+    for title, n in test.counts.items():
+        ctx.out.print(t("rules.backtest_rule", rule=title, matched=n), markup=False)
+    for title, n in test.correlations.items():
+        ctx.out.print(t("rules.backtest_correlation", rule=title, hits=n), markup=False)
+    ctx.out.print(t("rules.backtest_scanned", scanned=test.scanned))
 
 
 COMMANDS = [rules_group]

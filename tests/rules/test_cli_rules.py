@@ -112,3 +112,99 @@ def test_unknown_rule_is_a_clear_error(home: Path) -> None:
     res = CliRunner().invoke(cli, ["--home", str(home), "rules", "convert", "no-such-rule"])
     assert isinstance(res.exception, RuleError)
     assert "no-such-rule" in res.exception.render("en")
+
+
+def test_convert_a_correlations_base_rule_by_title_in_every_language(home: Path) -> None:
+    # A base rule that only feeds correlations is marked "no output" by pySigma: asked for, it converts.
+    expected = {
+        "lucene": "event.action:ssh_login AND event.outcome:failure",
+        "eql": 'any where event.action:"ssh_login" and event.outcome:"failure"',
+        "esql": 'from * metadata _id, _index, _version | where event.action=="ssh_login" and event.outcome=="failure"',
+    }
+    for target, query in expected.items():
+        code, out = run(home, "rules", "convert", "SSH failed password", "--to", target)
+        assert code == 0 and out.strip() == query, (target, out)
+
+
+def test_convert_a_file_gives_every_query_and_one_line_per_correlation_without_one(home: Path) -> None:
+    from canh.rules.loader import PACK_DIR
+
+    path = str(PACK_DIR / "linux" / "ssh_brute_force.yml")
+    code, out = run(home, "rules", "convert", path, "--to", "esql")
+    assert code == 0
+    assert out.count("from * metadata") == 3  # two base rules and the event_count correlation
+    assert "stats event_count=count() by timebucket, source.ip\n| where event_count >= 10" in out
+    (why,) = [line for line in out.splitlines() if "no esql query" in line]
+    assert why.startswith("# SSH login succeeded after a brute force") and "correlates another correlation" in why
+    code, out = run(home, "rules", "convert", path, "--to", "lucene")
+    assert code == 0 and "event.action:ssh_login AND event.outcome:success" in out
+    assert sum("no lucene query" in line for line in out.splitlines()) == 2
+    code, out = run(home, "rules", "convert", path, "--to", "eql")
+    assert "sequence by source.ip with maxspan=5m" in out and "with runs=10" in out
+
+
+def test_convert_addresses_a_correlation_by_id_and_says_why_when_it_cannot(home: Path) -> None:
+    from canh.errors import RuleError
+
+    code, out = run(home, "rules", "convert", "bd32a218-0561-5b1c-8e69-94b0296f8f74", "--to", "esql")
+    assert code == 0 and "where event_count >= 10" in out
+    # value_count: pySigma's EQL would join on the counted field (N equal values, not N distinct)
+    res = CliRunner().invoke(
+        cli, ["--home", str(home), "rules", "convert", "SSH password spray or user enumeration from one source",
+              "--to", "eql"],
+    )  # fmt: skip
+    assert isinstance(res.exception, RuleError) and "event_count of one rule" in res.exception.render("en")
+
+
+SSH_FAIL = "Nov 21 10:00:{s:02d} bastion-01 sshd[1{s:03d}]: Failed password for root from 203.0.113.9 port 4{s:04d} ssh2\n"
+
+
+def test_backtest_a_file_runs_its_correlations_in_time_order(home: Path, tmp_path: Path) -> None:
+    from canh.rules.loader import PACK_DIR
+
+    log = tmp_path / "auth.log"
+    log.write_text("".join(SSH_FAIL.format(s=s) for s in range(12)), encoding="utf-8")
+    assert run(home, "ingest", str(log))[0] == 0
+    path = str(PACK_DIR / "linux" / "ssh_brute_force.yml")
+    code, out = run(home, "rules", "backtest", path, "--since", "3650d")
+    assert code == 0
+    assert "'SSH failed password': 12 event(s) matched" in out
+    assert "'SSH brute force from one source': 1 correlation hit(s)" in out
+    assert "'SSH login succeeded after a brute force from the same source': 0 correlation hit(s)" in out
+    code, out = run(home, "rules", "backtest", "SSH brute force from one source", "--since", "3650d", "--json")
+    (hit,) = [json.loads(line) for line in out.splitlines()]
+    assert hit["group"] == {"source.ip": "203.0.113.9"} and hit["events_count"] == 10
+
+
+def test_backtest_closes_windows_at_the_end_of_the_period(home: Path, tmp_path: Path) -> None:
+    rule = RULE.replace("status: test", "status: test\nname: t_fail").replace("  filter:\n    source.ip|cidr: 10.0.0.0/8\n", "").replace("sel and not filter", "sel")
+    corr = (
+        "title: Few failures\nid: 5a1d7c2e-1111-4000-8000-0000000000e1\nstatus: test\nlevel: low\n"
+        "correlation:\n  type: event_count\n  rules: [t_fail]\n  group-by: [source.ip]\n  timespan: 1h\n"
+        "  condition:\n    lt: 3\n"
+    )
+    (tmp_path / "few.yml").write_text(rule + "---\n" + corr, encoding="utf-8")
+    log = tmp_path / "auth.log"
+    log.write_text(SSH_FAIL.format(s=1), encoding="utf-8")
+    assert run(home, "ingest", str(log))[0] == 0
+    code, out = run(home, "rules", "backtest", "--since", "3650d", str(tmp_path / "few.yml"), "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["value"] for r in rows if "correlation" in r] == [1]
+
+
+def test_rule_test_cases_close_their_windows_at_the_end_of_the_case(home: Path, tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    d.mkdir()
+    rule = RULE.replace("status: test", "status: test\nname: t_fail").replace("sel and not filter", "sel")
+    corr = (
+        "title: Few failures\nid: 5a1d7c2e-1111-4000-8000-0000000000e2\nstatus: test\nlevel: low\n"
+        "correlation:\n  type: event_count\n  rules: [t_fail]\n  group-by: [source.ip]\n  timespan: 1h\n"
+        "  condition:\n    lt: 3\n"
+    )
+    (d / "few.yml").write_text(rule + "---\n" + corr, encoding="utf-8")
+    one = {**EVENT, "event.outcome": "failure", "source.ip": "203.0.113.5"}
+    cases = {"match": [[one]], "no_match": [[one, one, one]]}
+    (d / "few.tests.yml").write_text(json.dumps(cases), encoding="utf-8")
+    code, out = run(home, "rules", "test", str(d))
+    assert code == 0 and "PASS" in out, out
