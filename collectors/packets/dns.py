@@ -68,37 +68,37 @@ MAX_RECORDS = 64
 
 
 def _name(msg: bytes, pos: int) -> tuple[str, int]:
-    """(dotted name, position after it); raises ValueError on a bad or looping name."""
+    """(dotted name, position after it); raises ValueError (or IndexError) on a bad or looping name."""
     labels: list[bytes] = []
     end = -1
     jumps = 0
     n = len(msg)
     while True:
-        if pos >= n:
-            raise ValueError("name past end")
-        length = msg[pos]
-        if length == 0:
-            pos += 1
-            break
-        if length >= 0xC0:
+        length = msg[pos]  # IndexError past the end: parse() treats it as a bad name
+        if length < 0x40:
+            if not length:
+                pos += 1
+                break
+            nxt = pos + 1 + length
+            if nxt > n:
+                raise ValueError("label past end")
+            labels.append(msg[pos + 1 : nxt])
+            pos = nxt
+        elif length >= 0xC0:
             if pos + 1 >= n:
                 raise ValueError("pointer past end")
             if end < 0:
                 end = pos + 2
             pos = ((length & 0x3F) << 8) | msg[pos + 1]
             jumps += 1
-            if jumps > 32:
+            if jumps > 32 or len(labels) > 128:
                 raise ValueError("pointer loop")
-            continue
-        if length & 0xC0:
+        else:
             raise ValueError("bad label")
-        nxt = pos + 1 + length
-        if nxt > n:
-            raise ValueError("label past end")
-        labels.append(msg[pos + 1 : nxt])
-        pos = nxt
-        if len(labels) > 128:
-            raise ValueError("too many labels")
+    # A name has at most 127 labels. Counted at each pointer and at the end only: between pointers
+    # the walk cannot pass the message's end.
+    if len(labels) > 128:
+        raise ValueError("too many labels")
     # One decode for the whole name: backslashreplace works byte by byte, so this equals decoding
     # each label and joining them with dots.
     return b".".join(labels).decode("ascii", "backslashreplace"), (end if end >= 0 else pos)
