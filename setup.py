@@ -1,9 +1,11 @@
 """Maps the top-level folders into the one import root `canh` (package list and dirs live here
-because setuptools cannot derive nested packages of remapped folders from pyproject alone)."""
+because setuptools cannot derive nested packages of remapped folders from pyproject alone), and
+builds the native EVTX reader (native/evtx, Rust) when cargo is there."""
 
 from pathlib import Path
 
 from setuptools import setup
+from setuptools_rust import Binding, RustExtension
 
 ROOTS = {
     "canh": "canh",
@@ -44,5 +46,18 @@ def _packages() -> tuple[list[str], dict[str, str]]:
     return names, dirs
 
 
+# Optional: without cargo Canh installs all the same and reads EVTX with the Python mapping.
+# debug=False: an editable install (`pip install -e .`) would otherwise build unoptimised code.
+NATIVE = [
+    RustExtension(
+        "canh.collectors._evtx_native",
+        path="native/evtx/Cargo.toml",
+        binding=Binding.PyO3,
+        optional=True,
+        debug=False,
+        args=["--locked"],
+    )
+]
+
 PACKAGES, PACKAGE_DIR = _packages()
-setup(packages=PACKAGES, package_dir=PACKAGE_DIR)
+setup(packages=PACKAGES, package_dir=PACKAGE_DIR, rust_extensions=NATIVE, zip_safe=False)

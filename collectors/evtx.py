@@ -2,7 +2,10 @@
 
 ``EvtxReader`` streams records (the parser reads chunk by chunk, never the whole file); each one is
 decoded from the parser's JSON and mapped by :mod:`canh.collectors.winlog`. A damaged chunk or record
-becomes a :class:`ReadProblem` and reading goes on with the next one.
+becomes a :class:`ReadProblem` and reading goes on with the next one. Where the native reader
+(``canh.collectors._evtx_native``, built from native/evtx) is installed, it parses and maps in one
+step with winlog's tables, and hands the few records it does not map to the same Python mapping;
+``CANH_EVTX_NATIVE=0`` turns it off.
 
 ``EvtxFolderSource`` reads every ``.evtx`` under a folder once, newest record number kept per file in
 a checkpoint committed after the store has the batch; a file that grows (an archive rewritten, a
@@ -22,7 +25,7 @@ from typing import Any, TypeVar
 
 import orjson
 from canh.collectors.registry import LineContext, ReadProblem
-from canh.collectors.winlog import WinRecord, as_text, to_ecs
+from canh.collectors.winlog import WinRecord, _ingested, as_text, native_tables, to_ecs
 
 from canh.errors import ConfigError
 from canh.events import Event
@@ -174,8 +177,7 @@ _CHUNK_ERRORS = (RuntimeError, OSError, ValueError)
 _RECORD_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
 
 
-def _chunk_problem(path: Path, exc: Exception) -> ReadProblem:
-    text = str(exc)
+def _chunk_problem(path: Path, text: str) -> ReadProblem:
     m = _CHUNK_RANGE.search(text)
     where = f"{path}:records {m.group(1)}-{m.group(2)}" if m else str(path)
     return ReadProblem(where, t("collect.evtx_bad_chunk", reason=text[:300]))
@@ -190,7 +192,7 @@ def _scan(path: Path, start_after: int, convert: Callable[[int, str], _T]) -> It
         except StopIteration:
             return
         except _CHUNK_ERRORS as exc:
-            yield _chunk_problem(path, exc)
+            yield _chunk_problem(path, str(exc))
             continue
         rid = int(item["event_record_id"])
         if rid > start_after:
@@ -204,6 +206,49 @@ def iter_records(path: Path, start_after: int = 0) -> Iterator[tuple[int, str] |
 
 def _pair(rid: int, data: str) -> tuple[int, str]:
     return rid, data
+
+
+_NATIVE: list[Any] = []  # [mapper or None], made on first use
+
+
+def native_mapper() -> Any | None:
+    """The native reader's mapper (winlog's tables loaded once), or None: not built, or CANH_EVTX_NATIVE=0."""
+    if os.environ.get("CANH_EVTX_NATIVE") == "0":
+        return None
+    if not _NATIVE:
+        try:
+            from canh.collectors import _evtx_native
+        except ImportError:
+            _NATIVE.append(None)
+        else:
+            _NATIVE.append(_evtx_native.Mapper(native_tables()))
+    return _NATIVE[0]
+
+
+def _native_scan(
+    mapper: Any,
+    path: Path,
+    source: str,
+    host: str | None,
+    ingested: str,
+    convert: Callable[[int, str], Event | ReadProblem],
+) -> Iterator[Event | ReadProblem]:
+    """The native reader's runs of events, its records left to ``convert`` and its damaged chunks."""
+    for item in mapper.read(str(path), source, host, ingested):
+        if item.__class__ is list:
+            yield from item
+        elif item[0] == "record":
+            yield convert(item[1], item[2])
+        else:
+            yield _chunk_problem(path, item[1])
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a path with undecodable bytes: the evtx package's own error, as before
+        return False
+    return True
 
 
 class EvtxReader:
@@ -227,6 +272,10 @@ class EvtxReader:
                 reason = t("collect.evtx_bad_record", reason=str(exc))
                 return ReadProblem(f"{path}:record {rid}", reason, data)
 
+        mapper = native_mapper()
+        # The native reader takes one ingest time per file: a context without one is read as before.
+        if mapper is not None and now and _utf8(str(path)):
+            return _native_scan(mapper, path, source, host, _ingested(now), convert)
         return _scan(path, 0, convert)
 
 
@@ -358,4 +407,6 @@ def build(cfg: Any, runtime: Any) -> EvtxFolderSource:
     return EvtxFolderSource(folder, name=opts.get("name"), state_dir=state_dir, poll=poll)
 
 
-__all__ = ["EvtxFolderSource", "EvtxReader", "build", "iter_records", "map_json_record", "record_from_json"]
+__all__ = [
+    "EvtxFolderSource", "EvtxReader", "build", "iter_records", "map_json_record", "native_mapper", "record_from_json",
+]  # fmt: skip

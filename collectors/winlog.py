@@ -17,7 +17,7 @@ from typing import Any
 
 from canh.collectors.addresses import is_ip
 
-from canh.events import Event, format_ts, new_event, parse_ts, set_field
+from canh.events import ECS_VERSION, Event, format_ts, new_event, parse_ts, set_field
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 _DATASETS = {
@@ -377,6 +377,22 @@ def _plan(channel: str | None, eid: int) -> _Plan:
             _PLANS.clear()
         plan = _PLANS[key] = _Plan(channel, eid)
     return plan
+
+
+def _plan_parts(channel: str | None, eid: int) -> tuple[Any, ...]:
+    plan = _plan(channel, eid)
+    return (plan.dataset, plan.module, plan.kind, plan.sysmon, plan.security, plan.failure, plan.pe,
+            plan.hash_prefix, plan.logon)  # fmt: skip
+
+
+def native_tables() -> dict[str, Any]:
+    """This mapping's tables and decisions, for the native EVTX reader (which keeps no copy of its own)."""
+    return {
+        "always": _ALWAYS, "ints": _INTS, "ips": _IPS, "pe": _PE, "special": list(_SPECIAL), "kind": _KIND,
+        "levels": _LEVELS, "logon_types": _LOGON_TYPES, "ecs_version": ECS_VERSION,
+        # Asked once per distinct value: (channel, event id) plans, Keywords masks, odd numbers and IPv6.
+        "plan": _plan_parts, "keywords": _keywords, "to_int": _int, "to_ip": _ip,
+    }  # fmt: skip
 
 
 def ecs_fields(rec: WinRecord) -> dict[str, Any]:
