@@ -160,7 +160,12 @@ fn data_fields<'a, 'py>(
 ) -> R<()> {
     let mut push = |out: &mut Vec<Field<'a, 'py>>, name: Cow<'a, str>, text: Cow<'a, str>| {
         let (key, rule) = c.name(py, t, &name);
-        let value = py::string(py, &text);
+        // Short values repeat from record to record ("-", "0x0", "%%1833", account names): shared.
+        let value = if text.len() <= 12 {
+            c.text(py, &text)
+        } else {
+            py::string(py, &text)
+        };
         out.push(Field {
             name,
             text,
