@@ -116,6 +116,8 @@ class RulesConfig(Section):
     paths: list[str] = Field(default_factory=list)
     include_pack: bool = True
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
+    placeholder_files: dict[str, str] = Field(default_factory=dict)  # name -> file of values, one a line
+    validators: list[str] | None = None  # pySigma/Canh rule validators for `canh rules check` (None: defaults)
     suppress: str = "10m"
     allowed_lateness: str = "5m"
     stream: bool = True  # detect in canh ingest/collect as events are stored (off: only `canh detect run`)

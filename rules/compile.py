@@ -53,6 +53,10 @@ class Unsupported(Exception):
     """A rule uses something the engine cannot evaluate (with the reason, for the report)."""
 
 
+class MissingPlaceholder(Unsupported):
+    """A rule's ``%placeholder%`` has no values in this deployment's configuration (yet)."""
+
+
 # ---------------------------------------------------------------------------------------- documents
 
 
@@ -306,7 +310,9 @@ def _string_parts(s: SigmaString) -> list[str | SpecialChars]:
     parts: list[str | SpecialChars] = []
     for p in s.s:
         if isinstance(p, Placeholder):
-            raise Unsupported(f"placeholder %{p.name}% has no values (set rules.placeholders in config)")
+            raise MissingPlaceholder(
+                f"placeholder %{p.name}% has no values (set rules.placeholders or rules.placeholder_files in config)"
+            )
         if isinstance(p, str) and parts and isinstance(parts[-1], str):
             parts[-1] += p
         else:

@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from canh.rules.compile import Compiled, Doc, Pred, Unsupported, compile_condition, flatten
+from canh.rules import locate
+from canh.rules.compile import (
+    Compiled,
+    Doc,
+    MissingPlaceholder,
+    Pred,
+    Unsupported,
+    compile_condition,
+    flatten,
+)
 from canh.rules.logsource import EventSource, event_source, nested_route_key, route_key
 from canh.rules.pipelines import canh_pipeline, map_field
 from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity
@@ -127,6 +136,8 @@ class UnsupportedRule:
     path: str | None
     reason: str
     line: int | None = None
+    placeholder: bool = False
+    """Only a placeholder without values: the deployment has not configured it (a warning, not an error)."""
 
     @property
     def where(self) -> str:
@@ -159,8 +170,10 @@ def compile_rules(
             out.append(compile_rule(rule, pipeline, len(out)))
         except Unsupported as err:
             path = str(rule.source.path) if rule.source else None
-            reason = str(err).replace(f" in {path}", "") if path else str(err)
-            bad.append(UnsupportedRule(str(rule.id or ""), rule.title, path, reason, _detection_line(path)))
+            reason = _clean_reason(str(err), path)
+            line = locate.detail_line(path, rule.source.line if rule.source else None, reason, ("detection",))
+            missing = isinstance(err, MissingPlaceholder)
+            bad.append(UnsupportedRule(str(rule.id or ""), rule.title, path, reason, line, missing))
     return out, bad
 
 
@@ -322,16 +335,12 @@ def _hit_match(hit: Any, event: Mapping[str, Any] | None) -> Match:
     return Match(hit.spec, event, hit)
 
 
-def _detection_line(path: str | None) -> int | None:
-    """The line of ``detection:`` in a rule file (where a compile problem is)."""
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    m = re.search(r"^detection\s*:", text, re.M)
-    return text.count("\n", 0, m.start()) + 1 if m else None
+def _clean_reason(reason: str, path: str | None) -> str:
+    """A compile problem without the location pySigma appends (file:line is printed in front)."""
+    if path:
+        for where in (str(Path(path).resolve()), path):
+            reason = reason.replace(f" in {where}", "")
+    return re.sub(r"\s+in rule .*$|\s*\(in .*\)$", "", reason).strip()
 
 
 def _path(rule: Any) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from canh.rules import locate
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
@@ -68,13 +69,6 @@ def iter_rule_files(paths: Iterable[Path | str]) -> Iterator[Path]:
             yield path
 
 
-def _line_of_key(text: str, key: str | None) -> int | None:
-    if not key:
-        return None
-    m = re.search(rf"^{re.escape(key)}\s*:", text, re.M)
-    return text.count("\n", 0, m.start()) + 1 if m else None
-
-
 _KEY_HINTS = (
     ("condition", "detection"),
     ("detection", "detection"),
@@ -94,35 +88,52 @@ _KEY_HINTS = (
 )
 
 
+def _clean(reason: str, path: Path) -> str:
+    """pySigma's message without the location it appends (we print file:line in front)."""
+    reason = re.sub(r"\s+in rule .*$|\s*\(in .*\)$", "", reason)
+    for where in (str(path.resolve()), str(path)):
+        reason = reason.replace(f" in {where}", "")
+    return reason.strip()
+
+
 def _problem(path: Path, text: str, err: Exception, doc_line: int | None = None) -> RuleProblem:
-    """A problem with the best line we can name: YAML marks, pySigma's location, or the offending key."""
+    """A problem with the best line we can name: YAML marks, pySigma's location, the line holding
+    what the message quotes (``source.ip|bogus``, the regex, the undefined detection), or the key."""
     line: int | None = None
     reason = str(err)
     if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
         line = err.problem_mark.line + 1
         reason = f"{err.problem or 'YAML error'}" + (f" ({err.context})" if err.context else "")
-    elif isinstance(err, SigmaError):
+        return RuleProblem(str(path), line, reason)
+    if isinstance(err, SigmaError):
         src = getattr(err, "source", None)
-        if isinstance(src, SigmaRuleLocation) and src.line:
+        reason = _clean(str(err), path)
+        if isinstance(src, SigmaRuleLocation) and src.line and src.line != doc_line:
             line = src.line
-        reason = re.sub(r"\s+in rule .*$|\s*\(in .*\)$", "", str(err))
         if line is None:
             low = type(err).__name__.lower() + " " + reason.lower()
-            for hint, key in _KEY_HINTS:
-                if hint in low:
-                    line = _line_of_key(text, key)
-                    if line:
-                        break
+            keys = [key for hint, key in _KEY_HINTS if hint in low]
+            lines = text.splitlines()
+            lo, hi = locate.doc_span(lines, doc_line or 1)
+            needles = [("|" + t if "modifier" in low else t) for t in locate.tokens(reason)]
+            needles += locate.tokens(reason)
+            line = locate.find_line(lines, lo, hi, needles)
+            for key in keys:
+                if line is not None:
+                    break
+                line = locate.key_line(lines, lo, hi, key)
     return RuleProblem(str(path), line or doc_line, reason.strip() or type(err).__name__)
 
 
 def parse_text(text: str, path: Path, out: LoadedRules) -> list[SigmaRule | SigmaCorrelationRule]:
-    """Parse one file's text; problems go to ``out.problems``, the parsed rules are returned."""
+    """Parse one file's text; problems go to ``out.problems``, the parsed rules are returned (each
+    with its document's first line in ``rule.source.line``)."""
     try:
-        docs = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        raw = list(yaml.load_all(text, Loader=_Loader))
     except yaml.YAMLError as err:
         out.problems.append(_problem(path, text, err))
         return []
+    docs = [d for d in raw if d is not None]
     if not docs:
         out.problems.append(RuleProblem(str(path), None, "no YAML document in the file"))
         return []
@@ -138,14 +149,21 @@ def parse_text(text: str, path: Path, out: LoadedRules) -> list[SigmaRule | Sigm
     except Exception as err:  # pySigma raises plain errors on some malformed shapes
         out.problems.append(RuleProblem(str(path), 1, f"{type(err).__name__}: {err}"))
         return []
+    # One rule per document unless the file uses the old `action:` collection directives.
+    starts = locate.doc_starts(text, raw) if len(coll.rules) == len(docs) else []
     good: list[SigmaRule | SigmaCorrelationRule] = []
-    for rule in coll.rules:
+    reported = False
+    for i, rule in enumerate(coll.rules):
+        start = starts[i] if starts else 1
         if rule.errors:
-            out.problems.extend(_problem(path, text, e, 1) for e in rule.errors[:1])
+            out.problems.extend(_problem(path, text, e, start) for e in rule.errors[:1])
+            reported = True
             continue
         if isinstance(rule, SigmaRule | SigmaCorrelationRule):
+            if starts:
+                rule.source = SigmaRuleLocation(path, line=start)
             good.append(rule)
-    if coll.errors and not good:
+    if coll.errors and not good and not reported:  # an error no rule carries (the file as a whole)
         out.problems.extend(_problem(path, text, e, 1) for e in coll.errors[:1])
     return good
 

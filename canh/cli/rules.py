@@ -48,36 +48,64 @@ def rules_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON problem per line.")
 @pass_ctx
 def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
-    """Parse and compile rules; print each problem with file:line and the reason (exit 1 on any)."""
+    """Parse, validate and compile rules; print each problem and warning with file:line and the
+    reason (exit 1 on any problem; warnings alone leave it 0)."""
     from canh.rules.engine import Engine
+    from canh.rules.fieldcheck import unknown_fields
+    from canh.rules.validate import validate
 
     loaded = _load(ctx, paths)
+    issues = validate([*loaded.rules, *loaded.correlations], ctx.runtime.config.rules.validators)
+    fields = [w for r in loaded.rules for w in unknown_fields(r)]  # before compiling: it maps fields in place
     compiled, unsupported = _compile(ctx, loaded)
     corr_problems: list[Any] = []
     if loaded.correlations:
-        try:
-            corr_problems = Engine(compiled, loaded.correlations).correlation_problems
-        except ImportError:
-            corr_problems = []
-    rows = [{"where": p.where, "reason": p.reason, "kind": "parse"} for p in loaded.problems]
-    rows += [{"where": u.where, "reason": u.reason, "kind": "unsupported"} for u in unsupported]
-    rows += [{"where": u.path or u.id, "reason": u.reason, "kind": "correlation"} for u in corr_problems]
+        corr_problems = Engine(compiled, loaded.correlations).correlation_problems
+    rows = [{"where": p.where, "reason": p.reason, "kind": "parse", "error": True} for p in loaded.problems]
+    rows += [
+        {"where": u.where, "reason": u.reason, "kind": "placeholder" if u.placeholder else "unsupported",
+         "error": not u.placeholder}
+        for u in unsupported
+    ]  # fmt: skip
+    rows += [{"where": u.path or u.id, "reason": u.reason, "kind": "correlation", "error": True} for u in corr_problems]
+    rows += [
+        {"where": i.where, "reason": f"[{i.validator}] {i.message}", "kind": "validator", "error": i.is_error,
+         "validator": i.validator, "severity": i.severity}
+        for i in issues
+    ]  # fmt: skip
+    rows += [
+        {"where": w.where, "reason": w.message, "kind": "field", "error": False, "field": w.field}
+        for w in fields
+    ]
+    rows.sort(key=_row_order)
+    errors = sum(1 for r in rows if r["error"])
     if as_json:
         emit_json(rows)
     else:
         for row in rows:
-            ctx.out.print(t("rules.problem", where=row["where"], reason=row["reason"]), markup=False)
+            key = "rules.problem" if row["error"] else "rules.warning"
+            ctx.out.print(t(key, where=row["where"], reason=row["reason"]), markup=False)
         ctx.out.print(
             t(
                 "rules.check_summary",
                 files=loaded.files,
                 rules=len(compiled),
                 correlations=len(loaded.correlations),
-                problems=len(rows),
+                problems=errors,
+                warnings=len(rows) - errors,
             )
         )
-    if rows:
+    if errors:
         sys.exit(1)
+
+
+def _row_order(row: dict[str, Any]) -> tuple[str, int, str]:
+    """Problems by file and line (``path:12`` sorts as a number), so one file's lines read together."""
+    where = str(row["where"])
+    path, _, line = where.rpartition(":")
+    if line.isdigit():
+        return path, int(line), row["reason"]
+    return where, 0, row["reason"]
 
 
 @rules_group.command("test")

@@ -27,13 +27,29 @@ def test_bad_files_are_reported_and_good_ones_load(tmp_path: Path) -> None:
     assert set(where) == {"broken_yaml.yml", "bad_modifier.yml"}
     assert where["broken_yaml.yml"].line == 4  # libyaml's mark: where the flow sequence breaks
     assert "nosuchmod" in where["bad_modifier.yml"].reason
-    detection_line = GOOD.splitlines().index("detection:") + 1
-    assert where["bad_modifier.yml"].where.endswith(f"bad_modifier.yml:{detection_line}")
-    # the condition is parsed when the rule is compiled: reported then, with the detection's line
+    # the line of the offending key, not of `detection:`
+    key_line = GOOD.splitlines().index("    user.name: root") + 1
+    assert where["bad_modifier.yml"].where.endswith(f"bad_modifier.yml:{key_line}")
+    assert [p.reason for p in loaded.problems].count(where["bad_modifier.yml"].reason) == 1  # once, not twice
+    assert str(tmp_path) not in where["bad_modifier.yml"].reason
+    # the condition is parsed when the rule is compiled: reported then, at the condition's line
     compiled, bad = compile_rules(loaded.rules)
     assert [Path(r.path or "").name for r in compiled] == ["good.yml"]
     assert len(bad) == 1 and "missing_sel" in bad[0].reason and str(tmp_path) not in bad[0].reason
-    assert bad[0].where.endswith(f"bad_condition.yml:{detection_line}")
+    condition_line = GOOD.splitlines().index("  condition: sel") + 1
+    assert bad[0].where.endswith(f"bad_condition.yml:{condition_line}")
+
+
+def test_problems_in_a_multi_document_file_point_into_their_own_document(tmp_path: Path) -> None:
+    second = GOOD.replace("5a1d7c2e-1111-4000-8000-000000000001", "5a1d7c2e-1111-4000-8000-000000000002")
+    bad = second.replace("user.name: root", "user.name|re: '(unclosed'")
+    text = "# two rules\n---\n" + GOOD + "---\n" + bad
+    (tmp_path / "two.yml").write_text(text, encoding="utf-8")
+    loaded = load_paths([tmp_path])
+    (problem,) = loaded.problems
+    assert problem.line == text.splitlines().index("    user.name|re: '(unclosed'") + 1
+    (rule,) = loaded.rules
+    assert rule.source is not None and rule.source.line == 3  # its document starts after the `---`
 
 
 def test_tests_files_are_not_rules(tmp_path: Path) -> None:
