@@ -461,14 +461,17 @@ class EventFactory:
         return event
 
     def dhcp(self, r: tuple, ts: float, index: int, dhcp: dict[str, Any], flow: Flow | None) -> Event:
-        """A DHCP message; an ``ack`` is a lease (assigned address, client MAC, host name)."""
+        """A DHCPv4 or DHCPv6 message; an ``ack`` (v4) or a ``reply`` with an address (v6) is a lease."""
         mtype = dhcp.get("message_type", "bootp")
-        message = f"DHCP {mtype} {dhcp.get('client_mac', '')} {dhcp.get('assigned_ip', '')} {dhcp.get('hostname', '')}"
+        v6 = len(r[1]) == 16
+        name = "DHCPv6" if v6 else "DHCP"
+        client = dhcp.get("client_mac") or dhcp.get("client_duid", "")
+        message = f"{name} {mtype} {client} {dhcp.get('assigned_ip', '')} {dhcp.get('hostname', '')}"
         event = self._base(ts, "network.dhcp", index, 1, message.strip())
-        ev = self._envelope(event, r, flow, f"dhcp_{mtype}", "dhcp")
+        ev = self._envelope(event, r, flow, f"{name.lower()}_{mtype}", name.lower())
         set_field(event, "dhcp", dhcp)
         related: dict[str, Any] = {}
-        if mtype == "ack" and "assigned_ip" in dhcp:
+        if mtype == ("reply" if v6 else "ack") and "assigned_ip" in dhcp:
             ev["type"] = ["protocol", "allowed"]
             related["ip"] = [dhcp["assigned_ip"]]
         if dhcp.get("hostname"):
@@ -492,8 +495,20 @@ class EventFactory:
         set_field(event, "icmp", {"type": itype, "code": code, "type_name": name})
         return event
 
-    def arp(self, r: tuple, ts: float, index: int, previous: bytes | None) -> Event:
-        """An ARP request/reply, or (``previous`` given) the detector's finding that an IP changed MAC."""
+    def arp(
+        self,
+        r: tuple,
+        ts: float,
+        index: int,
+        previous: bytes | None,
+        *,
+        indicators: tuple[str, ...] = (),
+        moved_from: bytes | None = None,
+        claimed: list[bytes] | None = None,
+        gateway: bytes | None = None,
+    ) -> Event:
+        """An ARP request/reply (with the detector's ``indicators`` about its sender, see
+        docs/packets.md), or (``previous`` given) the separate finding that an IP changed MAC."""
         _, vlan, op, sha, spa, tha, tpa = r
         sender_ip, target_ip = ip_text(spa), ip_text(tpa)
         op_name = {1: "request", 2: "reply"}.get(op, str(op))
@@ -504,13 +519,23 @@ class EventFactory:
                 if op == 2
                 else f"ARP {op_name} who-has {target_ip} tell {sender_ip}"
             )
+            if indicators:
+                message += f" [{', '.join(indicators)}]"
             event = self._base(ts, "network.arp", index, 1, message)
             fields: dict[str, Any] = {
                 "event.kind": "event",
                 "event.category": ["network"],
-                "event.type": ["protocol"],
+                "event.type": ["protocol", "indicator"] if indicators else ["protocol"],
                 "event.action": f"arp_{op_name}",
             }
+            if indicators:
+                fields["arp.indicators"] = list(indicators)
+                if moved_from is not None:
+                    fields["arp.previous_mac"] = mac_text(moved_from)
+                if claimed and len(claimed) > 1:
+                    fields["arp.sender_ips"] = [ip_text(ip) for ip in claimed]
+                if gateway is not None:
+                    fields["arp.gateway_ip"] = ip_text(gateway)
         else:
             message = f"ARP: {sender_ip} moved from {mac_text(previous)} to {mac_text(sha)}"
             event = self._base(ts, "network.arp", index, 2, message)
@@ -536,4 +561,39 @@ class EventFactory:
             }
         )
         put(event, fields)
+        return event
+
+    def nd_change(
+        self, r: tuple, ts: float, index: int, target: bytes, mac: bytes, previous: bytes, override: bool
+    ) -> Event:
+        """The Neighbour Discovery detector's finding: an IPv6 address advertised at a new MAC."""
+        target_ip = ip_text(target)
+        message = f"NDP: {target_ip} moved from {mac_text(previous)} to {mac_text(mac)}"
+        event = self._base(ts, "network.icmp", index, 2, message)
+        vlan = r[5]
+        put(
+            event,
+            {
+                "event.kind": "alert",
+                "event.category": ["network"],
+                "event.type": ["change", "indicator"],
+                "event.action": "nd_mac_change",
+                "tags": ["nd_mac_change"],
+                "network.transport": "ipv6-icmp",
+                "network.iana_number": "58",
+                "network.type": "ipv6",
+                "network.protocol": "icmpv6",
+                "network.vlan.id": str(vlan) if vlan else None,
+                "source.ip": ip_text(r[1]),
+                "destination.ip": ip_text(r[2]),
+                "icmp.type": r[3],
+                "icmp.code": r[4],
+                "icmp.type_name": ICMP6_TYPES[136],
+                "nd.target_ip": target_ip,
+                "nd.target_mac": mac_text(mac),
+                "nd.previous_mac": mac_text(previous),
+                "nd.override": override,
+                "nd.indicators": ["mac_change"],
+            },
+        )
         return event

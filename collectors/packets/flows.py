@@ -10,6 +10,7 @@ lazily when its turn comes), and eviction at ``max_flows`` takes the flow idle t
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ from canh.collectors.packets.capfile import MAX_RECORD, Block, as_blocks
 from canh.collectors.packets.community_id import hashed, icmp_ports, is_one_way
 from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, decode
 from canh.collectors.packets.ecs import EventFactory
+from canh.collectors.packets.neighbours import Neighbours, gateway_like
 from canh.collectors.registry import ReadProblem
 
 from canh.events import Event
@@ -84,7 +86,8 @@ PORT_PROTOCOLS = {
     4500: "ipsec",
 }
 DNS_PORTS = frozenset({53, 5353, 5355})
-_WATCHED_UDP = DNS_PORTS | {67}  # UDP flows whose payloads go to an application parser
+DHCP6_PORTS = frozenset({546, 547})
+_WATCHED_UDP = DNS_PORTS | {67} | DHCP6_PORTS  # UDP flows whose payloads go to an application parser
 _HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
 # IP and TCP/UDP headers of an Ethernet frame in one unpack (from offset 14): version/IHL, lengths,
 # fragment field, protocol, addresses, ports, UDP length, TCP data offset and flags. The TCP fields
@@ -191,8 +194,10 @@ class PacketAnalyzer:
         self.idle_q: deque[Flow] = deque()
         self.close_q: deque[Flow] = deque()
         self.out: list[Event] = []
-        self.arp_macs: dict[bytes, bytes] = {}
-        self.dhcp_names: dict[str, str] = {}
+        self.arp = Neighbours()  # IPv4 address <-> MAC, from ARP senders
+        self.nd = Neighbours()  # IPv6 address <-> MAC, from Neighbour Advertisements
+        self.routers: set[bytes] = set()  # gateways DHCP servers announced (option 3)
+        self.dhcp_names: dict[str, str] = {}  # client MAC (v4) or DUID (v6) -> the host name it gave
         self.stats: dict[str, int] = {
             "packets": 0,
             "bytes": 0,
@@ -408,7 +413,10 @@ class PacketAnalyzer:
                 else:
                     wanted = False
                     if apps and proto in (ICMP, ICMP6):
-                        self._icmp((proto, src, dst, sport, dport, vlan, flags, pstart, end), ts, index, flow)
+                        r = (proto, src, dst, sport, dport, vlan, flags, pstart, end)
+                        if proto == ICMP6 and sport == 136:  # every advertisement, not only a flow's first
+                            self._nd(r, data, ts, index)
+                        self._icmp(r, ts, index, flow)
                         if len(self.out) >= 512:
                             yield self._drain()
                 if wanted:
@@ -651,7 +659,13 @@ class PacketAnalyzer:
             fields = dhcp_parser.parse(payload)
             if fields is not None:
                 flow.app = "dhcp"
-                self._dhcp(fields, r, ts, index, flow)
+                self._dhcp(fields, r, ts, index, flow, "client_mac")
+            return
+        if r[3] in DHCP6_PORTS or r[4] in DHCP6_PORTS:
+            fields = dhcp_parser.parse6(payload)
+            if fields is not None:
+                flow.app = "dhcpv6"
+                self._dhcp(fields, r, ts, index, flow, "client_duid")
             return
         self._dns(payload, r, ts, index, flow)
 
@@ -706,14 +720,23 @@ class PacketAnalyzer:
         else:
             self.out.append(self.ev.http(flow, index, ts, None, fields))
 
-    def _dhcp(self, fields: dict[str, Any], r: tuple, ts: float, index: int, flow: Flow) -> None:
-        mac = fields["client_mac"]
-        if "hostname" in fields:
+    def _dhcp(self, fields: dict[str, Any], r: tuple, ts: float, index: int, flow: Flow, client: str) -> None:
+        """A DHCP message; ``client`` names the field that identifies the client (MAC or DUID)."""
+        who = fields.get(client)
+        if who is None:
+            pass
+        elif "hostname" in fields:
             if len(self.dhcp_names) > 65536:
                 self.dhcp_names.clear()
-            self.dhcp_names[mac] = fields["hostname"]
-        elif mac in self.dhcp_names:
-            fields["hostname"] = self.dhcp_names[mac]
+            self.dhcp_names[who] = fields["hostname"]
+        elif who in self.dhcp_names:
+            fields["hostname"] = self.dhcp_names[who]
+        if (
+            "routers" in fields
+            and fields.get("message_type") in ("offer", "ack")
+            and len(self.routers) < 4096
+        ):
+            self.routers.update(socket.inet_aton(ip) for ip in fields["routers"])
         self.out.append(self.ev.dhcp(r, ts, index, fields, flow))
 
     def _icmp(self, r: tuple, ts: float, index: int, flow: Flow) -> None:
@@ -731,19 +754,61 @@ class PacketAnalyzer:
         self.out.append(self.ev.icmp(r, ts, index, flow))
 
     def _arp(self, r: tuple, ts: float, index: int, frame: bytes) -> None:
+        """An ARP packet's event, with what its sender's claim says (docs/packets.md, ARP indicators)."""
         _, _vlan, _op, sha, spa, _tha, _tpa = r
         previous = None
-        if spa != b"\0\0\0\0":
-            known = self.arp_macs.get(spa)
-            if known is not None and known != sha:
-                previous = known
-            if len(self.arp_macs) > 262144:
-                self.arp_macs.clear()
-            self.arp_macs[spa] = sha
-        self.out.append(self.ev.arp(r, ts, index, None))
+        indicators: list[str] = []
+        claimed: list[bytes] | None = None
+        gateway = None
+        if spa != b"\0\0\0\0":  # an ARP probe claims nothing
+            previous, claimed = self.arp.claim(spa, sha)
+            if previous is not None:
+                indicators.append("mac_change")
+            if len(claimed) > 1:
+                indicators.append("multiple_ips")
+                routers = self.routers
+                gateway = next((ip for ip in claimed if gateway_like(ip, routers)), None)
+                if gateway is not None:
+                    indicators.append("gateway_claim")
+        self.out.append(
+            self.ev.arp(
+                r,
+                ts,
+                index,
+                None,
+                indicators=tuple(indicators),
+                moved_from=previous,
+                claimed=claimed,
+                gateway=gateway,
+            )
+        )
         if previous is not None:
             self.stats["arp_mac_changes"] = self.stats.get("arp_mac_changes", 0) + 1
             self.out.append(self.ev.arp(r, ts, index, previous))
+
+    def _nd(self, r: tuple, data: bytes, ts: float, index: int) -> None:
+        """A Neighbour Advertisement: its target bound to the MAC in its target link-layer option."""
+        start, end = r[7], r[8]  # the message after type, code and checksum: flags, target, options
+        if end - start < 20:
+            return
+        target = data[start + 4 : start + 20]
+        override = bool(data[start] & 0x20)
+        pos = start + 20
+        mac = None
+        while pos + 8 <= end:
+            kind, units = data[pos], data[pos + 1]
+            if not units:
+                return  # a zero length is invalid (RFC 4861): the rest cannot be read
+            if kind == 2 and units == 1:
+                mac = data[pos + 2 : pos + 8]
+                break
+            pos += units * 8
+        if mac is None or target[0] == 0xFF:  # no link-layer address, or a multicast target
+            return
+        previous, _ = self.nd.claim(target, mac)
+        if previous is not None:
+            self.stats["nd_mac_changes"] = self.stats.get("nd_mac_changes", 0) + 1
+            self.out.append(self.ev.nd_change(r, ts, index, target, mac, previous, override))
 
 
 def reason_text(reason: str, **params: Any) -> str:

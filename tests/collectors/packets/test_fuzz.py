@@ -23,6 +23,15 @@ HEADS = {
     "udp67": bytes.fromhex(
         "0200000000020200000000010800450000000000000040110000c0a80001c0a800020044004300000000"
     ),
+    "udp547": bytes.fromhex(
+        "33330001000202000000000186dd60000000000011fffe800000000000000000000000000001"
+        "ff0200000000000000000000000100020222022300000000"
+    ),
+    # an IPv6 Neighbour Advertisement up to its checksum: flags, target and options are the random part
+    "icmp6_na": bytes.fromhex(
+        "33330000000102000000000186dd6000000000003afffe800000000000000000000000000001"
+        "ff020000000000000000000000000001" + "88000000"
+    ),
 }
 
 
@@ -38,6 +47,8 @@ def test_application_parsers_never_raise(data: bytes) -> None:
     http.parse(b"GET " + data)
     dhcp.parse(data)
     dhcp.parse(data[:236].ljust(236, b"\0") + b"\x63\x82\x53\x63" + data[236:])
+    dhcp.parse6(data)
+    dhcp.parse6(b"\x07\x12\x34\x56" + data)
 
 
 @settings(max_examples=600, deadline=None)

@@ -100,6 +100,8 @@ def test_capture_between_two_namespaces(namespaces: tuple[str, str, str, str], t
     assert not [e for e in events if e["event"]["dataset"] == "network.arp"]
     assert stats["read"] >= 9 and stats["errors"] == 0
     assert all(e["event"]["id"] for e in events) and len({e["event"]["id"] for e in events}) == len(events)
+    # Every event names the sensor's side: the interface it was captured on.
+    assert all(e["observer"] == {"type": "sensor", "ingress": {"interface": {"name": va}}} for e in events)
 
 
 @needs_netns
