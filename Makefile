@@ -7,7 +7,10 @@ PYTEST_ARGS ?=
 .PHONY: run test install install-dev deps lint fmt bench clean
 
 # `make run` installs what Canh needs to run; `make test` adds the test and lint tools.
-$(VENV)/.installed: pyproject.toml setup.py
+# The native EVTX reader is built by that install: a change to its sources installs again.
+NATIVE_SRC := native/evtx/Cargo.toml native/evtx/Cargo.lock $(wildcard native/evtx/src/*.rs)
+
+$(VENV)/.installed: pyproject.toml setup.py $(NATIVE_SRC)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	@echo "installing Canh into $(VENV) (log: $(VENV)/pip.log)"
