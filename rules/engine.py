@@ -76,13 +76,13 @@ class EngineRule:
     def techniques(self) -> list[str]:
         return attack_ids(self.tags)
 
-    def selections(self) -> dict[str, Pred]:
-        """One predicate per named detection (for explaining why a test case failed)."""
-        out: dict[str, Pred] = {}
+    def selections(self) -> dict[str, Compiled]:
+        """Each named detection compiled on its own (for explaining why a test case failed)."""
+        out: dict[str, Compiled] = {}
         for name in self.sigma.detection.detections:
             try:
                 parsed = SigmaCondition(name, self.sigma.detection).parsed
-                out[name] = compile_condition(parsed).predicate
+                out[name] = compile_condition(parsed)
             except (SigmaError, Unsupported):
                 continue
         return out

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from canh.rules.compile import Doc
+from canh.rules.compile import Compiled, Doc, Leaf, Node, Not, leaf_pred
 from canh.rules.engine import Engine, EngineRule
 from canh.rules.loader import _Loader, iter_rule_files
 
@@ -92,15 +92,83 @@ def case_events(case: Any, index: int) -> list[dict[str, Any]]:
     return out
 
 
+MAX_ITEMS = 8  # explained items per selection
+MAX_SHOWN = 60  # characters of a value or of a list of values
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def _describe(leaf: Leaf) -> str:
+    """A test as the author wrote it, roughly: ``field|op: values``."""
+    vals = leaf.values
+    if leaf.op in ("re", "wild"):
+        shown = [v.pattern for v in vals]
+    elif leaf.op == "cidr":
+        shown = [str(v) for v in vals]
+    elif leaf.op == "fieldref":
+        shown = [f"field {v}" for v in vals]
+    else:
+        shown = [str(v) for v in vals]
+    op = {"eq": "", "null": "null", "exists": "exists", "cmp": "compare"}.get(leaf.op, leaf.op)
+    name = leaf.field if leaf.field is not None else "keywords"
+    listed = ", ".join(repr(v) for v in shown[:5]) + (f" (+{len(shown) - 5})" if len(shown) > 5 else "")
+    return f"{name}{'|' + op if op else ''}: {_short(listed)}"
+
+
+def _actual(leaf: Leaf, doc: Doc) -> str:
+    if leaf.field is None:
+        return "the event's text"
+    vals = doc.strs(leaf.field)
+    if not vals:
+        return "no such field in the event"
+    return "the event has " + _short(", ".join(repr(v) for v in vals))
+
+
+def _leaves(node: Node) -> list[tuple[Leaf, bool]]:
+    """The leaves of a tree, each with whether it sits under a NOT (its failing means a match)."""
+    out: list[tuple[Leaf, bool]] = []
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        n, neg = stack.pop()
+        if isinstance(n, Leaf):
+            out.append((n, neg))
+        elif isinstance(n, Not):
+            stack.append((n.item, not neg))
+        else:
+            stack.extend((c, neg) for c in reversed(n.items))
+    return out
+
+
+def explain_selection(compiled: Compiled, doc: Doc, held: bool) -> list[str]:
+    """Why a selection did not hold (its items that failed, with the event's value), or, when it
+    held, the items that made it hold."""
+    lines = []
+    for leaf, neg in _leaves(compiled.tree):
+        ok = leaf_pred(leaf)(doc) != neg
+        if ok is held:
+            mark = "matched" if ok else "failed"
+            lines.append(f"{'not ' if neg else ''}{_describe(leaf)} {mark}: {_actual(leaf, doc)}")
+    if len(lines) > MAX_ITEMS:
+        lines = [*lines[:MAX_ITEMS], f"... {len(lines) - MAX_ITEMS} more"]
+    return lines
+
+
 def _explain(rules: Sequence[EngineRule], events: list[dict[str, Any]]) -> list[str]:
+    """Per rule and event: each selection's yes/no, then the items behind each answer (the items
+    that failed for a selection that did not hold, those that matched for one that did)."""
     lines = []
     for rule in rules:
         sels = rule.selections()
+        cond = " | ".join(str(c) for c in rule.sigma.detection.condition)
         for n, ev in enumerate(events):
             doc = Doc(ev)
-            parts = [f"{name}={'yes' if pred(doc) else 'no'}" for name, pred in sels.items()]
-            cond = " | ".join(str(c) for c in rule.sigma.detection.condition)
+            held = {name: c.predicate(doc) for name, c in sels.items()}
+            parts = [f"{name}={'yes' if ok else 'no'}" for name, ok in held.items()]
             lines.append(f"{rule.title} [{cond}] event {n + 1}: " + ", ".join(parts))
+            for name, c in sels.items():
+                lines.extend(f"  {name}: {item}" for item in explain_selection(c, doc, held[name]))
     return lines
 
 

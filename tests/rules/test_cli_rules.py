@@ -208,3 +208,24 @@ def test_rule_test_cases_close_their_windows_at_the_end_of_the_case(home: Path, 
     (d / "few.tests.yml").write_text(json.dumps(cases), encoding="utf-8")
     code, out = run(home, "rules", "test", str(d))
     assert code == 0 and "PASS" in out, out
+
+
+def test_a_failing_case_shows_each_failed_item_with_the_events_value(home: Path, tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "r.yml").write_text(RULE, encoding="utf-8")
+    miss = {k: v for k, v in EVENT.items() if k != "event.action"}
+    cases = {
+        "match": [{**miss, "event.outcome": "success", "source.ip": "203.0.113.5"}],
+        "no_match": [{**EVENT, "event.outcome": "failure", "source.ip": "198.51.100.7"}],
+    }
+    (d / "r.tests.yml").write_text(json.dumps(cases), encoding="utf-8")
+    code, out = run(home, "rules", "test", str(d))
+    assert code == 1
+    lines = [line.strip() for line in out.splitlines()]
+    assert "sel: event.action: 'ssh_login' failed: no such field in the event" in lines
+    assert "sel: event.outcome: 'failure' failed: the event has 'success'" in lines
+    assert "filter: source.ip|cidr: '10.0.0.0/8' failed: the event has '203.0.113.5'" in lines
+    # the false alarm: what matched, and that the filter did not hold for this address
+    assert "sel: event.outcome: 'failure' matched: the event has 'failure'" in lines
+    assert "filter: source.ip|cidr: '10.0.0.0/8' failed: the event has '198.51.100.7'" in lines
