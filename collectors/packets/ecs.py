@@ -469,7 +469,7 @@ class EventFactory:
         message = f"{name} {mtype} {client} {dhcp.get('assigned_ip', '')} {dhcp.get('hostname', '')}"
         event = self._base(ts, "network.dhcp", index, 1, message.strip())
         ev = self._envelope(event, r, flow, f"{name.lower()}_{mtype}", name.lower())
-        set_field(event, "dhcp", dhcp)
+        event["dhcp"] = dhcp
         related: dict[str, Any] = {}
         if mtype == ("reply" if v6 else "ack") and "assigned_ip" in dhcp:
             ev["type"] = ["protocol", "allowed"]
@@ -477,7 +477,7 @@ class EventFactory:
         if dhcp.get("hostname"):
             related["hosts"] = [dhcp["hostname"]]
         if related:
-            set_field(event, "related", related)
+            event["related"] = related
         return event
 
     def icmp(self, r: tuple, ts: float, index: int, flow: Flow | None) -> Event:
@@ -492,7 +492,7 @@ class EventFactory:
             event, (proto, r[1], r[2], None, None), flow, "icmp", "icmp" if proto == ICMP else "icmpv6"
         )
         del event["source"]["port"], event["destination"]["port"]
-        set_field(event, "icmp", {"type": itype, "code": code, "type_name": name})
+        event["icmp"] = {"type": itype, "code": code, "type_name": name}
         return event
 
     def arp(

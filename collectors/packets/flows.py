@@ -329,6 +329,7 @@ class PacketAnalyzer:
                     data = buf
                     base = b
                     vlan = 0
+                    raw = True  # side still holds addresses and ports to unpack
                     flow = by_side.get(side)
                 else:
                     data = buf[b : b + n]
@@ -355,7 +356,14 @@ class PacketAnalyzer:
                                 yield self._drain()
                         continue
                     proto, src, dst, sport, dport, vlan, flags, pstart, end = r
-                    side = flow = None
+                    raw = False
+                    if proto in (ICMP6, ICMP) and not vlan:
+                        # ICMP floods come this way (IPv6 extension headers): by_side by addresses,
+                        # type and code (10 or 34 bytes, never the length of a TCP/UDP side).
+                        side = src + dst + bytes((sport, dport))
+                        flow = by_side.get(side)
+                    else:
+                        side = flow = None
                 if ts > next_sweep:
                     self._sweep(ts)
                     next_sweep = self._next_sweep
@@ -372,7 +380,7 @@ class PacketAnalyzer:
                     # Seen before from this side: one dict lookup on the frame's own bytes.
                     fwd = side == flow.side_f
                 else:
-                    if side is not None:
+                    if raw:
                         src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
                     flow, fwd = self._lookup(
                         proto, src, dst, sport, dport, vlan, flags, ts, index, lt, data, base, n
@@ -416,11 +424,14 @@ class PacketAnalyzer:
                         r = (proto, src, dst, sport, dport, vlan, flags, pstart, end)
                         if proto == ICMP6 and sport == 136:  # every advertisement, not only a flow's first
                             self._nd(r, data, ts, index)
-                        self._icmp(r, ts, index, flow)
+                        if flow.buf is not None and (src, sport, dport) in flow.buf:
+                            stats["icmp_repeats"] = stats.get("icmp_repeats", 0) + 1  # see _icmp
+                        else:
+                            self._icmp(r, ts, index, flow)
                         if len(self.out) >= 512:
                             yield self._drain()
                 if wanted:
-                    if side is not None:
+                    if raw:
                         src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
                     r = (proto, src, dst, sport, dport, vlan, flags, base + pstart, base + end)
                     if proto == TCP:
