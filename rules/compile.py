@@ -107,6 +107,28 @@ def _strings(node: Mapping[str, Any], out: list[str]) -> None:
                     _strings(x, out)
 
 
+def _through_lists(event: Mapping[str, Any], parts: tuple[str, ...]) -> list[Any] | None:
+    """The values at a path that runs through lists of objects (``dns.answers.data`` over
+    ``dns.answers: [{data: ...}, ...]``), as Elasticsearch reads arrays of objects; None if none."""
+    nodes: list[Any] = [event]
+    for part in parts:
+        step: list[Any] = []
+        for node in nodes:
+            if type(node) is dict:
+                got = node.get(part)
+                if type(got) is list:
+                    step.extend(got)
+                elif got is not None:
+                    step.append(got)
+            elif type(node) is list:
+                step.extend(x.get(part) for x in node if type(x) is dict and x.get(part) is not None)
+        nodes = step
+        if not nodes:
+            return None
+    leaves = [n for n in nodes if not (type(n) is dict and n)]
+    return leaves or None
+
+
 def _dotted(event: Mapping[str, Any]) -> bool:
     try:
         return "." in "".join(event)  # one C call for the usual string keys
@@ -156,7 +178,7 @@ class Doc:
         node: Any = self.event
         for part in parts:
             if type(node) is not dict:
-                return None
+                return _through_lists(self.event, parts) if type(node) is list else None
             node = node.get(part)
             if node is None:
                 return None
@@ -223,7 +245,7 @@ class Doc:
             value: Any = self.event
             for part in parts:
                 if type(value) is not dict:
-                    value = None
+                    value = _through_lists(self.event, parts) if type(value) is list else None
                     break
                 value = value.get(part)
                 if value is None:

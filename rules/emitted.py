@@ -18,8 +18,9 @@ from typing import Any
 
 from canh.rules.logsource import event_source
 
-# A route is "dataset|module|process" (the process only for auth.log, where it picks the service).
+# A route is "dataset|module|detail": auth.log's program, or Suricata's event_type (they pick the service).
 Route = str
+_DETAIL = {"system.auth": "process.name", "suricata.eve": "suricata.eve.event_type"}
 DYNAMIC = {"zeek.": "zeek.", "suricata.eve": "suricata.eve."}  # dataset prefix -> field prefix kept whole
 
 
@@ -28,8 +29,10 @@ def route_of(event: Mapping[str, Any]) -> Route:
     from canh.events import get
 
     ds = str(get(event, "event.dataset") or "")
-    pname = get(event, "process.name") if ds == "system.auth" else None
-    return f"{ds}|{get(event, 'event.module') or ''}|{pname or ''}"
+    detail = _DETAIL.get(ds)
+    if detail is not None:
+        detail = get(event, detail)
+    return f"{ds}|{get(event, 'event.module') or ''}|{detail or ''}"
 
 
 def _source(route: Route) -> Any:

@@ -67,6 +67,15 @@ POWERSHELL_CATEGORIES: dict[tuple[str, int], tuple[str, ...]] = {
 }
 
 # event.dataset -> (products, categories, services)
+#
+# A packet-captured HTTP request is what the web server it went to logs (and what a proxy on the way
+# would): web rules (category webserver) and proxy rules both see it, with the same ECS fields as
+# access logs (url.original/path/query, http.request.method, http.response.status_code,
+# user_agent.original). Flows and connection records (captured flows, Zeek conn, Suricata flow) are
+# what a firewall logs of a connection, and what Canh's own flow rules count: category firewall and
+# product network / service flow. DNS from Zeek or Suricata is category dns like captured DNS.
+_FLOW = (("network",), ("firewall", "network_connection"), ("flow",))
+_HTTP = (("network",), ("proxy", "webserver"), ("http",))
 DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "system.auth": (("linux",), (), ("auth",)),
     "syslog": (("linux",), (), ("syslog",)),
@@ -77,18 +86,35 @@ DATASETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = 
     "iptables.log": (("iptables",), ("firewall",), ()),
     "fortinet.firewall": (("fortinet",), ("firewall",), ()),
     "network.dns": (("network",), ("dns",), ("dns",)),
-    "network.http": (("network",), ("proxy",), ("http",)),
-    "network.flow": (("network",), (), ("flow",)),
+    "network.http": _HTTP,
+    "network.flow": _FLOW,
     "network.icmp": (("network",), (), ("icmp",)),
     "network.arp": (("network",), (), ("arp",)),
     "network.tls": (("network",), (), ("tls",)),
     "network.dhcp": (("network",), (), ("dhcp",)),
-    "zeek.dns": (("zeek",), ("dns",), ("dns",)),
-    "suricata.eve": (("suricata",), (), ()),
+    "zeek.conn": _FLOW,
+    "zeek.dns": ((), ("dns",), ("dns",)),
+    "zeek.http": _HTTP,
+    "suricata.eve": ((), (), ()),
 }
 
-# process.name on auth.log lines -> extra service
-AUTH_PROGRAMS = {"sshd": "sshd", "sudo": "sudo", "su": "su", "cron": "cron", "crond": "cron"}
+# Suricata writes every kind of record to one eve.json: its event_type routes it.
+SURICATA_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "flow": _FLOW,
+    "netflow": _FLOW,
+    "dns": ((), ("dns",), ("dns",)),
+    "http": _HTTP,
+}
+
+# process.name on auth.log lines -> extra service (OpenSSH 9.8+ logs logins as sshd-session)
+AUTH_PROGRAMS = {
+    "sshd": "sshd",
+    "sshd-session": "sshd",
+    "sudo": "sudo",
+    "su": "su",
+    "cron": "cron",
+    "crond": "cron",
+}
 
 
 @dataclass(frozen=True)
@@ -124,7 +150,7 @@ def route_key(doc: Any) -> tuple[Any, ...]:
         get("event.module"),
         get("winlog.channel"),
         get("winlog.event_id") or get("event.code"),
-        get("process.name") if ds == "system.auth" else None,
+        get("process.name") if ds == "system.auth" else get("suricata.eve.event_type") if ds == "suricata.eve" else None,
     )
 
 
@@ -138,18 +164,25 @@ def nested_route_key(event: dict[str, Any]) -> tuple[Any, ...]:
     ev = event.get("event")
     winlog = event.get("winlog")
     ds = _leaf(ev, "dataset")
+    if ds == "system.auth":
+        detail = _leaf(event.get("process"), "name")
+    elif ds == "suricata.eve":
+        sur = event.get("suricata")
+        detail = _leaf(sur.get("eve") if type(sur) is dict else None, "event_type")
+    else:
+        detail = None
     return (
         ds,
         _leaf(ev, "module"),
         _leaf(winlog, "channel"),
         _leaf(winlog, "event_id") or _leaf(ev, "code"),
-        _leaf(event.get("process"), "name") if ds == "system.auth" else None,
+        detail,
     )
 
 
 def event_source(key: tuple[Any, ...]) -> EventSource:
     """The log sources of an event, from its :func:`route_key`."""
-    dataset, module, channel, code, pname = key
+    dataset, module, channel, code, pname = key  # pname: auth.log's program, or Suricata's event_type
     products: set[str] = set()
     categories: set[str] = set()
     services: set[str] = set()
@@ -161,13 +194,20 @@ def event_source(key: tuple[Any, ...]) -> EventSource:
         products.update(p)
         categories.update(c)
         services.update(s)
-    elif ds.startswith("zeek."):
+    if ds.startswith("zeek."):  # product zeek, service the log's name (conn, dns, http, ssl...)
         products.add("zeek")
         services.add(ds[5:])
     if ds == "system.auth" and pname:
         svc = AUTH_PROGRAMS.get(str(_first(pname)).lower())
         if svc:
             services.add(svc)
+    elif ds == "suricata.eve" and pname:
+        etype = str(pname).lower()
+        services.add(etype)
+        p, c, s = SURICATA_TYPES.get(etype, ((), (), ()))
+        products.update(p)
+        categories.update(c)
+        services.update(s)
     if channel or ds.startswith("windows."):
         products.add("windows")
         ch = str(channel or "").lower()

@@ -14,8 +14,11 @@ which keeps every SigmaHQ rule's meaning exact on both paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.conditions import (
     FieldNameProcessingItemAppliedCondition,
     IncludeFieldCondition,
@@ -27,6 +30,8 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
+from sigma.processing.transformations.base import FieldMappingTransformationBase
+from sigma.rule import SigmaRule
 
 WINDOWS_SYSTEM_FIELDS = {
     "EventID": "event.code",
@@ -61,6 +66,7 @@ LINUX_FIELDS = {
 WEB_FIELDS = {
     "c-ip": "source.ip",
     "c-uri": "url.original",
+    "cs-uri": "url.original",
     "c-uri-query": "url.query",
     "cs-uri-query": "url.query",
     "c-uri-stem": "url.path",
@@ -110,6 +116,56 @@ FIREWALL_FIELDS = {
 }
 
 
+# Zeek logs: the connection tuple and ids as the parser maps them to ECS; every other field name
+# as Zeek logs it, which the parser keeps under zeek.<log> (zeek.dns.query, zeek.x509.certificate.serial).
+ZEEK_FIELDS = {
+    "id.orig_h": "source.ip",
+    "id.orig_p": "source.port",
+    "id.resp_h": "destination.ip",
+    "id.resp_p": "destination.port",
+    "uid": "zeek.session_id",
+    "community_id": "network.community_id",
+    # web taxonomy names some SigmaHQ Zeek http rules use
+    "c-uri": "url.original",
+    "c-useragent": "user_agent.original",
+    "cs-user-agent": "user_agent.original",
+    "cs-method": "http.request.method",
+    "sc-status": "http.response.status_code",
+}
+# ECS objects a Canh rule for Zeek may name directly (left as written, never put under zeek.<log>)
+_ECS_ROOTS = re.compile(
+    r"^(?:@timestamp|message|tags|labels|ecs|event|source|destination|network|dns|http|url|tls|file|"
+    r"user_agent|host|related|rule|zeek|observer|log|client|server|user|process|agent)(?:\.|$)"
+)
+
+
+@dataclass
+class ZeekFieldTransformation(FieldMappingTransformationBase):
+    """A Zeek field name under zeek.<the rule's service>. (the log it reads), unless it is one of the
+    tuple/id names mapped to ECS or already an ECS name."""
+
+    service: str | None = None
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> None:
+        self.service = (rule.logsource.service or "").lower() or None if isinstance(rule, SigmaRule) else None
+        super().apply(rule)
+
+    def apply_field_name(self, field: str | None) -> str | None:
+        if field is None:
+            return None
+        return zeek_field(field, self.service)
+
+
+def zeek_field(name: str, service: str | None) -> str:
+    """Where the Zeek parser puts a field a rule for ``product: zeek, service: <log>`` names."""
+    mapped = ZEEK_FIELDS.get(name)
+    if mapped is not None:
+        return mapped
+    if _ECS_ROOTS.match(name) or not service:
+        return name
+    return f"zeek.{service}.{name}"
+
+
 def _widen(mapping: Mapping[str, str]) -> dict[str | None, str | list[str]]:
     return {k: v for k, v in mapping.items()}
 
@@ -146,6 +202,11 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
             rule_conditions=[LogsourceCondition(product="windows")],
         ),
         _mapping("canh_linux", LINUX_FIELDS, product="linux"),
+        ProcessingItem(
+            identifier="canh_zeek",
+            transformation=ZeekFieldTransformation(),
+            rule_conditions=[LogsourceCondition(product="zeek")],
+        ),
         _mapping("canh_webserver", WEBSERVER_FIELDS, category="webserver"),
         _mapping("canh_proxy", PROXY_FIELDS, category="proxy"),
         _mapping("canh_dns", DNS_FIELDS, category="dns"),
@@ -162,10 +223,12 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
 def map_field(name: str, product: str | None, category: str | None, service: str | None) -> str:
     """A taxonomy field name as the pipeline maps it for rules of this log source (for correlations'
     group-by and value fields, which pySigma pipelines do not rewrite for an in-process engine)."""
-    if "." in name:
+    if "." in name and product != "zeek":  # Zeek's own names have dots (id.orig_h)
         return name
     if product == "windows":
         return WINDOWS_SYSTEM_FIELDS.get(name, "winlog.event_data." + name)
+    if product == "zeek":
+        return zeek_field(name, service.lower() if service else None)
     for cond, table in (
         (category == "webserver", WEBSERVER_FIELDS),
         (category == "proxy", PROXY_FIELDS),
