@@ -118,12 +118,13 @@ def build_engine(cfg: RulesConfig) -> tuple[Any, Any]:
     """The engine for a configuration: the pack plus configured folders (problems returned, not raised)."""
     from canh.rules.engine import engine_from_loaded
     from canh.rules.loader import load_config_rules
+    from canh.rules.placeholders import of_config
 
     loaded = load_config_rules(cfg.paths, cfg.include_pack)
     engine, unsupported = engine_from_loaded(
         loaded.rules,
         loaded.correlations,
-        placeholders=cfg.placeholders,
+        placeholders=of_config(cfg),
         lateness=parse_duration(cfg.allowed_lateness),
     )
     return engine, (loaded, unsupported)
@@ -176,7 +177,9 @@ def scheduled_rules(cfg: RulesConfig) -> tuple[list[Any], list[tuple[str, str]]]
     from canh.store.scheduled import ScheduledRule
 
     loaded = load_config_rules(cfg.paths, cfg.include_pack)
-    backend = LuceneBackend(canh_pipeline(cfg.placeholders))  # built once: per rule it costs 3x the conversion
+    from canh.rules.placeholders import of_config
+
+    backend = LuceneBackend(canh_pipeline(of_config(cfg)))  # built once: per rule it costs 3x the conversion
     out: list[Any] = []
     skipped: list[tuple[str, str]] = [(str(c.id or c.title), "correlation") for c in loaded.correlations]
     # A rule that only feeds a correlation raises no alert of its own (as in the stream engine),

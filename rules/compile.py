@@ -487,7 +487,9 @@ def simplify(node: Node) -> Node:
         merged: dict[tuple[Any, ...], Leaf] = {}
         rest: list[Node] = []
         for c in items:
-            if isinstance(c, Leaf) and c.op in _MERGEABLE and (c.field is not None or c.op == "contains"):
+            if isinstance(c, Leaf) and (
+                (c.op in _MERGEABLE and (c.field is not None or c.op == "contains")) or c.op == "cidr"
+            ):
                 key = (c.field, c.op, c.cased)
                 if key in merged:
                     merged[key] = Leaf(c.field, c.op, merged[key].values + c.values, c.cased)
@@ -587,6 +589,8 @@ def leaf_pred(leaf: Leaf) -> Pred:
         want = bool(vals[0])
         return lambda d: (d.raw(fld) is not None) is want
     if op == "cidr":
+        if len(vals) > 1:
+            return _cidr_many(fld, vals)
         net = vals[0]
 
         def cidr(d: Doc) -> bool:
@@ -627,6 +631,37 @@ def leaf_pred(leaf: Leaf) -> Pred:
 
         return fieldref
     raise Unsupported(f"test {op}")
+
+
+def _cidr_many(fld: str, nets: tuple[Any, ...]) -> Pred:
+    """Many networks (a threat-intelligence list) tested with one address parse per value: exact
+    addresses in a set, networks by their leading bits, one set per prefix length."""
+    exact: dict[int, set[int]] = {4: set(), 6: set()}
+    heads: dict[int, dict[int, set[int]]] = {4: {}, 6: {}}
+    for n in nets:
+        bits = n.max_prefixlen
+        if n.prefixlen == bits:
+            exact[n.version].add(int(n.network_address))
+        else:
+            heads[n.version].setdefault(n.prefixlen, set()).add(int(n.network_address) >> (bits - n.prefixlen))
+    by_len = {v: tuple((32 if v == 4 else 128) - plen for plen in sorted(d)) for v, d in heads.items()}
+    sets = {v: tuple(heads[v][plen] for plen in sorted(heads[v])) for v in heads}
+
+    def cidr_many(d: Doc) -> bool:
+        for x in d.strs(fld):
+            ip = _ip(x)
+            if ip is None:
+                continue
+            v = ip.version
+            n = int(ip)
+            if n in exact[v]:
+                return True
+            for shift, known in zip(by_len[v], sets[v], strict=True):
+                if n >> shift in known:
+                    return True
+        return False
+
+    return cidr_many
 
 
 def _contains_many(get: Callable[[Doc], tuple[str, ...]], vals: tuple[Any, ...]) -> Pred:

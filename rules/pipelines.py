@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.conditions import (
@@ -30,8 +30,9 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
-from sigma.processing.transformations.base import FieldMappingTransformationBase
+from sigma.processing.transformations.base import FieldMappingTransformationBase, ValueTransformation
 from sigma.rule import SigmaRule
+from sigma.types import Placeholder, SigmaCIDRExpression, SigmaString, SigmaType
 
 WINDOWS_SYSTEM_FIELDS = {
     "EventID": "event.code",
@@ -178,9 +179,35 @@ def _mapping(ident: str, mapping: Mapping[str, str], **logsource: str) -> Proces
     )
 
 
+@dataclass
+class AddressPlaceholderTransformation(ValueTransformation):
+    """A value that is just ``%name%`` of an address placeholder becomes one ``|cidr`` test per
+    network of the list, so a threat-intelligence list may hold networks (on both paths: the engine
+    and the Elasticsearch conversion have CIDR matching)."""
+
+    networks: dict[str, list[str]] = field(default_factory=dict)
+
+    def apply_value(self, field: str | None, val: SigmaType) -> list[SigmaType] | None:
+        parts = val.s if isinstance(val, SigmaString) else ()
+        if len(parts) == 1 and isinstance(parts[0], Placeholder) and parts[0].name in self.networks:
+            return [SigmaCIDRExpression(n) for n in self.networks[parts[0].name]]
+        return None
+
+
 def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
-    """Canh's pipeline: placeholders from config, then taxonomy -> ECS per log source."""
+    """Canh's pipeline: placeholders from config (address lists as CIDR tests), then taxonomy -> ECS
+    per log source."""
+    from canh.rules.placeholders import address_placeholders
+
     items: list[ProcessingItem] = []
+    networks = address_placeholders(placeholders or {})
+    if networks:
+        items.append(
+            ProcessingItem(
+                identifier="canh_address_placeholders",
+                transformation=AddressPlaceholderTransformation(networks=networks),
+            )
+        )
     if placeholders:
         items.append(
             ProcessingItem(

@@ -26,10 +26,14 @@ def _load(ctx: Ctx, paths: tuple[str, ...]) -> Any:
 
 
 def _placeholders(ctx: Ctx) -> dict[str, list[str]]:
+    """rules.placeholders and the files of rules.placeholder_files (a bad address is an error)."""
+    from canh.rules.placeholders import of_config
+
     try:
-        return dict(ctx.runtime.config.rules.placeholders)
+        cfg = ctx.runtime.config.rules
     except Exception:  # a broken config is reported by the commands that need it
         return {}
+    return of_config(cfg)
 
 
 def _compile(ctx: Ctx, loaded: Any) -> tuple[Any, Any]:
