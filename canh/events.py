@@ -253,14 +253,20 @@ def new_event(
     kind: str = "event",
     host: str | None = None,
     ingested: datetime | str | None = None,
+    path: str | None = None,
+    observer: str | None = None,
 ) -> Event:
     """A fresh ECS event with the fields every Canh event carries.
 
-    ``source`` names the input stably (a file path, ``syslog://10.0.0.1``) and ``position`` the
-    place in it (byte offset, record number); together they make ``event.id``. ``ingested`` may be
-    given already formatted (a parser formats its batch's time once).
+    ``source`` names the input stably (a file's content origin, ``syslog://10.0.0.1``) and
+    ``position`` the place in it (byte offset, record number); together they make ``event.id``.
+    ``path`` is the file read (``log.file.path``; a source that is itself a path stands for it),
+    ``observer`` the machine that read it. ``ingested`` may be given already formatted (a parser
+    formats its batch's time once).
     """
     ts = timestamp if isinstance(timestamp, str) else format_ts(timestamp)
+    if path is None and is_file_source(source):
+        path = source
     event: Event = {
         "@timestamp": ts,
         "ecs": {"version": ECS_VERSION},
@@ -271,16 +277,17 @@ def new_event(
             "module": module,
             "ingested": ingested if isinstance(ingested, str) else format_ts(ingested or datetime.now(UTC)),
         },
-        "log": {"file": {"path": source}} if is_file_source(source) else {},
     }
+    if path:
+        event["log"] = {"file": {"path": path}}
     if original is not None:
         event["event"]["original"] = original
     if message is not None:
         event["message"] = message
     if host:
         event["host"] = {"name": host}
-    if not event["log"]:
-        del event["log"]
+    if observer:
+        event["observer"] = {"hostname": observer}
     return event
 
 
@@ -449,8 +456,8 @@ def head(*, log_file: bool, message: bool = True) -> dict[str, Any]:
     """:func:`new_event`'s fields as a :class:`Shape` spec.
 
     Values, in order: ``@timestamp`` (formatted), ``event.id``, ``event.dataset``, ``event.module``,
-    ``event.ingested`` (formatted), ``event.original``, ``log.file.path`` (when ``log_file``: the source,
-    see :func:`is_file_source`), ``message`` (when ``message``), ``host.name`` (None, not "", for none).
+    ``event.ingested`` (formatted), ``event.original``, ``log.file.path`` (when ``log_file``: the file
+    read), ``message`` (when ``message``), ``host.name`` and ``observer.hostname`` (None, not "", for none).
     """
     spec: dict[str, Any] = {
         "@timestamp": VALUE,
@@ -467,13 +474,24 @@ def head(*, log_file: bool, message: bool = True) -> dict[str, Any]:
     if message:
         spec["message"] = OPTIONAL
     spec["host.name"] = OPTIONAL
+    spec["observer.hostname"] = OPTIONAL
     return spec
 
 
-def prepare(event: Event, *, source: str, position: int | str, now: datetime | None = None) -> Event:
+def prepare(
+    event: Event,
+    *,
+    source: str,
+    position: int | str,
+    now: datetime | None = None,
+    path: str | None = None,
+    host: str | None = None,
+    observer: str | None = None,
+) -> Event:
     """Make a decoded ECS document (e.g. from JSON) fit to store: nested, id, timestamps in UTC ``Z`` form.
 
-    Raises ``ValueError`` naming the field when ``@timestamp`` cannot be read.
+    ``path``, ``host`` and ``observer`` fill ``log.file.path``, ``host.name`` and ``observer.hostname``
+    where the document has none. Raises ``ValueError`` naming the field when ``@timestamp`` cannot be read.
     """
     doc = expand(event) if any("." in k for k in event) else event
     ev = doc.setdefault("event", {})
@@ -489,7 +507,32 @@ def prepare(event: Event, *, source: str, position: int | str, now: datetime | N
         raise ValueError(f"@timestamp: {stamp!r} is not a time ({exc})") from exc
     ev["ingested"] = format_ts(now or datetime.now(UTC))
     doc.setdefault("ecs", {"version": ECS_VERSION})
+    if path:
+        fill(doc, "log", "file", "path", path)
+    if host:
+        fill(doc, "host", None, "name", host)
+    if observer:
+        fill(doc, "observer", None, "hostname", observer)
     return doc
+
+
+def fill(event: Event, top: str, middle: str | None, leaf: str, value: Any) -> None:
+    """Set ``top[.middle].leaf`` unless the event has a value there; objects in the way are created,
+    a value that is not an object is left alone (the document's own data wins)."""
+    node = event.get(top)
+    if node is None:
+        node = event[top] = {}
+    elif node.__class__ is not dict:
+        return
+    if middle is not None:
+        child = node.get(middle)
+        if child is None:
+            child = node[middle] = {}
+        elif child.__class__ is not dict:
+            return
+        node = child
+    if node.get(leaf) in (None, ""):
+        node[leaf] = value
 
 
 def shift(ts: str, delta: timedelta) -> str:

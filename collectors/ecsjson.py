@@ -26,7 +26,10 @@ class EcsJsonParser:
         if not isinstance(doc, dict):
             raise InputError("input.bad_json", reason=type(doc).__name__)
         try:
-            return prepare(doc, source=ctx.source, position=ctx.position, now=ctx.now)
+            return prepare(
+                doc, source=ctx.source, position=ctx.position, now=ctx.now, path=ctx.path, host=ctx.host,
+                observer=ctx.observer,
+            )  # fmt: skip
         except ValueError as exc:
             raise InputError("input.invalid", reason=str(exc)) from exc
 

@@ -137,6 +137,9 @@ def kv_firewall_fields(msg: str, tz: tzinfo) -> dict[str, object]:
     for key in ("type", "subtype"):
         if kv.get(key):
             fields[f"fortinet.firewall.{key}"] = kv[key]
+    if kv.get("devname"):
+        # The firewall is the observer: its own name, not the machine that read its log.
+        fields["observer.hostname"] = kv["devname"]
     src_role, dst_role = kv.get("srcintfrole"), kv.get("dstintfrole")
     if src_role == "wan" and dst_role != "wan":
         fields["network.direction"] = "inbound"
@@ -167,7 +170,8 @@ class KvFirewallParser:
             body = text[m.end() :]
         ev = new_event(
             timestamp=ctx.now, dataset="fortinet.firewall", module="fortinet", source=ctx.source,
-            position=ctx.position, original=text, host=ctx.host, ingested=ctx.now,
+            position=ctx.position, original=text, host=ctx.host, ingested=ctx.now, path=ctx.path,
+            observer=ctx.observer,
         )  # fmt: skip
         if pri is not None:
             set_many(ev, {"log.syslog.priority": pri, "log.syslog.facility.code": pri // 8,

@@ -21,9 +21,12 @@ from canh.events import Event, local_zone
 class LineContext:
     """Where a line came from: the stable source name, byte offset, line number, and local settings.
 
-    Parsers treat it as read-only and do not keep it: a reader makes one per batch and moves
-    ``position`` and ``line_no`` from line to line (building one per line was a twentieth of the
-    parse cost).
+    ``source`` is the identity event ids are made from (for files, their content origin: see
+    :mod:`canh.collectors.origin`), ``path`` the file read (``log.file.path``; a ``source`` that is a
+    path stands for it when none is given), ``host`` the ``host.name`` of lines that name none and
+    ``observer`` the machine reading them. Parsers treat it as read-only and do not keep it: a reader
+    makes one per batch and moves ``position`` and ``line_no`` from line to line (building one per
+    line was a twentieth of the parse cost).
     """
 
     source: str
@@ -33,6 +36,12 @@ class LineContext:
     tz: tzinfo = field(default_factory=lambda: local_zone("Asia/Ho_Chi_Minh"))
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     extra: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+    observer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.path is None and self.source.startswith("/"):
+            self.path = self.source
 
 
 class LineParser(Protocol):

@@ -62,7 +62,7 @@ class SuricataEveParser:
         ev = new_event(
             timestamp=ts, dataset="suricata.eve", module="suricata", source=ctx.source, position=ctx.position,
             original=line, kind="alert" if etype == "alert" else "event", host=as_str(doc.get("host")) or ctx.host,
-            ingested=ctx.now,
+            ingested=ctx.now, path=ctx.path, observer=ctx.observer,
         )  # fmt: skip
         category, types = _CATEGORY.get(etype, (["network"], ["info"]))
         f: dict[str, Any] = {

@@ -29,7 +29,6 @@ from canh.events import (
     event_id,
     format_ts,
     head,
-    is_file_source,
     new_event,
     parse_ts,
     set_many,
@@ -124,6 +123,32 @@ def _generic(msg: str, prog: str, ctx: LineContext) -> Body:
     return _NO_FIELDS, ()
 
 
+_SD_ELEMENT = re.compile(r'\[([^\s=\]"]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\s*\]')
+_SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
+_SD_ESCAPE = re.compile(r'\\(["\\\]])')
+
+
+def structured_data(sd: str) -> dict[str, dict[str, str | list[str]]]:
+    """RFC 5424 structured data (``[id k="v"][id2 ...]``) as ``{id: {param: value}}``, escapes undone.
+
+    A parameter written twice in one element keeps both values, as a list; ECS lays the result out as
+    ``log.syslog.structured_data.<id>.<param>``.
+    """
+    out: dict[str, dict[str, str | list[str]]] = {}
+    for element in _SD_ELEMENT.finditer(sd):
+        params = out.setdefault(element.group(1), {})
+        for name, raw in _SD_PARAM.findall(element.group(2)):
+            value = _SD_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
+            known = params.get(name)
+            if known is None:
+                params[name] = value
+            elif isinstance(known, list):
+                known.append(value)
+            else:
+                params[name] = [known, value]
+    return out
+
+
 def _no_program(m: re.Match[str], text: str) -> tuple[str, None]:
     """No program name: the body starts right after the host (firewalls: "fw-01 date=... srcip=...")."""
     return text[m.start("prog") :], None
@@ -138,10 +163,12 @@ def _program(raw: str | None) -> str:
 
 
 # The header's fields, as new_event + set_many wrote them. Values: @timestamp, event.id,
-# event.ingested, event.original, [log.file.path], message, host.name, [msgid, structured data],
+# event.ingested, event.original, [log.file.path], message, host.name, observer.hostname, the
+# header's hostname, appname and procid as written, [msgid, structured data, its raw text],
 # process.name, process.pid, [priority, facility, severity]. One shape for each of: RFC 5424 or not,
 # file source or not, priority written or not, in that order of index bits.
 _SYSLOG = {"event.dataset": "syslog", "event.module": "system"}
+_HEADER = {"log.syslog.hostname": OPTIONAL, "log.syslog.appname": OPTIONAL, "log.syslog.procid": OPTIONAL}
 _PROCESS = {"process.name": OPTIONAL, "process.pid": OPTIONAL}
 _PRIORITY = {
     "log.syslog.priority": VALUE,
@@ -152,11 +179,13 @@ _RFC5424_FIELDS = {
     "log.syslog.version": "1",
     "log.syslog.msgid": OPTIONAL,
     "log.syslog.structured_data": OPTIONAL,
+    "log.syslog.structured_data_raw": OPTIONAL,
 }
 _HEADS = tuple(
     Shape(
         head(log_file=file)
         | _SYSLOG
+        | _HEADER
         | (_RFC5424_FIELDS if rfc5424 else {})
         | _PROCESS
         | (_PRIORITY if pri else {})
@@ -169,10 +198,12 @@ _NOT_FILE, _NO_PRIORITY, _IS_RFC5424 = 2, 1, 4
 _PROGRAM_CACHE = 10_000
 
 
-# What lines of one batch share (same reading time, source and zone), worked out once per batch:
-# (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table).
+# What lines of one batch share (same reading time, source, zone and file), worked out once per batch:
+# (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table, path).
 # A plain tuple: read by index on every line, which a NamedTuple's attributes make slower.
-_State = tuple[datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str]]
+_State = tuple[
+    datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str], str | None
+]
 
 
 class SyslogParser:
@@ -184,7 +215,7 @@ class SyslogParser:
         # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("Nov 21 07"), one
         # table per local year and month of the reading time and zone (the year is inferred from them).
         self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
-        self._state: _State = (None, None, None, "", (), 0, {})
+        self._state: _State = (None, None, None, "", (), 0, {}, None)
         self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
         # One compiled builder per header kind and body shape, made on first use.
         self._builds: tuple[dict[Shape, Callable[[tuple[Any, ...], tuple[Any, ...]], Event]], ...] = tuple(
@@ -194,8 +225,8 @@ class SyslogParser:
     def _context(self, ctx: LineContext) -> _State:
         """The batch's shared values for ``ctx`` (see _State)."""
         state = self._state
-        now, source, tz = ctx.now, ctx.source, ctx.tz
-        if state[0] is now and state[1] is source and state[2] is tz:
+        now, source, tz, path = ctx.now, ctx.source, ctx.tz, ctx.path
+        if state[0] is now and state[1] is source and state[2] is tz and state[7] is path:
             return state
         # The ingest time was a tenth of the parse cost when formatted per line.
         ingested = state[3] if state[0] is now else format_ts(now)
@@ -204,9 +235,8 @@ class SyslogParser:
         hours = self._tables.get(key)
         if hours is None or len(hours) > 100_000:
             hours = self._tables[key] = {}
-        file = is_file_source(source)
-        kind = 0 if file else _NOT_FILE
-        self._state = state = (now, source, tz, ingested, (source,) if file else (), kind, hours)
+        kind = 0 if path else _NOT_FILE
+        self._state = state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path)
         return state
 
     def _build(self, kind: int, shape: Shape) -> Callable[[tuple[Any, ...], tuple[Any, ...]], Event]:
@@ -227,7 +257,12 @@ class SyslogParser:
             # RFC 3164, the common case, read here without further calls.
             pri, hour, mmss, host, prog, pid, msg = m3.groups()
             state = self._state
-            if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.tz:
+            if (
+                state[0] is not ctx.now
+                or state[1] is not ctx.source
+                or state[2] is not ctx.tz
+                or state[7] is not ctx.path
+            ):
                 state = self._context(ctx)
             hours = state[6]
             prefix = hours.get(hour)
@@ -248,7 +283,8 @@ class SyslogParser:
                 return self._rfc3339(m, text, ctx)
         ev = new_event(
             timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=text, host=ctx.host, ingested=self._context(ctx)[3],
+            original=text, message=text, host=ctx.host, ingested=self._context(ctx)[3], path=ctx.path,
+            observer=ctx.observer,
         )  # fmt: skip
         return ev
 
@@ -283,20 +319,22 @@ class SyslogParser:
         text: str,
         msg: str,
         host: str | None,
-        extra: tuple[str | None, ...],
+        extra: tuple[Any, ...],
         prog_raw: str | None,
         pid: str | None,
         pri: str | None,
         ctx: LineContext,
     ) -> Event:
-        """The event of a parsed header (``extra``: RFC 5424's msgid and structured data) and its body."""
+        """The event of a parsed header (``extra``: RFC 5424's msgid and structured data) and its body.
+
+        ``host`` and ``pid`` are as the header wrote them (``pid`` is RFC 5424's procid: any text).
+        """
         known = self._programs.get(prog_raw)
         if known is None:
             known = self._program(prog_raw)
         prog, handler, direct = known
-        pid_number = int(pid) if pid else None
+        pid_number = int(pid) if pid and pid.isdecimal() else None
         eid = event_id(ctx.source, ctx.position)
-        host = host or ctx.host or None
         if pri:
             p = int(pri)
             head = (
@@ -306,7 +344,11 @@ class SyslogParser:
                 text,
                 *state[4],
                 msg,
+                host or ctx.host or None,
+                ctx.observer,
                 host,
+                prog_raw,
+                pid,
                 *extra,
                 prog or None,
                 pid_number,
@@ -316,7 +358,10 @@ class SyslogParser:
             )
         else:
             kind += _NO_PRIORITY
-            head = (stamp, eid, state[3], text, *state[4], msg, host, *extra, prog or None, pid_number)
+            head = (
+                stamp, eid, state[3], text, *state[4], msg, host or ctx.host or None, ctx.observer, host,
+                prog_raw, pid, *extra, prog or None, pid_number,
+            )  # fmt: skip
         body = direct(msg) if direct is not None else handler(msg, prog, ctx)
         if isinstance(body, tuple):
             shape, values = body
@@ -358,8 +403,7 @@ class SyslogParser:
         host, app, pid, msgid = (None if v == "-" else v for v in m.group("host", "app", "pid", "msgid"))
         msg = m.group("msg").lstrip("\ufeff")
         sd = m.group("sd")
-        extra = (msgid, sd if sd and sd != "-" else None)
-        pid = pid if pid and pid.isdigit() else None
+        extra = (msgid, structured_data(sd), sd) if sd and sd != "-" else (msgid, None, None)
         state = self._context(ctx)
         return self._finish(
             state, state[5] + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
@@ -373,4 +417,4 @@ class SyslogParser:
         return 0.5 * ok / len(sample)
 
 
-__all__ = ["PROGRAMS", "SyslogParser", "infer_year", "timedelta"]
+__all__ = ["PROGRAMS", "SyslogParser", "infer_year", "structured_data", "timedelta"]

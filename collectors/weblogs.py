@@ -17,11 +17,12 @@ from canh.collectors.addresses import is_ip
 from canh.collectors.registry import LineContext
 
 from canh.errors import InputError
-from canh.events import OPTIONAL, Event, Shape, event_id, format_ts, head, is_file_source, new_event, set_many
+from canh.events import OPTIONAL, Event, Shape, event_id, format_ts, head, new_event, set_many
 
 # Quoted fields as "[^"\\]*(?:\\.[^"\\]*)*": the same strings as (?:[^"\\]|\\.)*, six times faster in re.
+# No "^": match() anchors at its start anyway, and a "^" would never match at the offset after a vhost.
 _ACCESS = re.compile(
-    r'^(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>[^"\\]*(?:\\.[^"\\]*)*)" '
+    r'(?P<ip>\S+) (?P<ident>\S+) (?P<user>.*?) \[(?P<ts>[^\]]+)\] "(?P<req>[^"\\]*(?:\\.[^"\\]*)*)" '
     r'(?P<status>\d{3}|-) (?P<bytes>\d+|-)(?: "(?P<ref>[^"\\]*(?:\\.[^"\\]*)*)" "(?P<ua>[^"\\]*(?:\\.[^"\\]*)*)")?'
 )
 # The same for a line without backslashes (most lines): [^"]* is a plain scan in re, twice as fast.
@@ -194,7 +195,8 @@ def split_request(req: str) -> dict[str, object]:
 
 
 # Access lines: the fields new_event + set_many wrote, in their order. Values: @timestamp, event.id,
-# event.ingested, event.original, [log.file.path], host.name, event.outcome, source.ip, source.domain,
+# event.ingested, event.original, [log.file.path], host.name, observer.hostname, event.outcome, source.ip,
+# source.domain,
 # user.name, status code, body bytes, referrer, user agent; then the _REQUEST_FIELDS apart.
 _ACCESS_FIELDS = {
     "event.category": ["web"],
@@ -229,6 +231,18 @@ def _vendor_for(source: str) -> str:
     return "nginx"
 
 
+def vhost_fields(vhost: str) -> dict[str, object]:
+    """``example.gov.vn:443`` in front of an access line: the server asked, as url.* and destination.*."""
+    name, _, port_text = vhost.partition(":")
+    port = int(port_text) if port_text.isdigit() else None
+    return {
+        "url.domain": name,
+        "url.port": port,
+        "destination.ip" if is_ip(name) else "destination.domain": name,
+        "destination.port": port,
+    }
+
+
 def _unescape(text: str) -> str:
     return text.replace('\\"', '"') if "\\" in text else text
 
@@ -246,11 +260,18 @@ class WebLogParser:
         text = line.rstrip("\r\n")
         if not text or text.isspace():
             return None
-        m = (_ACCESS if "\\" in text else _ACCESS_PLAIN).match(text)
-        if m is None and text[:1] != "[":
+        access = _ACCESS if "\\" in text else _ACCESS_PLAIN
+        m = access.match(text)
+        # A vhost in front reads as a client "host:port" with the client address as ident (a real
+        # ident is almost always "-", so only then is the vhost form tried).
+        if (m is None and text[:1] != "[") or (m is not None and m.group("ident") != "-"):
             vh = _VHOST.match(text)
             if vh:
-                m = _ACCESS.match(text, vh.end())
+                mv = access.match(text, vh.end())
+                if mv is not None:
+                    ev = self._access(mv, text, ctx)
+                    set_many(ev, vhost_fields(vh.group("vhost")))
+                    return ev
         if m is None and '] "' in text:
             m = _ACCESS_LOOSE.match(text)
         if m is not None:
@@ -268,14 +289,13 @@ class WebLogParser:
     def _context(
         self, ctx: LineContext
     ) -> tuple[str, tuple[str, ...], Callable[[tuple[Any, ...], tuple[Any, ...]], Event]]:
-        path = ctx.extra.get("path")
+        path = ctx.path
         state = self._state
         if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not path:
             vendor = self.vendor or _vendor_for(path or ctx.source)
-            file = is_file_source(ctx.source)
             ingested = state[3] if state[0] is ctx.now else format_ts(ctx.now)
-            build = _access_build(vendor, file)
-            self._state = state = (ctx.now, ctx.source, path, ingested, (ctx.source,) if file else (), build)
+            build = _access_build(vendor, path is not None)
+            self._state = state = (ctx.now, ctx.source, path, ingested, (path,) if path else (), build)
         return state[3], state[4], state[5]
 
     def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
@@ -287,7 +307,7 @@ class WebLogParser:
         if "\\" in text:  # most lines have nothing to unescape
             req, ref, ua = _unescape(req), ref and _unescape(ref), ua and _unescape(ua)
         head_values = (
-            stamp, event_id(ctx.source, ctx.position), ingested, text, *log_file, ctx.host or None,
+            stamp, event_id(ctx.source, ctx.position), ingested, text, *log_file, ctx.host or None, ctx.observer,
             None if status is None else ("success" if status < 400 else "failure"),
             ip if address else None, None if address else ip,
             user if user and user != "-" else None, status, int(size) if size != "-" else None,
@@ -305,7 +325,7 @@ class WebLogParser:
         msg = m.group("msg")
         ev = new_event(
             timestamp=stamp, dataset="nginx.error", module="nginx", source=ctx.source, position=ctx.position,
-            original=text, message=msg, host=ctx.host, ingested=ctx.now,
+            original=text, message=msg, host=ctx.host, ingested=ctx.now, path=ctx.path, observer=ctx.observer,
         )  # fmt: skip
         level = m.group("level").lower()
         fields: dict[str, object] = {
@@ -338,7 +358,7 @@ class WebLogParser:
         msg = m.group("msg")
         ev = new_event(
             timestamp=stamp, dataset="apache.error", module="apache", source=ctx.source, position=ctx.position,
-            original=text, message=msg, host=ctx.host, ingested=ctx.now,
+            original=text, message=msg, host=ctx.host, ingested=ctx.now, path=ctx.path, observer=ctx.observer,
         )  # fmt: skip
         level = m.group("level").lower()
         client = m.group("client") or ""

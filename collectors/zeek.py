@@ -79,10 +79,11 @@ class ZeekJsonParser:
             stamp = format_ts(parse_ts(ts if isinstance(ts, str | int | float) else str(ts)))
         except (ValueError, OverflowError, OSError) as exc:
             raise InputError("input.invalid", reason=f"ts: {ts!r}") from exc
-        log = log_of(doc, ctx.source) or "unknown"
+        log = log_of(doc, ctx.path or ctx.source) or "unknown"
         ev = new_event(
             timestamp=stamp, dataset=f"zeek.{log}", module="zeek", source=ctx.source, position=ctx.position,
             original=line, kind="alert" if log == "notice" else "event", host=ctx.host, ingested=ctx.now,
+            path=ctx.path, observer=ctx.observer,
         )  # fmt: skip
         f: dict[str, Any] = {
             "source.ip": as_str(doc.get("id.orig_h")),

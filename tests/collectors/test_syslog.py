@@ -130,3 +130,61 @@ def test_rfc3164_stamps_from_the_hour_table_match_the_local_time_computed_whole(
         except ValueError:  # Feb 29 of a year that has none
             expected = format_ts(now)
         assert ev["@timestamp"] == expected, line
+
+
+def test_rfc5424_header_fields_and_structured_data_are_kept_ecs_style() -> None:
+    line = (
+        '<165>1 2026-11-21T02:10:01Z portal-01 evntslog 8710 ID47 [exampleSDID@32473 iut="3" '
+        'eventSource="App\\"lic\\]ation" eventID="1011"][origin ip="10.0.0.1" ip="10.0.0.2"] An application event'
+    )
+    ev = parse(line)
+    assert fields(
+        ev, "log.syslog.hostname", "log.syslog.appname", "log.syslog.procid", "log.syslog.msgid", "message"
+    ) == {
+        "log.syslog.hostname": "portal-01",
+        "log.syslog.appname": "evntslog",
+        "log.syslog.procid": "8710",
+        "log.syslog.msgid": "ID47",
+        "message": "An application event",
+    }
+    sd = ev["log"]["syslog"]["structured_data"]
+    assert sd["exampleSDID@32473"] == {"iut": "3", "eventSource": 'App"lic]ation', "eventID": "1011"}
+    assert sd["origin"] == {"ip": ["10.0.0.1", "10.0.0.2"]}  # a repeated parameter keeps both values
+    assert ev["log"]["syslog"]["structured_data_raw"].startswith("[exampleSDID@32473 ")
+
+
+def test_rfc5424_text_procid_is_kept_but_is_no_pid() -> None:
+    ev = parse("<14>1 2026-11-21T02:10:01Z h app worker-3 - - hello")
+    assert fields(ev, "log.syslog.procid", "process.pid") == {"log.syslog.procid": "worker-3", "process.pid": None}
+
+
+def test_rfc3164_header_fields() -> None:
+    ev = parse("<38>Nov 21 07:00:30 bastion-01 sshd[21253]: Connection closed by 1.2.3.4 port 22")
+    assert fields(ev, "log.syslog.hostname", "log.syslog.appname", "log.syslog.procid", "process.pid") == {
+        "log.syslog.hostname": "bastion-01",
+        "log.syslog.appname": "sshd",
+        "log.syslog.procid": "21253",
+        "process.pid": 21253,
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'), min_size=1, max_size=8),
+        st.dictionaries(
+            st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'), min_size=1),
+            st.text(max_size=20),
+            max_size=4,
+        ),
+        max_size=3,
+    )
+)
+def test_structured_data_round_trips(elements: dict[str, dict[str, str]]) -> None:
+    from canh.collectors.syslog import structured_data
+
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+    text = "".join(f"[{i}" + "".join(f' {k}="{esc(v)}"' for k, v in ps.items()) + "]" for i, ps in elements.items())
+    assert structured_data(text) == elements

@@ -183,3 +183,18 @@ def test_access_stamps_from_the_hour_cache_are_the_stamps_computed_whole(when: d
     assert _access_ts(text, UTC) == expected
     other = when.replace(minute=(when.minute + 17) % 60, second=(when.second + 31) % 60, microsecond=0)
     assert _access_ts(_stamp(other, offset), UTC) == format_ts(other.replace(tzinfo=zone))
+
+
+def test_vhost_in_front_of_an_access_line_is_the_server_asked() -> None:
+    ev = parse("dichvucong.example.gov.vn:443 " + SQLMAP, fmt="web", source="/var/log/apache2/other_vhosts_access.log")
+    assert fields(
+        ev, "source.ip", "user.name", "url.domain", "url.port", "destination.domain", "destination.port", "url.path"
+    ) == {
+        "source.ip": "45.95.147.236",
+        "user.name": None,
+        "url.domain": "dichvucong.example.gov.vn",
+        "url.port": 443,
+        "destination.domain": "dichvucong.example.gov.vn",
+        "destination.port": 443,
+        "url.path": "/tra-cuu-ho-so.php",
+    }
