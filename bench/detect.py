@@ -27,13 +27,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from canh.ingest import Ingester
 from canh.rules.compile import flatten
 from canh.rules.engine import Engine, compile_rules
 from canh.rules.loader import load_paths
 from canh.rules.logsource import EventSource, event_source, route_key
 from canh.rules.pipelines import canh_pipeline
-
-from canh.ingest import Ingester
 from canh.store.sqlite import SQLiteStore
 
 RULE_DIRS = ("rules", "rules-emerging-threats", "rules-threat-hunting")

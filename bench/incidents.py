@@ -16,6 +16,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from canh.clock import ManualClock
+from canh.config import IncidentsConfig
+from canh.events import format_ts
 from canh.incidents.demo import sample_register_path
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.pdf import render_pdf
@@ -23,10 +26,6 @@ from canh.incidents.register import AssetIndex, System
 from canh.incidents.register_io import read_csv, read_file, write_csv
 from canh.incidents.reports import incident_doc, incident_report, register_doc, register_report
 from canh.incidents.systems import Register
-
-from canh.clock import ManualClock
-from canh.config import IncidentsConfig
-from canh.events import format_ts
 from canh.store.scheduled import alert_id
 from canh.store.sqlite import SQLiteStore
 

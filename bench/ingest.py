@@ -56,8 +56,10 @@ def bench_store(n: int, folder: Path) -> None:
     dup = store.write("events", batches[0]).duplicates
     again = time.perf_counter() - again
     store.close()
-    print(f"store.write      {written:>9,} events  {written / wall:>9,.0f} events/s wall  {written / cpu:>9,.0f} events/s CPU"
-          f"  {size / written:,.0f} bytes/event on disk")
+    print(
+        f"store.write      {written:>9,} events  {written / wall:>9,.0f} events/s wall  {written / cpu:>9,.0f} events/s CPU"
+        f"  {size / written:,.0f} bytes/event on disk"
+    )
     print(f"re-ingest        {dup:>9,} duplicates skipped at {dup / again:,.0f} events/s")
 
 
@@ -66,16 +68,20 @@ def bench_pipeline(n: int, folder: Path) -> None:
     rng = random.Random(3)
     with log.open("w") as fh:
         for i in range(n):
-            fh.write(f"Nov 21 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} srv-{rng.randrange(40):02d} sshd[{1000 + i % 5000}]: "
-                     f"Failed password for root from 203.0.{rng.randrange(20)}.{rng.randrange(250)} port {rng.randrange(1024, 65535)} ssh2\n")
+            fh.write(
+                f"Nov 21 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} srv-{rng.randrange(40):02d} sshd[{1000 + i % 5000}]: "
+                f"Failed password for root from 203.0.{rng.randrange(20)}.{rng.randrange(250)} port {rng.randrange(1024, 65535)} ssh2\n"
+            )
     store = SQLiteStore(folder / "pipe.db")
     ing = Ingester(store, dead_letter=folder / "dead.jsonl", now=lambda: datetime(2026, 11, 22, tzinfo=UTC))
     wall, cpu = time.perf_counter(), time.process_time()
     report = ing.run([log], "syslog")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     store.close()
-    print(f"canh ingest      {report.written:>9,} lines   {report.written / wall:>9,.0f} lines/s wall   {report.written / cpu:>9,.0f} lines/s CPU"
-          "  (file → syslog parser → store)")
+    print(
+        f"canh ingest      {report.written:>9,} lines   {report.written / wall:>9,.0f} lines/s wall   {report.written / cpu:>9,.0f} lines/s CPU"
+        "  (file → syslog parser → store)"
+    )
 
 
 def main() -> None:

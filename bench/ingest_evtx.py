@@ -31,9 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+from evtx import PyEvtxParser
+
 from canh.collectors.evtx import EvtxReader, native_mapper
 from canh.collectors.registry import LineContext, ReadProblem
-from evtx import PyEvtxParser
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "evtx"
 

@@ -27,7 +27,6 @@ from canh.collectors.checkpoints import Checkpoints
 from canh.collectors.files import FileSource, FileSourceSettings
 from canh.collectors.registry import LineContext, get_parser
 from canh.collectors.runner import Runner
-
 from canh.events import decode_line, local_zone
 from canh.ingest import Ingester, iter_lines
 from canh.store.sqlite import SQLiteStore

@@ -35,8 +35,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from canh.collectors.packets.capfile import CaptureReader
-from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from scapy.config import conf
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -44,6 +42,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
+from canh.collectors.packets.capfile import CaptureReader
+from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.ingest import fewer_collections
 
 conf.verb = 0

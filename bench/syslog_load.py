@@ -25,7 +25,6 @@ from pathlib import Path
 
 from canh.collectors.runner import Runner
 from canh.collectors.syslog_server import SyslogSettings, SyslogSource
-
 from canh.store.sqlite import SQLiteStore
 
 SEQ = re.compile(r"seq=(\d+)")

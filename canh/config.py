@@ -117,7 +117,9 @@ class RulesConfig(Section):
     include_pack: bool = True
     placeholders: dict[str, list[str]] = Field(default_factory=dict)
     placeholder_files: dict[str, str] = Field(default_factory=dict)  # name -> file of values, one a line
-    validators: list[str] | None = None  # pySigma/Canh rule validators for `canh rules check` (None: defaults)
+    validators: list[str] | None = (
+        None  # pySigma/Canh rule validators for `canh rules check` (None: defaults)
+    )
     suppress: str = "10m"
     allowed_lateness: str = "5m"
     stream: bool = True  # detect in canh ingest/collect as events are stored (off: only `canh detect run`)
@@ -134,7 +136,9 @@ class SlaTargets(Section):
     contain: str
     resolve: str
 
-    _durations = field_validator("acknowledge", "contain", "resolve")(classmethod(lambda cls, v: _duration(v)))
+    _durations = field_validator("acknowledge", "contain", "resolve")(
+        classmethod(lambda cls, v: _duration(v))
+    )
 
 
 def _default_sla() -> dict[str, SlaTargets]:
@@ -225,13 +229,17 @@ class Paths(BaseModel):
     state: Path
 
 
-def resolve_paths(home: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None) -> Paths:
+def resolve_paths(
+    home: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None
+) -> Paths:
     """Locate config/data/state from the options, then CANH_HOME/CANH_CONFIG, then platform folders."""
     home = home or os.environ.get("CANH_HOME") or None
     config = config or os.environ.get("CANH_CONFIG") or None
     if home:
         root = Path(home).expanduser().resolve()
-        return Paths(config=Path(config) if config else root / "canh.yml", data=root / "data", state=root / "state")
+        return Paths(
+            config=Path(config) if config else root / "canh.yml", data=root / "data", state=root / "state"
+        )
     import platformdirs
 
     data = Path(platformdirs.user_data_dir("canh"))
@@ -283,10 +291,14 @@ def parse_config(text: str, source: str = "canh.yml") -> CanhConfig:
             model_keys = _known_keys(loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), model_keys, n=1)
             hint = t("config.did_you_mean", key=close[0]) if close else ""
-            raise ConfigError("config.unknown_key", where=f"{source}:{line}", key=dotted, suggestion=hint) from exc
+            raise ConfigError(
+                "config.unknown_key", where=f"{source}:{line}", key=dotted, suggestion=hint
+            ) from exc
         if err["type"] == "missing":
             raise ConfigError("config.missing_key", where=f"{source}:{line}", key=dotted) from exc
-        raise ConfigError("config.bad_value", where=f"{source}:{line}", key=dotted, reason=_reason(err)) from exc
+        raise ConfigError(
+            "config.bad_value", where=f"{source}:{line}", key=dotted, reason=_reason(err)
+        ) from exc
 
 
 def _reason(err: Any) -> str:
@@ -295,7 +307,9 @@ def _reason(err: Any) -> str:
     if kind == "value_error":
         return str(ctx.get("error") or err["msg"])  # our validators' messages, already translated
     if kind == "literal_error":
-        return t("config.one_of", expected=str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", "))
+        return t(
+            "config.one_of", expected=str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        )
     if kind in _TYPE_NAMES:
         return t("config.wrong_type", expected=t(_TYPE_NAMES[kind]), got=repr(err.get("input"))[:60])
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

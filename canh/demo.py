@@ -61,7 +61,7 @@ def relocate(files: list[Path], day: date, folder: Path) -> list[Path]:
             for before, after, at_start in swaps:
                 if at_start:
                     if line.startswith(before):
-                        line = after + line[len(before):]
+                        line = after + line[len(before) :]
                 elif before in line:
                     line = line.replace(before, after, 1)
             lines[i] = line

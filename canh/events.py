@@ -502,7 +502,9 @@ def prepare(
     if stamp is None:
         stamp = ev.get("created") or ev.get("ingested")
     try:
-        doc["@timestamp"] = format_ts(parse_ts(stamp)) if stamp is not None else format_ts(now or datetime.now(UTC))
+        doc["@timestamp"] = (
+            format_ts(parse_ts(stamp)) if stamp is not None else format_ts(now or datetime.now(UTC))
+        )
     except (ValueError, TypeError, OverflowError) as exc:
         raise ValueError(f"@timestamp: {stamp!r} is not a time ({exc})") from exc
     ev["ingested"] = format_ts(now or datetime.now(UTC))

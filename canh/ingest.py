@@ -189,7 +189,9 @@ class Ingester:
                     try:
                         self._file(path, fmt, report)
                     except OSError as exc:
-                        report.problems.append(Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc))))
+                        report.problems.append(
+                            Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc)))
+                        )
         finally:
             self.dead.close()
         if not self.dead.used:
@@ -221,7 +223,9 @@ class Ingester:
             report.formats[str(path)] = name
             self._lines(fh, get_parser(name), path, source, report)
 
-    def _lines(self, fh: IO[bytes], parser: LineParser, path: Path, source: str, report: IngestReport) -> None:
+    def _lines(
+        self, fh: IO[bytes], parser: LineParser, path: Path, source: str, report: IngestReport
+    ) -> None:
         # The per-line work is kept to what every line needs: "file:line" is only made for a problem.
         ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())
         parse = parser.parse
@@ -230,7 +234,9 @@ class Ingester:
         try:
             for line_no, (offset, raw) in enumerate(iter_lines(fh), 1):
                 if raw is None:
-                    self._problem(report, f"{path}:{line_no}", _msg("input.line_too_long", limit=MAX_LINE), b"")
+                    self._problem(
+                        report, f"{path}:{line_no}", _msg("input.line_too_long", limit=MAX_LINE), b""
+                    )
                     continue
                 text, bad = decode_line(raw)
                 ctx.position, ctx.line_no = offset, line_no

@@ -172,13 +172,17 @@ def _convert(node: Any, field: str | None) -> Node:
         return Term(field, node.value[1:-1], "regex")
     if isinstance(node, lt.Range):
         if field is None:
-            raise QueryError("query.invalid", reason="a range needs a field, e.g. destination.port:[1 TO 1024]")
+            raise QueryError(
+                "query.invalid", reason="a range needs a field, e.g. destination.port:[1 TO 1024]"
+            )
         low = None if str(node.low) == "*" else unescape(str(node.low)).strip('"')
         high = None if str(node.high) == "*" else unescape(str(node.high)).strip('"')
         return Range(field, low, high, bool(node.include_low), bool(node.include_high))
     if isinstance(node, lt.From | lt.To):
         if field is None:
-            raise QueryError("query.invalid", reason="a comparison needs a field, e.g. http.response.status_code:>=500")
+            raise QueryError(
+                "query.invalid", reason="a comparison needs a field, e.g. http.response.status_code:>=500"
+            )
         bound = unescape(str(node.a)).strip('"')
         if isinstance(node, lt.From):
             return Range(field, bound, None, bool(node.include), True)
@@ -189,6 +193,7 @@ def _convert(node: Any, field: str | None) -> Node:
 
 
 # -- value semantics shared by the Python matcher and the SQLite functions -------------------------
+
 
 def as_number(value: str) -> float | None:
     """The number a query value stands for, if it is one."""

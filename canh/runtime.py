@@ -39,7 +39,9 @@ class Runtime:
     def load(cls, home: str | None = None, config: str | None = None, clock: Clock | None = None) -> Runtime:
         """Resolve paths, read and validate the config file."""
         paths = resolve_paths(home, config)
-        return cls(paths=paths, config=load_config(paths, required=config is not None), clock=clock or SystemClock())
+        return cls(
+            paths=paths, config=load_config(paths, required=config is not None), clock=clock or SystemClock()
+        )
 
     @property
     def store(self) -> Store:

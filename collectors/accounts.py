@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from canh.collectors.pam import pam_fields
-
 from canh.events import Shaped
 
 _KV = re.compile(r"(\w+)=([^,]*)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-from canh.collectors.registry import LineContext
 
+from canh.collectors.registry import LineContext
 from canh.errors import InputError
 from canh.events import Event, prepare
 
@@ -37,5 +37,7 @@ class EcsJsonParser:
         sample = [ln for ln in lines if ln.strip()][:20]
         if not sample:
             return 0.0
-        ok = sum(1 for ln in sample if ln.lstrip().startswith("{") and ('"@timestamp"' in ln or '"event' in ln))
+        ok = sum(
+            1 for ln in sample if ln.lstrip().startswith("{") and ('"@timestamp"' in ln or '"event' in ln)
+        )
         return 0.9 * ok / len(sample)

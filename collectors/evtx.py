@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+
 from canh.collectors.registry import LineContext, ReadProblem
 from canh.collectors.winlog import WinRecord, _ingested, as_text, native_tables, to_ecs
-
 from canh.errors import ConfigError
 from canh.events import Event
 from canh.i18n import t

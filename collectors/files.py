@@ -35,7 +35,6 @@ from typing import IO, Any
 from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
 from canh.collectors.registry import LineContext, LineParser, detect, get_parser
 from canh.collectors.source import Emit, source_options
-
 from canh.errors import CanhError, ConfigError
 from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_field
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from canh.collectors.registry import LineContext
-
 from canh.events import Event, format_ts, local_zone, new_event, set_many
 
 _KV = re.compile(r'([\w-]+)=("(?:[^"\\]|\\.)*"|\S*)')

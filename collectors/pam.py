@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from canh.collectors.addresses import is_ip
-
 from canh.events import OPTIONAL, VALUE, Shape, Shaped
 
 _KV = re.compile(r"(\w+)=(\S*)")

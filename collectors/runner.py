@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from canh.collectors.source import Source
-
 from canh.errors import CanhError
 from canh.events import Event
 from canh.ingest import fewer_collections

@@ -10,7 +10,6 @@ import re
 
 from canh.collectors.addresses import is_ip
 from canh.collectors.pam import AUTH, pam_fields
-
 from canh.events import OPTIONAL, VALUE, Shaped
 
 # "Accepted password for root from 1.2.3.4 port 22 ssh2", "Failed publickey for invalid user x from ..."

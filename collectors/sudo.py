@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from canh.collectors.pam import AUTH, FAILURE, pam_fields
-
 from canh.events import OPTIONAL, VALUE, Shaped
 
 _SU = re.compile(r"^(?P<failed>FAILED SU |FAILED su )?\(to (?P<target>[^)]+)\) (?P<user>\S+) on (?P<tty>\S+)")

@@ -19,7 +19,6 @@ from canh.collectors.pam import pam_fields
 from canh.collectors.registry import LineContext
 from canh.collectors.sshd import sshd_fields
 from canh.collectors.sudo import su_fields, sudo_fields
-
 from canh.events import (
     OPTIONAL,
     VALUE,

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from canh.collectors.registry import LineContext, LineParser, get_parser
-
 from canh.errors import CanhError, ConfigError
 from canh.events import Event, decode_line, escaped_original, local_zone, new_event
 from canh.i18n import t

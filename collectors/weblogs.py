@@ -15,7 +15,6 @@ from typing import Any
 
 from canh.collectors.addresses import is_ip
 from canh.collectors.registry import LineContext
-
 from canh.errors import InputError
 from canh.events import OPTIONAL, Event, Shape, event_id, format_ts, head, new_event, set_many
 

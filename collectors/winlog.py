@@ -16,7 +16,6 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from canh.collectors.addresses import is_ip
-
 from canh.events import ECS_VERSION, Event, format_ts, new_event, parse_ts, set_field
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"

@@ -13,7 +13,6 @@ from typing import Any
 from canh.collectors.jsonlines import load_object, sample_objects
 from canh.collectors.registry import LineContext
 from canh.collectors.winlog import dataset_for, nxlog_record, to_ecs, winlogbeat_record
-
 from canh.errors import InputError
 from canh.events import Event, expand
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from canh.collectors.jsonlines import as_int, as_str, load_object, sample_objects, url_fields
 from canh.collectors.registry import LineContext
-
 from canh.errors import InputError
 from canh.events import Event, format_ts, new_event, parse_ts, set_field, set_many
 

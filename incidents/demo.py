@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from canh.clock import Clock
+from canh.config import IncidentsConfig
+from canh.events import get, local_zone
+from canh.i18n import language
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.model import PRIORITIES
 from canh.incidents.pdf import render_pdf
 from canh.incidents.register_io import read_file
 from canh.incidents.reports import incident_doc, incident_report, register_doc, register_report, to_markdown
 from canh.incidents.systems import Register
-
-from canh.clock import Clock
-from canh.config import IncidentsConfig
-from canh.events import get, local_zone
-from canh.i18n import language
 from canh.store.base import Store
 from canh.store.scheduled import ScheduledRule, make_alert
 

@@ -13,6 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from canh.clock import Clock, parse_duration
+from canh.config import IncidentsConfig
+from canh.errors import ConflictError, InputError, NotFoundError, WorkflowError
+from canh.events import get
 from canh.incidents.audit import audit_entry, diff, write_audit
 from canh.incidents.grouping import GroupIndex, alert_level, alert_time, attacker_ip, group_keys
 from canh.incidents.model import (
@@ -33,12 +39,6 @@ from canh.incidents.model import (
     valid_technique,
 )
 from canh.incidents.register import AssetIndex, System
-from pydantic import ValidationError
-
-from canh.clock import Clock, parse_duration
-from canh.config import IncidentsConfig
-from canh.errors import ConflictError, InputError, NotFoundError, WorkflowError
-from canh.events import get
 from canh.store.base import NEW, Store, Versioned
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)

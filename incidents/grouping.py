@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from canh.incidents.model import Incident
-
 from canh.events import get, parse_ts
+from canh.incidents.model import Incident
 
 CORRELATION_FIELDS = ("canh.correlation.group", "correlation.group", "rule.correlation.group", "group.id")
 

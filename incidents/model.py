@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from canh.incidents.regulation import CATEGORIES
 from pydantic import BaseModel, ConfigDict, Field
 
 from canh.clock import parse_duration
 from canh.config import SlaTargets
 from canh.errors import InputError, WorkflowError
+from canh.incidents.regulation import CATEGORIES
 
 Status = Literal["new", "triage", "in_progress", "contained", "resolved", "closed", "false_positive"]
 STATUSES: tuple[str, ...] = (

@@ -12,11 +12,11 @@ import os
 import unicodedata
 from pathlib import Path
 
-from canh.incidents.reports import Doc
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from canh.i18n import t
+from canh.incidents.reports import Doc
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

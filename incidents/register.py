@@ -14,6 +14,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from canh.errors import WorkflowError
+from canh.events import get
+from canh.i18n import t
 from canh.incidents.regulation import (
     APPROVED_STATUSES,
     DOSSIER_STATUSES,
@@ -24,11 +29,6 @@ from canh.incidents.regulation import (
     level_gate,
     rules_for,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-
-from canh.errors import WorkflowError
-from canh.events import get
-from canh.i18n import t
 
 SystemType = Literal["internal", "services", "infrastructure", "industrial", "other"]
 
@@ -492,7 +492,16 @@ class AssetIndex:
 
 
 # Datasets written by devices that watch traffic for others (their host is the observer).
-OBSERVER_DATASETS = ("fortinet.", "iptables.", "suricata.", "zeek.", "network.", "cisco.", "paloalto.", "pfsense.")
+OBSERVER_DATASETS = (
+    "fortinet.",
+    "iptables.",
+    "suricata.",
+    "zeek.",
+    "network.",
+    "cisco.",
+    "paloalto.",
+    "pfsense.",
+)
 
 
 def is_observer_record(record: Mapping[str, Any]) -> bool:
@@ -521,4 +530,3 @@ def monitored_systems(index: AssetIndex, seen: Mapping[str, Iterable[str]]) -> s
             else:
                 out |= index.by_url(v)
     return out
-

@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from canh.errors import InputError
 from canh.incidents.register import System, supersede_if_redetermined
 from canh.incidents.register_io import (
     FIELDS,
@@ -22,9 +25,6 @@ from canh.incidents.register_io import (
     set_field,
     validation_problem,
 )
-from pydantic import ValidationError
-
-from canh.errors import InputError
 
 # Fields with a command of their own (the workflow or the record they belong to checks them).
 PROTECTED = {

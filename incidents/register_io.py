@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from canh.incidents.register import System
-from canh.incidents.regulation import VOCABULARIES, vocabulary_code
 from pydantic import ValidationError
 
 from canh.config import _reason as config_reason
 from canh.errors import InputError
 from canh.i18n import t
+from canh.incidents.register import System
+from canh.incidents.regulation import VOCABULARIES, vocabulary_code
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from canh.config import IncidentsConfig
+from canh.i18n import catalog, t
 from canh.incidents.model import Incident, is_serious, serious_by_rule
 from canh.incidents.register import (
     System,
@@ -21,9 +23,6 @@ from canh.incidents.register import (
 )
 from canh.incidents.regulation import APPROVED_STATUSES, CATEGORIES, DOSSIER_STATUSES, rules_for, term
 from canh.incidents.timeline import action_name
-
-from canh.config import IncidentsConfig
-from canh.i18n import catalog, t
 from canh.timefmt import zone_label
 
 
@@ -299,7 +298,10 @@ def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
                 (_l("domains", lang), data["domains"]),
                 (_l("attacker_ips", lang), data["attacker_ips"]),
                 (_l("techniques", lang), data["techniques"]),
-                (_l("attachments", lang), t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"])),
+                (
+                    _l("attachments", lang),
+                    t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"]),
+                ),
                 (_l("confidential", lang), bool(data["confidential"])),
                 (_l("recommendations", lang), data["recommendations"]),
                 (_l("report_time", lang), data["report_time"]),
@@ -318,7 +320,10 @@ def incident_doc(data: Mapping[str, Any], lang: str, zone: tzinfo = UTC) -> Doc:
                 (_l("detected_at", lang), data["detected_at"]),
                 (_l("handling_result", lang), data["handling_result"]),
                 (_l("resolved_at", lang), data["resolved_at"]),
-                (_l("attachments", lang), t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"])),
+                (
+                    _l("attachments", lang),
+                    t("report.summary_alerts", lang=lang, n=data["attachments"]["logs"]),
+                ),
                 (_l("report_time", lang), data["report_time"]),
             ]
         )

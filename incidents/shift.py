@@ -6,11 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from canh.incidents.model import Incident, breached
-from canh.incidents.reports import Doc
-
 from canh.events import get, parse_ts
 from canh.i18n import t
+from canh.incidents.model import Incident, breached
+from canh.incidents.reports import Doc
 from canh.store.base import Store
 
 GAP = timedelta(hours=1)  # a source silent this long while it spoke before is a collector gap

@@ -6,6 +6,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
+from canh.clock import Clock
+from canh.errors import ConflictError, InputError, NotFoundError
 from canh.incidents.audit import audit_entry, diff, write_audit
 from canh.incidents.register import (
     HOST_FIELDS,
@@ -17,10 +21,6 @@ from canh.incidents.register import (
     move_dossier,
 )
 from canh.incidents.register_io import validation_problem
-from pydantic import ValidationError
-
-from canh.clock import Clock
-from canh.errors import ConflictError, InputError, NotFoundError
 from canh.store.base import NEW, Store, Versioned
 
 # Fields that name the machine an event came from: a system is monitored when its own assets send

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from canh.incidents.model import Entry
-
 from canh.i18n import catalog, t
+from canh.incidents.model import Entry
 
 # Detail keys whose values are themselves codes with a catalogue name.
 _CODED = {"target": "sla"}

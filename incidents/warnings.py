@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from canh.errors import ConflictError, InputError
+from canh.events import parse_ts
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.model import Incident, norm_level
 from canh.incidents.systems import quoted
-
-from canh.errors import ConflictError, InputError
-from canh.events import parse_ts
 
 # STIX object paths → observable types.
 _STIX_TYPES = {

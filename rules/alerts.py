@@ -16,9 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from canh.rules.engine import EngineRule, Match, attack_ids
-
 from canh.events import format_ts, get, parse_ts
+from canh.rules.engine import EngineRule, Match, attack_ids
 from canh.store.scheduled import alert_id
 
 KEY_FIELDS = ("host", "source", "destination", "user", "process", "url", "file", "registry", "dns")

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from canh.rules.convert import base_rules, correlations_of
-from canh.rules.engine import Engine, Match, compile_rules
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from canh.errors import RuleError
 from canh.events import format_ts
+from canh.rules.convert import base_rules, correlations_of
+from canh.rules.engine import Engine, Match, compile_rules
 
 
 @dataclass

@@ -643,7 +643,9 @@ def _cidr_many(fld: str, nets: tuple[Any, ...]) -> Pred:
         if n.prefixlen == bits:
             exact[n.version].add(int(n.network_address))
         else:
-            heads[n.version].setdefault(n.prefixlen, set()).add(int(n.network_address) >> (bits - n.prefixlen))
+            heads[n.version].setdefault(n.prefixlen, set()).add(
+                int(n.network_address) >> (bits - n.prefixlen)
+            )
     by_len = {v: tuple((32 if v == 4 else 128) - plen for plen in sorted(d)) for v, d in heads.items()}
     sets = {v: tuple(heads[v][plen] for plen in sorted(heads[v])) for v in heads}
 

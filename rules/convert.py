@@ -43,8 +43,9 @@ class Converted:
 
 def backend_for(target: str, placeholders: Mapping[str, list[str]] | None = None) -> Any:
     """pySigma's Elasticsearch backend for ``target`` with Canh's pipeline."""
-    from canh.rules.pipelines import canh_pipeline
     from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
+
+    from canh.rules.pipelines import canh_pipeline
 
     cls = {"lucene": LuceneBackend, "eql": EqlBackend, "esql": ESQLBackend}[target]
     return cls(canh_pipeline(placeholders))

@@ -46,7 +46,10 @@ def prefixes_of(route: Route) -> tuple[str, ...]:
 
 
 def fields_for(
-    product: str | None, category: str | None, service: str | None, table: Mapping[Route, Iterable[str]] | None = None
+    product: str | None,
+    category: str | None,
+    service: str | None,
+    table: Mapping[Route, Iterable[str]] | None = None,
 ) -> tuple[list[Route], frozenset[str], tuple[str, ...]]:
     """The routes a log source receives events from, the fields those events have, and the
     prefixes under which any field may appear."""
@@ -145,16 +148,21 @@ SYSLOG_SAMPLES = (
     "Nov 21 02:27:39 bastion-01 su[88]: FAILED SU (to root) khach on pts/4",
 )
 
-LOG_INPUTS = ("logs/loghub", "logs/elastic-examples/apache_logs", "logs/evtx-attack-samples", "logs/fail2ban/logs")
+LOG_INPUTS = (
+    "logs/loghub",
+    "logs/elastic-examples/apache_logs",
+    "logs/evtx-attack-samples",
+    "logs/fail2ban/logs",
+)
 
 
 def sample_events(corpus: Path | None) -> Iterator[Mapping[str, Any]]:
     """Events of every kind Canh collects: the demo day, the corpus logs and captures, the samples."""
     import orjson
+
     from canh.collectors.registry import LineContext
     from canh.collectors.suricata import SuricataEveParser
     from canh.collectors.zeek import ZeekJsonParser
-
     from canh.ingest import Ingester
     from canh.store.sqlite import SQLiteStore
 
@@ -176,12 +184,16 @@ def sample_events(corpus: Path | None) -> Iterator[Mapping[str, Any]]:
     yield from seen
     zeek = ZeekJsonParser()
     for log, doc in ZEEK_SAMPLES.items():
-        ev = zeek.parse(orjson.dumps(doc).decode(), LineContext(source=f"/var/log/zeek/{log}.log", position=0))
+        ev = zeek.parse(
+            orjson.dumps(doc).decode(), LineContext(source=f"/var/log/zeek/{log}.log", position=0)
+        )
         if ev is not None:
             yield ev
     eve = SuricataEveParser()
     for doc in SURICATA_SAMPLES:
-        ev = eve.parse(orjson.dumps(doc).decode(), LineContext(source="/var/log/suricata/eve.json", position=0))
+        ev = eve.parse(
+            orjson.dumps(doc).decode(), LineContext(source="/var/log/suricata/eve.json", position=0)
+        )
         if ev is not None:
             yield ev
 

@@ -14,6 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sigma.conditions import SigmaCondition
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from canh.events import get, parse_ts
 from canh.rules import locate
 from canh.rules.compile import (
     Compiled,
@@ -27,13 +34,6 @@ from canh.rules.compile import (
 from canh.rules.logsource import EventSource, event_source, nested_route_key, route_key
 from canh.rules.pipelines import canh_pipeline, map_field
 from canh.rules.prefilter import Atom, RouteIndex, atoms_of, build_index, eq_diversity
-from sigma.conditions import SigmaCondition
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.processing.pipeline import ProcessingPipeline
-from sigma.rule import SigmaRule
-
-from canh.events import get, parse_ts
 
 _ATTACK = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.I)
 
@@ -222,9 +222,8 @@ class Engine:
             self._setup_correlations(correlations, lateness)
 
     def _setup_correlations(self, correlations: Sequence[SigmaCorrelationRule], lateness: timedelta) -> None:
-        from canh.rules.correlate import CorrelationSpec, Correlator  # owned by the rule pack's author
-
         from canh.errors import CanhError
+        from canh.rules.correlate import CorrelationSpec, Correlator  # owned by the rule pack's author
 
         by_key: dict[str, EngineRule] = {}
         for r in self.rules:

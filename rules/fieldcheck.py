@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from canh.rules import locate
-from canh.rules.emitted import fields_for
-from canh.rules.pipelines import map_field
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from canh.i18n import t
+from canh.rules import locate
+from canh.rules.emitted import fields_for
+from canh.rules.pipelines import map_field
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ def detection_fields(rule: SigmaRule) -> Iterator[str]:
 
 
 def _describe(product: str | None, category: str | None, service: str | None) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in (("product", product), ("category", category), ("service", service)) if v)
+    return ", ".join(
+        f"{k}: {v}" for k, v in (("product", product), ("category", category), ("service", service)) if v
+    )
 
 
 def unknown_fields(rule: SigmaRule) -> list[FieldWarning]:

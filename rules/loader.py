@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from canh.rules import locate
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
+
+from canh.rules import locate
 
 try:
     _Loader: Any = yaml.CSafeLoader

@@ -150,7 +150,11 @@ def route_key(doc: Any) -> tuple[Any, ...]:
         get("event.module"),
         get("winlog.channel"),
         get("winlog.event_id") or get("event.code"),
-        get("process.name") if ds == "system.auth" else get("suricata.eve.event_type") if ds == "suricata.eve" else None,
+        get("process.name")
+        if ds == "system.auth"
+        else get("suricata.eve.event_type")
+        if ds == "suricata.eve"
+        else None,
     )
 
 

@@ -36,7 +36,10 @@ def read_file(name: str, path: str) -> list[str]:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            "config.placeholder_file", where=f"rules.placeholder_files.{name}", path=str(file), reason=str(exc)
+            "config.placeholder_file",
+            where=f"rules.placeholder_files.{name}",
+            path=str(file),
+            reason=str(exc),
         ) from exc
     out: list[str] = []
     for n, line in enumerate(text.splitlines(), 1):

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from canh.events import expand, format_ts
 from canh.rules.compile import Compiled, Doc, Leaf, Node, Not, leaf_pred
 from canh.rules.engine import Engine, EngineRule
 from canh.rules.loader import _Loader, iter_rule_files
-
-from canh.events import expand, format_ts
 
 CASE_START = datetime(2026, 1, 1, tzinfo=UTC)
 

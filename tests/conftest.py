@@ -84,15 +84,24 @@ class CanhRun:
     def __init__(self, home: Path) -> None:
         self.home = home
 
-    def __call__(self, *args: str, lang: str = "en", check: bool = False, stdin: str | None = None,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self,
+        *args: str,
+        lang: str = "en",
+        check: bool = False,
+        stdin: str | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "CANH_HOME": str(self.home), "CANH_LANG": lang}
         env.pop("CANH_CONFIG", None)
         exe = Path(sys.executable).with_name("canh")
-        proc = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, input=stdin,
-                              timeout=timeout)
+        proc = subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, input=stdin, timeout=timeout
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"canh {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"canh {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def json(self, *args: str) -> list[dict]:
@@ -112,5 +121,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # an xdist worker: the controller decides for the whole run
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not reporter.stats.get("passed"):
-        reporter.write_line("no test passed: failing the run (everything was skipped or deselected)", red=True)
+        reporter.write_line(
+            "no test passed: failing the run (everything was skipped or deselected)", red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

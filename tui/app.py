@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from canh.tui.incidents import IncidentsPane
-from canh.tui.panes import AlertsPane, HuntPane, Pane
-from canh.tui.register import RegisterPane
-from canh.tui.rules import RulesPane
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -20,6 +16,10 @@ from canh.events import local_zone
 from canh.i18n import t
 from canh.store.base import Store
 from canh.timefmt import zone_label
+from canh.tui.incidents import IncidentsPane
+from canh.tui.panes import AlertsPane, HuntPane, Pane
+from canh.tui.register import RegisterPane
+from canh.tui.rules import RulesPane
 
 
 class CanhApp(App[None]):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import getpass
 import os
 
-from canh.tui.app import CanhApp
-
 from canh.clock import Clock
 from canh.config import CanhConfig
 from canh.store.base import Store
+from canh.tui.app import CanhApp
 
 
 def make_app(store: Store, config: CanhConfig, clock: Clock, actor: str | None = None) -> CanhApp:

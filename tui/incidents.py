@@ -8,13 +8,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
 from typing import ClassVar
 
-from canh.incidents.desk import IncidentDesk
-from canh.incidents.model import TRANSITIONS, Incident, breached, remaining
-from canh.incidents.systems import Register
-from canh.incidents.timeline import action_name, detail_text
-from canh.tui.dialogs import AskChoice, AskText
-from canh.tui.messages import Changed, IncidentsLoaded
-from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -27,8 +20,15 @@ from canh.clock import Clock
 from canh.config import IncidentsConfig
 from canh.errors import CanhError
 from canh.i18n import t
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.model import TRANSITIONS, Incident, breached, remaining
+from canh.incidents.systems import Register
+from canh.incidents.timeline import action_name, detail_text
 from canh.store.base import Store
 from canh.timefmt import local_time, short_delta
+from canh.tui.dialogs import AskChoice, AskText
+from canh.tui.messages import Changed, IncidentsLoaded
+from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
 
 PRIORITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "cyan"}
 

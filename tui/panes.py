@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any, ClassVar
 
-from canh.tui.messages import AlertEvents, Changed, Loaded
 from rich.console import Group
 from rich.json import JSON
 from rich.table import Table
@@ -24,6 +23,7 @@ from canh.events import get
 from canh.i18n import t
 from canh.store.base import Store
 from canh.timefmt import local_time
+from canh.tui.messages import AlertEvents, Changed, Loaded
 
 LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 

@@ -5,17 +5,6 @@ from __future__ import annotations
 
 from datetime import date, tzinfo
 
-from canh.incidents.register import (
-    System,
-    dossier_due,
-    independent_inspection_ok,
-    is_overdue,
-    next_inspection_due,
-)
-from canh.incidents.regulation import DOSSIER_STATUSES
-from canh.incidents.systems import Register
-from canh.tui.messages import SystemsLoaded
-from canh.tui.panes import Pane
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -26,7 +15,18 @@ from textual.widgets import DataTable, Static
 from canh.clock import Clock
 from canh.errors import CanhError
 from canh.i18n import language, t
+from canh.incidents.register import (
+    System,
+    dossier_due,
+    independent_inspection_ok,
+    is_overdue,
+    next_inspection_due,
+)
+from canh.incidents.regulation import DOSSIER_STATUSES
+from canh.incidents.systems import Register
 from canh.store.base import Store
+from canh.tui.messages import SystemsLoaded
+from canh.tui.panes import Pane
 
 
 def layers(system: System, monitored: set[str], today: date) -> list[bool]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canh.tui.messages import Changed
-from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.table import Table
@@ -24,6 +22,8 @@ from canh.config import RulesConfig
 from canh.errors import CanhError
 from canh.i18n import t
 from canh.store.base import Store
+from canh.tui.messages import Changed
+from canh.tui.panes import LEVEL_STYLE, TITLE_WIDTH, Pane
 
 LEVEL_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
 WINDOW = "7d"

@@ -17,7 +17,9 @@ def events_group() -> None:
 
 @events_group.command("search")
 @click.argument("query", default="*")
-@click.option("--since", default="24h", show_default=True, help="Duration back from now (15m, 24h, 7d) or ISO time.")
+@click.option(
+    "--since", default="24h", show_default=True, help="Duration back from now (15m, 24h, 7d) or ISO time."
+)
 @click.option("--until", default=None, help="End time (ISO) or duration back from now.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--asc", is_flag=True, help="Oldest first.")
@@ -25,7 +27,14 @@ def events_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
 @pass_ctx
 def search_cmd(
-    ctx: Ctx, query: str, since: str, until: str | None, limit: int, asc: bool, count_only: bool, as_json: bool
+    ctx: Ctx,
+    query: str,
+    since: str,
+    until: str | None,
+    limit: int,
+    asc: bool,
+    count_only: bool,
+    as_json: bool,
 ) -> None:
     """Find events: QUERY is Lucene syntax, e.g. 'event.action:ssh_login AND NOT source.ip:10.0.0.0/8'."""
     rt = ctx.runtime
@@ -35,7 +44,9 @@ def search_cmd(
         n = rt.store.count("events", query, since=start, until=end)
         emit_json([{"count": n}]) if as_json else ctx.out.print(str(n))
         return
-    rows = rt.store.search("events", query, since=start, until=end, limit=limit, order="asc" if asc else "desc")
+    rows = rt.store.search(
+        "events", query, since=start, until=end, limit=limit, order="asc" if asc else "desc"
+    )
     if as_json:
         emit_json(rows)
         return

@@ -57,7 +57,9 @@ def print_report(
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(formats()), help="Input format (default: detect per file).")
+@click.option(
+    "--format", "fmt", type=click.Choice(formats()), help="Input format (default: detect per file)."
+)
 @click.option("--host", help="host.name for lines that do not name their host.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_ctx
@@ -81,7 +83,8 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
             console=ctx.err, transient=True,
         ) as bar:  # fmt: skip
             task = bar.add_task(t("ingest.reading"), total=total)
-            report = Ingester(rt.store, progress=lambda off: bar.update(task, completed=off), **kwargs).run(paths, fmt)  # type: ignore[arg-type]
+            ingester = Ingester(rt.store, progress=lambda off: bar.update(task, completed=off), **kwargs)  # type: ignore[arg-type]
+            report = ingester.run(paths, fmt)
     else:
         report = Ingester(rt.store, **kwargs).run(paths, fmt)  # type: ignore[arg-type]
     from canh.detection import finish, summary

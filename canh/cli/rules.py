@@ -71,7 +71,10 @@ def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
          "error": not u.placeholder}
         for u in unsupported
     ]  # fmt: skip
-    rows += [{"where": u.path or u.id, "reason": u.reason, "kind": "correlation", "error": True} for u in corr_problems]
+    rows += [
+        {"where": u.path or u.id, "reason": u.reason, "kind": "correlation", "error": True}
+        for u in corr_problems
+    ]
     rows += [
         {"where": i.where, "reason": f"[{i.validator}] {i.message}", "kind": "validator", "error": i.is_error,
          "validator": i.validator, "severity": i.severity}
@@ -260,13 +263,17 @@ def _select(ctx: Ctx, ref: str) -> list[Any]:
         if len(hits) == 1:
             return hits
         if hits:
-            raise RuleError("rules.ambiguous", ref=ref, n=len(hits), ids=", ".join(str(r.id) for r in hits[:5]))
+            raise RuleError(
+                "rules.ambiguous", ref=ref, n=len(hits), ids=", ".join(str(r.id) for r in hits[:5])
+            )
     raise RuleError("rules.not_found", ref=ref)
 
 
 def _in_file_order(items: list[Any]) -> list[Any]:
     """Rules and correlations of a file in the order the file has them."""
-    return sorted(items, key=lambda r: (str(r.source.path) if r.source else "", getattr(r.source, "line", 0) or 0))
+    return sorted(
+        items, key=lambda r: (str(r.source.path) if r.source else "", getattr(r.source, "line", 0) or 0)
+    )
 
 
 _MIN_PREFIX = 6
@@ -310,7 +317,9 @@ def convert_cmd(ctx: Ctx, rule: str, target: str) -> None:
 @click.option(
     "--limit", default=100, show_default=True, type=click.IntRange(1, 1_000_000), help="Matches shown."
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON matching event (or correlation hit) per line.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON matching event (or correlation hit) per line."
+)
 @pass_ctx
 def backtest_cmd(ctx: Ctx, rule: str, since: str, limit: int, as_json: bool) -> None:
     """Run RULE (a rule, a correlation, or every one of a file) over the stored events of the period,
@@ -343,7 +352,13 @@ def backtest_cmd(ctx: Ctx, rule: str, since: str, limit: int, as_json: bool) -> 
             )
         )
     if test.hits:
-        cols = [ctx.time_header(), t("rules.col_title"), t("rules.col_group"), t("rules.col_value"), t("rules.col_events")]
+        cols = [
+            ctx.time_header(),
+            t("rules.col_title"),
+            t("rules.col_group"),
+            t("rules.col_value"),
+            t("rules.col_events"),
+        ]
         ctx.out.print(
             table(
                 None,

@@ -27,7 +27,13 @@ def status_cmd(ctx: Ctx, as_json: bool) -> None:
         emit_json([info])
         return
     ctx.out.print(t("status.header", version=__version__))
-    ctx.out.print(t("status.config", path=rt.paths.config, state=t("status.found") if info["config_exists"] else t("status.defaults")))
+    ctx.out.print(
+        t(
+            "status.config",
+            path=rt.paths.config,
+            state=t("status.found") if info["config_exists"] else t("status.defaults"),
+        )
+    )
     ctx.out.print(t("status.store", store=stats.get("store"), location=stats.get("location")))
     for stream, n in (stats.get("records") or {}).items():
         ctx.out.print(f"  {t('stream.' + stream)}: {n:,}")
@@ -48,11 +54,15 @@ def _print_cluster(ctx: Ctx, stats: dict[str, object]) -> None:
         if cluster.get("status") == "unreachable":
             ctx.out.print(t("es.status.unreachable", reason=cluster.get("reason", "")))
         else:
-            ctx.out.print(t("es.status.cluster", **{k: cluster.get(k, "?") for k in ("cluster", "status", "nodes")}))
+            ctx.out.print(
+                t("es.status.cluster", **{k: cluster.get(k, "?") for k in ("cluster", "status", "nodes")})
+            )
     indices = stats.get("indices")
     if isinstance(indices, dict):
         for index, row in sorted(indices.items()):
-            ctx.out.print(t("es.status.index", index=index, docs=f"{row['docs']:,}", mb=f"{row['bytes'] / 1e6:,.1f}"))
+            ctx.out.print(
+                t("es.status.index", index=index, docs=f"{row['docs']:,}", mb=f"{row['bytes'] / 1e6:,.1f}")
+            )
     spool = stats.get("spool")
     if isinstance(spool, dict):
         size = int(spool["bytes"])

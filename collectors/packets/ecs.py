@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import ICMP, TCP, mac_text
-
 from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, is_file_source, set_field
 
 if TYPE_CHECKING:

@@ -28,7 +28,6 @@ from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, d
 from canh.collectors.packets.ecs import EventFactory
 from canh.collectors.packets.neighbours import Neighbours, gateway_like
 from canh.collectors.registry import ReadProblem
-
 from canh.events import Event
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80

@@ -10,7 +10,6 @@ from typing import BinaryIO
 from canh.collectors.packets.capfile import CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import LineContext, ReadProblem
-
 from canh.events import Event
 
 

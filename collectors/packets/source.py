@@ -22,7 +22,6 @@ from typing import Any
 from canh.collectors.packets.capfile import Block, CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import ReadProblem
-
 from canh.errors import CollectorError, ConfigError
 from canh.events import Event, format_ts
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from canh.collectors.registry import LineContext, get_parser
-
 from canh.events import Event, get, local_zone
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)

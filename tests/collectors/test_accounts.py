@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from canh.collectors.registry import get_parser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canh.collectors.registry import get_parser
 from tests.collectors.parsing import ctx, fields, parse
 
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from canh.collectors.registry import get_parser
 
+from canh.collectors.registry import get_parser
 from canh.events import decode_line, get
 from canh.ingest import Ingester
 from canh.store.sqlite import SQLiteStore

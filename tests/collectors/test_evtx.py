@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from canh.collectors.evtx import EvtxFolderSource, EvtxReader, build, map_json_record, record_from_json
-from canh.collectors.registry import LineContext, ReadProblem, detect_file
-from canh.collectors.winlog import WinRecord, dataset_for, record_identity
 from hypothesis import given
 from hypothesis import strategies as st
 
+from canh.collectors.evtx import EvtxFolderSource, EvtxReader, build, map_json_record, record_from_json
+from canh.collectors.registry import LineContext, ReadProblem, detect_file
+from canh.collectors.winlog import WinRecord, dataset_for, record_identity
 from canh.events import Event, get
 from tests.conftest import CanhRun
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 import pytest
-from canh.collectors.evtx import EvtxReader, map_json_record, native_mapper
-from canh.collectors.registry import LineContext, ReadProblem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from canh.collectors.evtx import EvtxReader, map_json_record, native_mapper
+from canh.collectors.registry import LineContext, ReadProblem
 from canh.events import format_ts
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from canh.collectors.checkpoints import Checkpoints
 from canh.collectors.files import FileSource, FileSourceSettings
-
 from canh.events import Event
 from canh.store.sqlite import SQLiteStore
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canh.collectors.evtx import map_json_record
 from canh.collectors.registry import LineContext, detect, get_parser
 from canh.collectors.suricata import SuricataEveParser
 from canh.collectors.winlogjson import WinlogJsonParser
 from canh.collectors.zeek import ZeekJsonParser, log_of
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from canh.errors import InputError
 from canh.events import Event, get, local_zone
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from canh.collectors.source import build_source, source_options
 
+from canh.collectors.source import build_source, source_options
 from canh.config import SourceConfig, parse_config
 from canh.errors import ConfigError
 from canh.runtime import Runtime
@@ -14,7 +14,9 @@ from canh.runtime import Runtime
 
 def test_unknown_type_is_a_config_error(home: Path) -> None:
     # canh.yml is refused when it is read, naming the line...
-    with pytest.raises(ConfigError, match=r"^c.yml:2: 'sources.0.type': 'carrier-pigeon' is not a source type"):
+    with pytest.raises(
+        ConfigError, match=r"^c.yml:2: 'sources.0.type': 'carrier-pigeon' is not a source type"
+    ):
         parse_config("sources:\n  - type: carrier-pigeon\n", "c.yml")
     # ...and a source built from options that skipped the config (a dict) is refused when built.
     rt = Runtime.load(str(home))

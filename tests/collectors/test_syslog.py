@@ -6,10 +6,10 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from canh.collectors.registry import get_parser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canh.collectors.registry import get_parser
 from canh.ingest import Ingester
 from canh.store.sqlite import SQLiteStore
 from tests.collectors.parsing import ctx, fields, parse
@@ -113,7 +113,6 @@ def test_rfc3164_stamps_from_the_hour_table_match_the_local_time_computed_whole(
 ) -> None:
     from canh.collectors.registry import LineContext
     from canh.collectors.syslog import infer_year
-
     from canh.events import format_ts, local_zone
 
     tz = local_zone(zone)
@@ -155,7 +154,10 @@ def test_rfc5424_header_fields_and_structured_data_are_kept_ecs_style() -> None:
 
 def test_rfc5424_text_procid_is_kept_but_is_no_pid() -> None:
     ev = parse("<14>1 2026-11-21T02:10:01Z h app worker-3 - - hello")
-    assert fields(ev, "log.syslog.procid", "process.pid") == {"log.syslog.procid": "worker-3", "process.pid": None}
+    assert fields(ev, "log.syslog.procid", "process.pid") == {
+        "log.syslog.procid": "worker-3",
+        "process.pid": None,
+    }
 
 
 def test_rfc3164_header_fields() -> None:
@@ -171,9 +173,15 @@ def test_rfc3164_header_fields() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
-        st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'), min_size=1, max_size=8),
+        st.text(
+            st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'),
+            min_size=1,
+            max_size=8,
+        ),
         st.dictionaries(
-            st.text(st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'), min_size=1),
+            st.text(
+                st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters='= ]"'), min_size=1
+            ),
             st.text(max_size=20),
             max_size=4,
         ),
@@ -186,5 +194,7 @@ def test_structured_data_round_trips(elements: dict[str, dict[str, str]]) -> Non
     def esc(v: str) -> str:
         return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
-    text = "".join(f"[{i}" + "".join(f' {k}="{esc(v)}"' for k, v in ps.items()) + "]" for i, ps in elements.items())
+    text = "".join(
+        f"[{i}" + "".join(f' {k}="{esc(v)}"' for k, v in ps.items()) + "]" for i, ps in elements.items()
+    )
     assert structured_data(text) == elements

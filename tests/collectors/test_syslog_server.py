@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from canh.collectors.syslog_server import Framer, SyslogSettings, SyslogSource, build, settings_from
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canh.collectors.syslog_server import Framer, SyslogSettings, SyslogSource, build, settings_from
 from canh.errors import ConfigError
 from canh.events import Event, get
 

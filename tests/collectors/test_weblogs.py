@@ -6,10 +6,10 @@ import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from canh.collectors.registry import detect, get_parser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from canh.collectors.registry import detect, get_parser
 from canh.errors import InputError
 from canh.events import format_ts
 from tests.collectors.parsing import ctx, fields, parse
@@ -186,9 +186,20 @@ def test_access_stamps_from_the_hour_cache_are_the_stamps_computed_whole(when: d
 
 
 def test_vhost_in_front_of_an_access_line_is_the_server_asked() -> None:
-    ev = parse("dichvucong.example.gov.vn:443 " + SQLMAP, fmt="web", source="/var/log/apache2/other_vhosts_access.log")
+    ev = parse(
+        "dichvucong.example.gov.vn:443 " + SQLMAP,
+        fmt="web",
+        source="/var/log/apache2/other_vhosts_access.log",
+    )
     assert fields(
-        ev, "source.ip", "user.name", "url.domain", "url.port", "destination.domain", "destination.port", "url.path"
+        ev,
+        "source.ip",
+        "user.name",
+        "url.domain",
+        "url.port",
+        "destination.domain",
+        "destination.port",
+        "url.path",
     ) == {
         "source.ip": "45.95.147.236",
         "user.name": None,

@@ -25,7 +25,9 @@ def test_unknown_key_names_line_and_suggests() -> None:
 def test_wrong_value_and_broken_yaml_name_the_line() -> None:
     with pytest.raises(ConfigError, match=r"^c.yml:3: 'store.type'"):
         parse_config("language: vi\nstore:\n  type: mongodb\n", "c.yml")
-    with pytest.raises(ConfigError, match=r"^c.yml:3: not valid YAML: .* \(while parsing a flow sequence on line 2\)"):
+    with pytest.raises(
+        ConfigError, match=r"^c.yml:3: not valid YAML: .* \(while parsing a flow sequence on line 2\)"
+    ):
         parse_config("rules:\n  paths: [a, b\n", "c.yml")
 
 
@@ -40,7 +42,9 @@ def test_config_check_command(home: Path, canh) -> None:  # type: ignore[no-unty
     (home / "canh.yml").write_text("store:\n  typ: sqlite\n", encoding="utf-8")
     bad = canh("config", "check")
     assert bad.returncode == 1
-    assert bad.stderr.strip() == f"canh: {home / 'canh.yml'}:2: unknown key 'store.typ' (did you mean 'type'?)"
+    assert (
+        bad.stderr.strip() == f"canh: {home / 'canh.yml'}:2: unknown key 'store.typ' (did you mean 'type'?)"
+    )
     (home / "canh.yml").write_text("store:\n  type: sqlite\n", encoding="utf-8")
     ok = canh("config", "check", check=True)
     assert "configuration is valid" in ok.stdout
@@ -51,10 +55,22 @@ def test_config_check_command(home: Path, canh) -> None:  # type: ignore[no-unty
     [
         ("timezone: Mars/Phobos\n", "c.yml:1: 'timezone'", "is not a time zone"),
         ("rules:\n  suppress: banana\n", "c.yml:2: 'rules.suppress'", "is not a duration"),
-        ("incidents:\n  sla:\n    P1: {acknowledge: soon}\n", "c.yml:3: 'incidents.sla.P1.acknowledge'", "not a duration"),
-        ("incidents:\n  sla:\n    P7: {acknowledge: 1m}\n", "c.yml:2: 'incidents.sla'", "'P7' is not a priority"),
+        (
+            "incidents:\n  sla:\n    P1: {acknowledge: soon}\n",
+            "c.yml:3: 'incidents.sla.P1.acknowledge'",
+            "not a duration",
+        ),
+        (
+            "incidents:\n  sla:\n    P7: {acknowledge: 1m}\n",
+            "c.yml:2: 'incidents.sla'",
+            "'P7' is not a priority",
+        ),
         ("sources:\n  - type: filez\n", "c.yml:2: 'sources.0.type'", "(did you mean 'file'?)"),
-        ("sources:\n  - type: file\n    timezone: UTC+7\n", "c.yml:3: 'sources.0.timezone'", "not a time zone"),
+        (
+            "sources:\n  - type: file\n    timezone: UTC+7\n",
+            "c.yml:3: 'sources.0.timezone'",
+            "not a time zone",
+        ),
         ("incidents:\n  shift_hours: 30\n", "c.yml:2: 'incidents.shift_hours'", "out of range"),
     ],
 )
@@ -75,7 +91,6 @@ def test_tightening_one_sla_keeps_the_other_targets() -> None:
 
 def test_config_source_types_are_the_collectors_types() -> None:
     from canh.collectors.source import SOURCE_TYPES as built
-
     from canh.config import SOURCE_TYPES
 
     assert set(SOURCE_TYPES) == set(built)

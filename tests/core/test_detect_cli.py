@@ -42,7 +42,9 @@ def detect_home(request: pytest.FixtureRequest, home: Path, tmp_path: Path) -> I
 
         url = require_node()
         prefix = "canhtest-" + uuid.uuid4().hex[:12]
-        cfg += f"store:\n  type: elasticsearch\n  elasticsearch:\n    url: {url}\n    index_prefix: {prefix}\n"
+        cfg += (
+            f"store:\n  type: elasticsearch\n  elasticsearch:\n    url: {url}\n    index_prefix: {prefix}\n"
+        )
     (home / "canh.yml").write_text(cfg, encoding="utf-8")
     try:
         yield home

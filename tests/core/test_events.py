@@ -25,7 +25,9 @@ def test_set_field_creates_parents_and_expand_nests_dotted_keys() -> None:
     ev: dict = {}
     ecs.set_field(ev, "destination.geo.country_iso_code", "VN")
     assert ev == {"destination": {"geo": {"country_iso_code": "VN"}}}
-    assert ecs.expand({"source.ip": "1.2.3.4", "source": {"port": 22}}) == {"source": {"ip": "1.2.3.4", "port": 22}}
+    assert ecs.expand({"source.ip": "1.2.3.4", "source": {"port": 22}}) == {
+        "source": {"ip": "1.2.3.4", "port": 22}
+    }
 
 
 def test_event_id_is_deterministic_and_sorts_in_reading_order() -> None:
@@ -62,7 +64,9 @@ def test_decode_line_keeps_vietnamese_and_flags_bad_bytes() -> None:
 
 
 def test_prepare_normalises_time_and_keeps_given_id() -> None:
-    doc = ecs.prepare({"@timestamp": "2026-11-22T08:00:00+07:00", "event.id": "given"}, source="s", position=1)
+    doc = ecs.prepare(
+        {"@timestamp": "2026-11-22T08:00:00+07:00", "event.id": "given"}, source="s", position=1
+    )
     assert doc["@timestamp"] == "2026-11-22T01:00:00.000Z"
     assert doc["event"]["id"] == "given"
     assert "ingested" in doc["event"]

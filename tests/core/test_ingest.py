@@ -30,8 +30,16 @@ def test_ingest_twice_stores_each_event_once(tmp_path: Path, canh) -> None:  # t
 def test_search_by_field_and_by_text(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "ecs.jsonl"
     data.write_text(
-        _ecs_line("2026-11-22T01:00:00Z", "Đăng nhập thất bại cho root", **{"source.ip": "203.0.113.5", "user": {"name": "root"}})
-        + _ecs_line("2026-11-22T01:00:05Z", "Accepted publickey for deploy", **{"source.ip": "10.0.0.7", "user": {"name": "deploy"}}),
+        _ecs_line(
+            "2026-11-22T01:00:00Z",
+            "Đăng nhập thất bại cho root",
+            **{"source.ip": "203.0.113.5", "user": {"name": "root"}},
+        )
+        + _ecs_line(
+            "2026-11-22T01:00:05Z",
+            "Accepted publickey for deploy",
+            **{"source.ip": "10.0.0.7", "user": {"name": "deploy"}},
+        ),
         encoding="utf-8",
     )
     canh("ingest", str(data), check=True)
@@ -63,7 +71,10 @@ def test_bad_input_is_reported_where_and_good_events_kept(tmp_path: Path, canh, 
     assert [e["message"] for e in stored] == ["first good", "bytes \ufffd", "last good"]
     assert "canh_invalid_utf8" in stored[1]["tags"]
     assert stored[1]["event"]["original"].endswith('"bytes \\xff"}')
-    dead = [json.loads(line) for line in next((home / "state" / "dead-letter").glob("*.jsonl")).read_text().splitlines()]
+    dead = [
+        json.loads(line)
+        for line in next((home / "state" / "dead-letter").glob("*.jsonl")).read_text().splitlines()
+    ]
     assert [d["where"] for d in dead] == [f"{data}:2", f"{data}:3"]
     assert dead[0]["raw"] == '{"@timestamp": "2026-11-22T01:00:0'
 

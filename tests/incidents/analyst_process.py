@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from canh.incidents.desk import IncidentDesk
-
 from canh.clock import ManualClock
 from canh.errors import ConflictError
+from canh.incidents.desk import IncidentDesk
 from canh.store.base import Store
 
 

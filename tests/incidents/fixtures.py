@@ -8,7 +8,6 @@ from typing import Any
 
 from canh.incidents.register import System
 from canh.incidents.register_io import read_file
-
 from canh.store.scheduled import alert_id
 
 

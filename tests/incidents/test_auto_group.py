@@ -8,10 +8,13 @@ from pathlib import Path
 
 SAMPLE = Path(str(resources.files("canh.data") / "register" / "he-thong-thong-tin.csv"))
 # A brute force on the bastion (a data-centre asset, level 4) and the login that follows it.
-LOG = "".join(
-    f"Nov 21 10:00:{s:02d} bastion-01 sshd[1{s:03d}]: Failed password for root from 185.220.101.47 port 4{s:04d} ssh2\n"
-    for s in range(12)
-) + "Nov 21 10:01:00 bastion-01 sshd[2000]: Accepted password for deploy from 185.220.101.47 port 50000 ssh2\n"
+LOG = (
+    "".join(
+        f"Nov 21 10:00:{s:02d} bastion-01 sshd[1{s:03d}]: Failed password for root from 185.220.101.47 port 4{s:04d} ssh2\n"
+        for s in range(12)
+    )
+    + "Nov 21 10:01:00 bastion-01 sshd[2000]: Accepted password for deploy from 185.220.101.47 port 50000 ssh2\n"
+)
 
 
 def test_ingest_groups_its_alerts_into_incidents_on_register_systems(canh, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

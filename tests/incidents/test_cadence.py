@@ -9,6 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+
+from canh.config import REGIME_NAMES, parse_config
+from canh.errors import ConfigError
 from canh.incidents.register import (
     Inspection,
     System,
@@ -17,9 +20,6 @@ from canh.incidents.register import (
     next_inspection_due,
 )
 from canh.incidents.regulation import REGIMES, inspection_every, use_cadence, use_register_config
-
-from canh.config import REGIME_NAMES, parse_config
-from canh.errors import ConfigError
 
 SAMPLE = Path(str(resources.files("canh.data") / "register" / "he-thong-thong-tin.csv"))
 

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from canh.incidents.desk import IncidentDesk
-
 from canh.clock import ManualClock
+from canh.incidents.desk import IncidentDesk
 from canh.store.base import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,11 +7,10 @@ import json
 import subprocess
 from pathlib import Path
 
-from canh.incidents.demo import demo_hook
-from canh.incidents.desk import IncidentDesk
-
 from canh.clock import ManualClock
 from canh.demo import DEMO_NOW, demo_files
+from canh.incidents.demo import demo_hook
+from canh.incidents.desk import IncidentDesk
 from canh.ingest import Ingester
 from canh.store.base import Store
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
+from canh.errors import WorkflowError
+from canh.i18n import set_language
 from canh.incidents.calendar import add_working_days
 from canh.incidents.register import (
     Decision,
@@ -17,9 +20,6 @@ from canh.incidents.register import (
 )
 from canh.incidents.regulation import allowed_moves
 from canh.incidents.reports import register_doc, register_report, to_markdown
-
-from canh.errors import WorkflowError
-from canh.i18n import set_language
 
 AT = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)  # a Monday
 DECISION = Decision(number="15/QĐ-UBND", date=date(2026, 11, 20), authority="Chủ tịch UBND tỉnh")

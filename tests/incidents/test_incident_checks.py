@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from canh.incidents.desk import IncidentDesk
-from canh.incidents.model import Entry, is_serious, valid_technique
-from canh.incidents.reports import incident_doc, incident_report, to_markdown
-from canh.incidents.timeline import action_name, detail_text
 
 from canh.clock import ManualClock
 from canh.config import IncidentsConfig
 from canh.errors import InputError
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.model import Entry, is_serious, valid_technique
+from canh.incidents.reports import incident_doc, incident_report, to_markdown
+from canh.incidents.timeline import action_name, detail_text
 from canh.store.base import Store
 from tests.incidents.fixtures import sample_register
 

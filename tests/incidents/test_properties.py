@@ -5,6 +5,9 @@ from __future__ import annotations
 import ipaddress
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canh.incidents.model import ALERT_LEVELS, PRIORITIES, priority_for
 from canh.incidents.register import AssetIndex, System
 from canh.incidents.register_io import read_csv, write_csv
@@ -16,8 +19,6 @@ from canh.incidents.regulation import (
     SERVICES,
     TRUST_LABEL_STATUSES,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40).map(str.strip)
 _code = st.from_regex(r"HT-[A-Z]{2,5}-[0-9]{2}", fullmatch=True)

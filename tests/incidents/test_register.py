@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
+from canh.clock import ManualClock
+from canh.errors import ConflictError, WorkflowError
 from canh.incidents.register import (
     AssetIndex,
     Decision,
@@ -17,9 +20,6 @@ from canh.incidents.register import (
 )
 from canh.incidents.register_io import read_csv, read_yaml, write_csv, write_yaml
 from canh.incidents.systems import Register
-
-from canh.clock import ManualClock
-from canh.errors import ConflictError, WorkflowError
 from canh.store.base import Store
 from tests.incidents.fixtures import sample_register
 
@@ -172,7 +172,8 @@ def test_monitoring_layer_is_derived_from_events_of_the_last_24h(sqlite_store: S
     )
     assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-KHCN-01"}
     sqlite_store.write(
-        "events", [{"@timestamp": "2026-11-21T22:00:00Z", "event": {"id": "e4"}, "host": {"ip": "10.20.0.10"}}]
+        "events",
+        [{"@timestamp": "2026-11-21T22:00:00Z", "event": {"id": "e4"}, "host": {"ip": "10.20.0.10"}}],
     )
     assert reg.monitored(reg.index()) == {"HT-VP-03", "HT-KHCN-01", "HT-VP-02"}
 
@@ -184,7 +185,11 @@ def test_firewall_alerts_belong_to_the_system_attacked_not_the_firewalls_owner()
     assert index.match(scan) == {"HT-VP-02"}  # the portal, not the data centre that runs fw-01
     unknown_target = {**scan, "destination": {"ip": "198.51.100.7"}}
     assert index.match(unknown_target) == {"HT-KHCN-01"}  # no target known: the observer's system
-    ssh = {"event": {"dataset": "system.auth"}, "host": {"name": "bastion-01"}, "source": {"ip": "185.220.101.47"}}
+    ssh = {
+        "event": {"dataset": "system.auth"},
+        "host": {"name": "bastion-01"},
+        "source": {"ip": "185.220.101.47"},
+    }
     assert index.match(ssh) == {"HT-KHCN-01"}  # a host's own log is about the host
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from canh.incidents.register import System, TrustLabel
-from canh.incidents.register_io import COLUMNS, read_csv, read_yaml, write_csv, write_yaml
-from canh.incidents.reports import incident_doc, incident_report, to_markdown
 from pydantic import ValidationError
 
 from canh.clock import ManualClock
 from canh.config import IncidentsConfig
 from canh.i18n import set_language
+from canh.incidents.register import System, TrustLabel
+from canh.incidents.register_io import COLUMNS, read_csv, read_yaml, write_csv, write_yaml
+from canh.incidents.reports import incident_doc, incident_report, to_markdown
 from canh.store.base import Store
 from tests.incidents.fixtures import alert, sample_register
 

@@ -9,6 +9,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from canh.clock import ManualClock
+from canh.config import IncidentsConfig
+from canh.events import local_zone
 from canh.incidents.desk import IncidentDesk
 from canh.incidents.pdf import render_pdf, strip_diacritics
 from canh.incidents.register import System
@@ -19,11 +24,6 @@ from canh.incidents.reports import (
     register_report,
     to_markdown,
 )
-from PIL import Image
-
-from canh.clock import ManualClock
-from canh.config import IncidentsConfig
-from canh.events import local_zone
 from canh.store.base import Store
 from tests.incidents.fixtures import alert, sample_register
 
@@ -138,15 +138,21 @@ def _doc_text(doc: object) -> str:
 def test_pdf_page_renders_vietnamese(
     which: str, sqlite_store: Store, clock: ManualClock, tmp_path: Path
 ) -> None:
+    from fontTools.ttLib import TTFont
+
     from canh.incidents.pdf import find_font
     from canh.incidents.shift import shift_doc, shift_summary
-    from fontTools.ttLib import TTFont
 
     if which in ("initial", "final"):
         desk, inc = _incident(sqlite_store, clock)
         doc = incident_doc(incident_report(inc, desk.systems, IncidentsConfig(), clock.now(), which), "vi")
         expected = (
-            ["Báo cáo ban đầu sự cố", "Thời điểm phát hiện", "Trung tâm dữ liệu tỉnh", "Sở Khoa học và Công nghệ"]
+            [
+                "Báo cáo ban đầu sự cố",
+                "Thời điểm phát hiện",
+                "Trung tâm dữ liệu tỉnh",
+                "Sở Khoa học và Công nghệ",
+            ]
             if which == "initial"
             else ["Báo cáo kết thúc ứng phó sự cố", "Thời gian báo cáo", "Diễn biến"]
         )
@@ -211,10 +217,11 @@ def test_unknown_system_levels_fall_back_to_no_level() -> None:
     assert register_report([s], set(), date(2026, 11, 22))["by_level"]["0"]["total"] == 1
 
 
-def test_shift_counts_alerts_raised_in_it_and_long_silent_hosts(sqlite_store: Store, clock: ManualClock) -> None:
-    from canh.incidents.shift import shift_summary
-
+def test_shift_counts_alerts_raised_in_it_and_long_silent_hosts(
+    sqlite_store: Store, clock: ManualClock
+) -> None:
     from canh.events import new_event
+    from canh.incidents.shift import shift_summary
 
     now = clock.now()  # 2026-11-22 01:00 UTC; the shift is the 8 hours before
     backfilled = alert("ssh-brute", "bastion-01", "2026-11-15T03:00:00.000Z")  # last week's logs...

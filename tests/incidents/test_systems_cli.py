@@ -9,12 +9,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from canh.incidents.register import Inspection
-from canh.incidents.register_edit import apply_edits
-from canh.incidents.systems import Register
 
 from canh.clock import ManualClock
 from canh.errors import ConflictError, InputError
+from canh.incidents.register import Inspection
+from canh.incidents.register_edit import apply_edits
+from canh.incidents.systems import Register
 from canh.store.base import Store
 from tests.incidents.fixtures import sample_register
 

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from canh.incidents.desk import IncidentDesk
-from canh.incidents.warnings import import_warning, read_warning
 
 from canh.clock import ManualClock
 from canh.config import IncidentsConfig
 from canh.errors import InputError
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.warnings import import_warning, read_warning
 from canh.store.base import Store
 from tests.incidents.fixtures import sample_register
 

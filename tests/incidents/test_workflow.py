@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from canh.incidents.desk import IncidentDesk
-from canh.incidents.model import breached, priority_for
 
 from canh.clock import ManualClock
 from canh.config import IncidentsConfig
 from canh.errors import ConflictError, WorkflowError
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.model import breached, priority_for
 from canh.store.base import Store
 from tests.incidents.fixtures import alert, sample_register
 

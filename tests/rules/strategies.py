@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from canh.rules.compile import And, Node, Not, Or, string_leaf, value_node
 from hypothesis import assume
 from hypothesis import strategies as st
 from sigma.types import SigmaCasedString, SigmaRegularExpression, SigmaString
+
+from canh.rules.compile import And, Node, Not, Or, string_leaf, value_node
 
 # A small alphabet so that literals and values often meet; with characters whose lower-casing is
 # special (dotted and dotless i, long s, Kelvin sign, final sigma) and a path separator.

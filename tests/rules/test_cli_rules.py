@@ -135,7 +135,10 @@ def test_convert_a_file_gives_every_query_and_one_line_per_correlation_without_o
     assert out.count("from * metadata") == 3  # two base rules and the event_count correlation
     assert "stats event_count=count() by timebucket, source.ip\n| where event_count >= 10" in out
     (why,) = [line for line in out.splitlines() if "no esql query" in line]
-    assert why.startswith("# SSH login succeeded after a brute force") and "correlates another correlation" in why
+    assert (
+        why.startswith("# SSH login succeeded after a brute force")
+        and "correlates another correlation" in why
+    )
     code, out = run(home, "rules", "convert", path, "--to", "lucene")
     assert code == 0 and "event.action:ssh_login AND event.outcome:success" in out
     assert sum("no lucene query" in line for line in out.splitlines()) == 2
@@ -171,13 +174,19 @@ def test_backtest_a_file_runs_its_correlations_in_time_order(home: Path, tmp_pat
     assert "'SSH failed password': 12 event(s) matched" in out
     assert "'SSH brute force from one source': 1 correlation hit(s)" in out
     assert "'SSH login succeeded after a brute force from the same source': 0 correlation hit(s)" in out
-    code, out = run(home, "rules", "backtest", "SSH brute force from one source", "--since", "3650d", "--json")
+    code, out = run(
+        home, "rules", "backtest", "SSH brute force from one source", "--since", "3650d", "--json"
+    )
     (hit,) = [json.loads(line) for line in out.splitlines()]
     assert hit["group"] == {"source.ip": "203.0.113.9"} and hit["events_count"] == 10
 
 
 def test_backtest_closes_windows_at_the_end_of_the_period(home: Path, tmp_path: Path) -> None:
-    rule = RULE.replace("status: test", "status: test\nname: t_fail").replace("  filter:\n    source.ip|cidr: 10.0.0.0/8\n", "").replace("sel and not filter", "sel")
+    rule = (
+        RULE.replace("status: test", "status: test\nname: t_fail")
+        .replace("  filter:\n    source.ip|cidr: 10.0.0.0/8\n", "")
+        .replace("sel and not filter", "sel")
+    )
     corr = (
         "title: Few failures\nid: 5a1d7c2e-1111-4000-8000-0000000000e1\nstatus: test\nlevel: low\n"
         "correlation:\n  type: event_count\n  rules: [t_fail]\n  group-by: [source.ip]\n  timespan: 1h\n"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from canh.rules.codegen import predicate
-from canh.rules.compile import Doc, Leaf, Or, node_pred, simplify
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from canh.rules.codegen import predicate
+from canh.rules.compile import Doc, Leaf, Or, node_pred, simplify
 from tests.rules.strategies import DOC, tree
 
 

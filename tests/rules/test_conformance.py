@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from canh.collectors.evtx import EvtxReader
 from canh.collectors.registry import LineContext
+from canh.events import Event
 from canh.rules.engine import Engine, UnsupportedRule, compile_rules
 from canh.rules.loader import LoadedRules, load_paths
-
-from canh.events import Event
 
 pytestmark = pytest.mark.corpus
 

@@ -8,6 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+
+from canh.errors import RuleError
 from canh.rules.correlate import (
     MAX_HIT_IDS,
     CorrelationHit,
@@ -16,12 +22,6 @@ from canh.rules.correlate import (
     check,
     parse_timespan,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
-
-from canh.errors import RuleError
 
 T0 = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 FAILED = "11111111-0000-4000-8000-000000000001"
@@ -469,5 +469,8 @@ def test_flush_also_closes_windows_a_closing_window_opens_further_up_a_chain() -
     c = Correlator([inner, outer])
     assert c.feed({"a"}, ev(1, **{"host.name": "h"}), T0) == []
     hits = c.flush()
-    assert [(h.spec.id, h.group) for h in hits] == [("inner", {"host.name": "h"}), ("outer", {"host.name": "h"})]
+    assert [(h.spec.id, h.group) for h in hits] == [
+        ("inner", {"host.name": "h"}),
+        ("outer", {"host.name": "h"}),
+    ]
     assert c.stats()["keys"] == 0

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from canh.rules.alerts import AlertMaker, alert_id_for
-from canh.rules.engine import Match
-
 from canh.clock import ManualClock
 from canh.config import RulesConfig
 from canh.detection import hooks_for_store
 from canh.ingest import Ingester
+from canh.rules.alerts import AlertMaker, alert_id_for
+from canh.rules.engine import Match
 from canh.store.base import Store
 from canh.store.scheduled import alert_id
 from tests.rules.ruleutil import compile_one, sigma

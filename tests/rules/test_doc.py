@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canh.rules.compile import Doc, Leaf
 from canh.rules.logsource import nested_route_key, route_key
 from canh.rules.prefilter import atoms_of, build_index
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 NAMES = ("Image", "Threat Name", "ThreatName", "Path", "Data")
 VALUE = st.one_of(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from canh.cli import cli
 from canh.rules.emitted import fields_for, observed, sample_events
 from canh.rules.emitted_fields import EMITTED
 from canh.rules.fieldcheck import unknown_fields
 from canh.rules.loader import load_paths
-from click.testing import CliRunner
-
-from canh.cli import cli
 from tests.rules.ruleutil import sigma
 
 
@@ -34,10 +34,16 @@ def test_an_unknown_field_is_a_warning_naming_the_log_source(home: Path, tmp_pat
 
 def test_mapped_emitted_and_windows_fields_are_not_warned_about(tmp_path: Path) -> None:
     cases = [
-        ("  sel:\n    c-uri|contains: x\n    http.response.status_code: 200\n  condition: sel", "category: webserver"),
+        (
+            "  sel:\n    c-uri|contains: x\n    http.response.status_code: 200\n  condition: sel",
+            "category: webserver",
+        ),
         ("  sel:\n    query|endswith: .vn\n  condition: sel", "category: dns"),
         ("  sel:\n    SomeEventDataName: x\n  condition: sel", "product: windows\n  service: security"),
-        ("  sel:\n    whatever: x\n  condition: sel", "product: macos\n  category: process_creation"),  # no collector
+        (
+            "  sel:\n    whatever: x\n  condition: sel",
+            "product: macos\n  category: process_creation",
+        ),  # no collector
     ]
     for detection, logsource in cases:
         (rule,) = load_paths([_rule(tmp_path, detection, logsource)]).rules
@@ -45,7 +51,9 @@ def test_mapped_emitted_and_windows_fields_are_not_warned_about(tmp_path: Path) 
 
 
 def test_a_field_another_log_source_has_is_still_unknown_here(tmp_path: Path) -> None:
-    (rule,) = load_paths([_rule(tmp_path, "  sel:\n    url.path: /x\n  condition: sel", "product: linux\n  service: sshd")]).rules
+    (rule,) = load_paths(
+        [_rule(tmp_path, "  sel:\n    url.path: /x\n  condition: sel", "product: linux\n  service: sshd")]
+    ).rules
     assert [w.field for w in unknown_fields(rule)] == ["url.path"]
     routes, fields, _ = fields_for(None, "webserver", None)
     assert "url.path" in fields and any(r.startswith("nginx.access") for r in routes)

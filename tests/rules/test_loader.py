@@ -6,7 +6,6 @@ from pathlib import Path
 
 from canh.rules.engine import compile_rules
 from canh.rules.loader import PACK_DIR, is_rule_file, load_config_rules, load_paths
-
 from tests.rules.ruleutil import sigma
 
 GOOD = sigma("  sel:\n    user.name: root\n  condition: sel")

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
-from canh.rules.engine import Engine, EngineRule, compile_rules
-from canh.rules.loader import PACK_DIR, LoadedRules, load_paths
-from canh.rules.ruletests import run_file
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 from sigma.validators.core import validators as core_validators
+
+from canh.rules.engine import Engine, EngineRule, compile_rules
+from canh.rules.loader import PACK_DIR, LoadedRules, load_paths
+from canh.rules.ruletests import run_file
 
 RULE_FILES = sorted(p for p in PACK_DIR.rglob("*.yml") if not p.name.endswith(".tests.yml"))
 FOLDERS = {"linux", "web", "network", "windows"}

@@ -10,14 +10,14 @@ from canh.errors import ConfigError
 from canh.rules.placeholders import address_placeholders, read_file, resolve
 from tests.rules.ruleutil import matches, sigma
 
-RULE = sigma(
-    "  sel:\n    source.ip|expand: '%bad_ips%'\n  condition: sel", logsource="category: firewall"
-)
+RULE = sigma("  sel:\n    source.ip|expand: '%bad_ips%'\n  condition: sel", logsource="category: firewall")
 
 
 def test_a_list_file_with_networks_matches_addresses_inside_them(tmp_path: Path) -> None:
     f = tmp_path / "bad.txt"
-    f.write_text("# feed of 2026-12-01\n203.0.113.0/24\n198.51.100.7  # c2\n2001:db8::/32\n\n", encoding="utf-8")
+    f.write_text(
+        "# feed of 2026-12-01\n203.0.113.0/24\n198.51.100.7  # c2\n2001:db8::/32\n\n", encoding="utf-8"
+    )
     values = resolve({}, {"bad_ips": str(f)})
     assert values == {"bad_ips": ["203.0.113.0/24", "198.51.100.7", "2001:db8::/32"]}
     ev = {"event.category": "network", "event.dataset": "fortinet.firewall", "event.module": "fortinet"}

@@ -7,15 +7,15 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from sigma.types import SigmaCasedString, SigmaString
+
 from canh.rules import literals
 from canh.rules.compile import Doc, Node, node_pred, simplify, string_leaf
 from canh.rules.literals import LiteralIndex, shared_gates
 from canh.rules.prefilter import atoms_of, build_index, eq_diversity, gram_counts
 from canh.rules.regex_literals import ICASE_UNSAFE, required_literals
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
-from sigma.types import SigmaCasedString, SigmaString
-
 from tests.rules.strategies import DOC, TEXT, regex, tree
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import ipaddress
 
-from canh.rules.compile import Doc, Leaf, Or, leaf_pred, node_pred, string_leaf, value_node
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sigma.modifiers import SigmaBase64OffsetModifier, SigmaContainsModifier
 from sigma.rule import SigmaDetectionItem
 from sigma.types import SigmaString
+
+from canh.rules.compile import Doc, Leaf, Or, leaf_pred, node_pred, string_leaf, value_node
 
 # Sigma literals without wildcard or escape characters
 LIT = st.text(

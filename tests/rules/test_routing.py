@@ -9,18 +9,18 @@ from typing import Any
 
 import orjson
 import pytest
-from canh.collectors.packets.reader import PcapFileReader
-from canh.collectors.registry import LineContext
-from canh.collectors.suricata import SuricataEveParser
-from canh.collectors.zeek import ZeekJsonParser
-from canh.rules.engine import Engine, compile_rules
-from canh.rules.loader import PACK_DIR, load_paths
-from canh.rules.logsource import event_source, nested_route_key
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
+from canh.collectors.packets.reader import PcapFileReader
+from canh.collectors.registry import LineContext
+from canh.collectors.suricata import SuricataEveParser
+from canh.collectors.zeek import ZeekJsonParser
 from canh.events import Event
+from canh.rules.engine import Engine, compile_rules
+from canh.rules.loader import PACK_DIR, load_paths
+from canh.rules.logsource import event_source, nested_route_key
 
 T0 = 1_763_769_600.0
 SQLI = b"/dvwa/vulnerabilities/sqli/?id=1%27+union+select+null%2C+version%28%29+%23&Submit=Submit"
@@ -64,7 +64,11 @@ def http_capture(path: Path, uri: bytes) -> list[Event]:
     for i, p in enumerate(pkts):
         p.time = T0 + i * 0.01
     wrpcap(str(path), pkts)
-    out = [e for e in PcapFileReader().read(path, LineContext(source=str(path), position=0)) if isinstance(e, dict)]
+    out = [
+        e
+        for e in PcapFileReader().read(path, LineContext(source=str(path), position=0))
+        if isinstance(e, dict)
+    ]
     assert any((e.get("event") or {}).get("dataset") == "network.http" for e in out)
     return out
 
@@ -82,18 +86,32 @@ def test_captured_http_is_routed_to_the_web_rules(tmp_path: Path) -> None:
 def zeek(log: str, **fields: Any) -> Event:
     doc = {"ts": T0, "uid": "C1", "id.orig_h": "45.95.147.236", "id.orig_p": 40000, "id.resp_h": "10.10.1.20",
            "id.resp_p": 22, **fields}  # fmt: skip
-    ev = ZeekJsonParser().parse(orjson.dumps(doc).decode(), LineContext(source=f"/var/log/zeek/{log}.log", position=0))
+    ev = ZeekJsonParser().parse(
+        orjson.dumps(doc).decode(), LineContext(source=f"/var/log/zeek/{log}.log", position=0)
+    )
     assert ev is not None
     return ev
 
 
 def test_zeek_conn_records_feed_the_port_scan_correlation() -> None:
     scan = [
-        zeek("conn", ts=T0 + i, uid=f"C{i}", **{"id.resp_p": 1000 + i}, proto="tcp", conn_state="REJ", duration=0.0)
+        zeek(
+            "conn",
+            ts=T0 + i,
+            uid=f"C{i}",
+            **{"id.resp_p": 1000 + i},
+            proto="tcp",
+            conn_state="REJ",
+            duration=0.0,
+        )
         for i in range(20)
     ]
     src = event_source(nested_route_key(scan[0]))
-    assert src.fits(None, "firewall", None) and src.fits("network", None, "flow") and src.fits("zeek", None, "conn")
+    assert (
+        src.fits(None, "firewall", None)
+        and src.fits("network", None, "flow")
+        and src.fits("zeek", None, "conn")
+    )
     assert titles(scan).count("Port scan of one host (many destination ports from one source)") == 1
     assert titles(scan[:10]) == []  # ten ports: below the threshold
 
@@ -113,7 +131,9 @@ def test_zeek_dns_and_http_reach_the_dns_and_web_rules() -> None:
 def eve(event_type: str, **fields: Any) -> Event:
     doc = {"timestamp": "2026-11-21T10:15:02.123456+0700", "flow_id": 1, "src_ip": "45.95.147.236", "src_port": 51514,
            "dest_ip": "10.10.1.20", "dest_port": 80, "proto": "TCP", "event_type": event_type, **fields}  # fmt: skip
-    ev = SuricataEveParser().parse(orjson.dumps(doc).decode(), LineContext(source="/var/log/suricata/eve.json", position=0))
+    ev = SuricataEveParser().parse(
+        orjson.dumps(doc).decode(), LineContext(source="/var/log/suricata/eve.json", position=0)
+    )
     assert ev is not None
     return ev
 
@@ -143,7 +163,11 @@ def test_a_suricata_alert_is_no_web_request() -> None:
 @pytest.mark.corpus
 def test_the_corpus_dvwa_sql_injection_capture_raises_web_alerts(corpus: Path) -> None:
     path = corpus / "pcap" / "chrissanders-packets" / "http_dvwa_sqlinjection.pcapng"
-    events = [e for e in PcapFileReader().read(path, LineContext(source=str(path), position=0)) if isinstance(e, dict)]
+    events = [
+        e
+        for e in PcapFileReader().read(path, LineContext(source=str(path), position=0))
+        if isinstance(e, dict)
+    ]
     assert titles(events).count("SQL injection attempt in a web request") >= 2
 
 
@@ -165,10 +189,12 @@ def test_zeek_rules_name_fields_as_zeek_logs_them(tmp_path: Path) -> None:
 
 def test_a_path_through_a_list_of_objects_reads_every_element() -> None:
     from canh.rules.compile import Doc
-
     from tests.rules.ruleutil import matches, sigma
 
-    event = {"event": {"dataset": "network.dns"}, "dns": {"answers": [{"data": "cname.vn"}, {"data": "203.0.113.9"}]}}
+    event = {
+        "event": {"dataset": "network.dns"},
+        "dns": {"answers": [{"data": "cname.vn"}, {"data": "203.0.113.9"}]},
+    }
     assert Doc(event).strs("dns.answers.data") == ("cname.vn", "203.0.113.9")
     rule = sigma("  sel:\n    answer: 203.0.113.9\n  condition: sel", logsource="category: dns")
     assert matches(rule, event)  # the dns taxonomy's `answer` is dns.answers.data

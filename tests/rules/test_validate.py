@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from canh.rules.loader import load_paths
-from canh.rules.validate import default_names, validate
 from click.testing import CliRunner
 
 from canh.cli import cli
 from canh.errors import ConfigError
+from canh.rules.loader import load_paths
+from canh.rules.validate import default_names, validate
 from tests.rules.ruleutil import sigma
 
-RULE = sigma("  sel:\n    event.action: ssh_login\n  condition: sel", logsource="product: linux\n  service: sshd")
+RULE = sigma(
+    "  sel:\n    event.action: ssh_login\n  condition: sel", logsource="product: linux\n  service: sshd"
+)
 OTHER = RULE.replace("title: Test rule", "title: Other rule")
 
 
@@ -49,7 +51,9 @@ def test_a_rule_without_id_or_level_and_a_bad_technique_tag(home: Path, tmp_path
 
 
 def test_low_severity_issues_are_warnings(home: Path, tmp_path: Path) -> None:
-    (tmp_path / "r.yml").write_text(RULE.replace("event.action: ssh_login", "event.action: 'ssh**login'"), "utf-8")
+    (tmp_path / "r.yml").write_text(
+        RULE.replace("event.action: ssh_login", "event.action: 'ssh**login'"), "utf-8"
+    )
     code, out = check(home, str(tmp_path))
     assert code == 0 and "warning: [double_wildcard]" in out and "0 problem(s), 1 warning(s)" in out
 
@@ -69,14 +73,30 @@ def test_the_validator_set_is_configurable_and_checked(home: Path, tmp_path: Pat
 
 def test_default_set_leaves_out_network_catalogues_and_sigmahq_file_conventions() -> None:
     names = set(default_names())
-    assert {"identifier_uniqueness", "identifier_existence", "level_existence", "attack_technique_format"} <= names
-    assert not names & {"attacktag", "d3_fendtag", "cartag", "cvetag", "duplicate_filename", "filename_length"}
+    assert {
+        "identifier_uniqueness",
+        "identifier_existence",
+        "level_existence",
+        "attack_technique_format",
+    } <= names
+    assert not names & {
+        "attacktag",
+        "d3_fendtag",
+        "cartag",
+        "cvetag",
+        "duplicate_filename",
+        "filename_length",
+    }
 
 
-@pytest.mark.parametrize("tag", ["attack.t1059", "attack.t1059.001", "attack.execution", "attack.g0016", "attack.s0002"])
+@pytest.mark.parametrize(
+    "tag", ["attack.t1059", "attack.t1059.001", "attack.execution", "attack.g0016", "attack.s0002"]
+)
 def test_well_formed_attack_tags_pass(tmp_path: Path, tag: str) -> None:
     (tmp_path / "r.yml").write_text(RULE + f"tags: [{tag}]\n", encoding="utf-8")
-    assert [i for i in validate(load_paths([tmp_path]).rules) if i.validator == "attack_technique_format"] == []
+    assert [
+        i for i in validate(load_paths([tmp_path]).rules) if i.validator == "attack_technique_format"
+    ] == []
 
 
 def test_json_rows_carry_kind_and_severity(home: Path, tmp_path: Path) -> None:

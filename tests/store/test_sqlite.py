@@ -102,7 +102,11 @@ def test_odd_values_in_indexed_fields_never_fail_the_batch(tmp_path: Path) -> No
     store = SQLiteStore(tmp_path / "odd.db")
     try:
         events = [
-            {"@timestamp": "2026-11-21T10:00:00.000Z", "event": {"id": "n1"}, "host": {"name": [["bastion-01"]]}},
+            {
+                "@timestamp": "2026-11-21T10:00:00.000Z",
+                "event": {"id": "n1"},
+                "host": {"name": [["bastion-01"]]},
+            },
             {"@timestamp": "2026-11-21T10:00:01.000Z", "event": {"id": "n2"}, "user": {"name": {"a": 1}}},
             {"@timestamp": "2026-11-21T10:00:02.000Z", "event": {"id": "n3", "action": True}},
             {"@timestamp": "2026-11-21T10:00:03.000Z", "event": {"id": "n4"}, "host": {"name": "plain"}},

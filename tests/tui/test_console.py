@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from canh.tui.factory import make_app
 from rich.console import Console
 from textual.widgets import DataTable, Input, Static
 
@@ -14,6 +13,7 @@ from canh.config import CanhConfig
 from canh.events import new_event, set_many
 from canh.i18n import set_language
 from canh.store.sqlite import SQLiteStore
+from canh.tui.factory import make_app
 
 
 def _store(tmp_path: Path) -> SQLiteStore:

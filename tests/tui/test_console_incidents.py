@@ -6,19 +6,19 @@ import io
 from importlib import resources
 from pathlib import Path
 
-from canh.incidents.desk import IncidentDesk
-from canh.incidents.register_io import read_file
-from canh.incidents.systems import Register
-from canh.tui.dialogs import AskChoice, AskText
-from canh.tui.factory import make_app
 from rich.console import Console
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from canh.clock import ManualClock
 from canh.config import CanhConfig
 from canh.i18n import set_language
+from canh.incidents.desk import IncidentDesk
+from canh.incidents.register_io import read_file
+from canh.incidents.systems import Register
 from canh.store.scheduled import alert_id
 from canh.store.sqlite import SQLiteStore
+from canh.tui.dialogs import AskChoice, AskText
+from canh.tui.factory import make_app
 
 NOW = "2026-11-21T20:00:00Z"
 

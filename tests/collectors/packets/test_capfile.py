@@ -6,10 +6,11 @@ import struct
 from pathlib import Path
 
 import pytest
-from canh.collectors.packets.capfile import CaptureReader, is_capture
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import PcapNgWriter, wrpcap
+
+from canh.collectors.packets.capfile import CaptureReader, is_capture
 
 
 def _pkts(n: int = 5) -> list:

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from canh.collectors.packets.reader import PcapFileReader
 from canh.collectors.registry import LineContext, ReadProblem
-
 from canh.events import Event, get
 
 pytestmark = pytest.mark.corpus

@@ -3,8 +3,6 @@ no exception for any input (hypothesis)."""
 
 from __future__ import annotations
 
-from canh.collectors.packets.decode import ARP as ARP_KIND
-from canh.collectors.packets.decode import KNOWN_LINKTYPES, decode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment
@@ -17,6 +15,9 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrRouting,
 )
 from scapy.layers.l2 import ARP, CookedLinux, Dot1Q, Ether
+
+from canh.collectors.packets.decode import ARP as ARP_KIND
+from canh.collectors.packets.decode import KNOWN_LINKTYPES, decode
 
 A4, B4 = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 

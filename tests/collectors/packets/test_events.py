@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from canh.collectors.packets.community_id import community_id
 from canh.collectors.packets.reader import PcapFileReader
 from canh.collectors.registry import LineContext, ReadProblem
-
 from canh.events import Event, get
 from tests.collectors.packets import traffic
 
@@ -265,13 +265,14 @@ def test_tls_server_hello_negotiated_version_and_ja3s(tmp_path: Path) -> None:
     ("source", "host", "interface"),
     [("/data/cap/day.pcap", None, None), ("capture://eth0", "sensor-1", "eth0"), ("/cap/b.pcap", "s2", None)],
 )
-def test_event_envelope_is_what_new_event_builds(source: str, host: str | None, interface: str | None) -> None:
+def test_event_envelope_is_what_new_event_builds(
+    source: str, host: str | None, interface: str | None
+) -> None:
     """The factory lays out the common fields from cached parts; they must stay those of new_event,
     plus the observer (the capturing sensor) that every packet event carries."""
     from datetime import UTC, datetime
 
     from canh.collectors.packets.ecs import EventFactory
-
     from canh.events import new_event
 
     when = datetime(2026, 11, 21, 8, 30, 1, 250000, tzinfo=UTC)

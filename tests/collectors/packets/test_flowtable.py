@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
-from canh.collectors.registry import ReadProblem
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
+from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
+from canh.collectors.registry import ReadProblem
 from canh.events import Event, get
 
 

@@ -3,11 +3,12 @@ frames (alone and after real headers) through the whole packet loop."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from canh.collectors.packets import dhcp, dns, http, tls
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import ReadProblem
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 HEADS = {
     "udp53": bytes.fromhex(

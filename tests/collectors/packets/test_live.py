@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from canh.collectors.packets.source import CaptureSource, PcapFolderSource, build
 
+from canh.collectors.packets.source import CaptureSource, PcapFolderSource, build
 from canh.errors import CollectorError, ConfigError
 from canh.events import Event, get
 from tests.collectors.packets import traffic

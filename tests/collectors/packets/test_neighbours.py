@@ -6,9 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from canh.collectors.packets.neighbours import Neighbours, gateway_like
-from canh.collectors.packets.reader import PcapFileReader
-from canh.collectors.registry import LineContext, ReadProblem
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.dhcp6 import (
     DUID_LL,
@@ -27,6 +24,9 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet
 from scapy.utils import wrpcap
 
+from canh.collectors.packets.neighbours import Neighbours, gateway_like
+from canh.collectors.packets.reader import PcapFileReader
+from canh.collectors.registry import LineContext, ReadProblem
 from canh.events import Event, get
 from tests.conftest import CanhRun
 
