@@ -99,7 +99,9 @@ class IncidentHook:
 
         rt = self.runtime
         systems = Register(rt.store, rt.clock, "canh").all()
-        return IncidentDesk(rt.store, rt.clock, rt.config.incidents, actor="canh", systems=systems)
+        return IncidentDesk(
+            rt.store, rt.clock, rt.config.incidents, actor="canh", systems=systems, zone=rt.config.timezone
+        )
 
     def alerts(self, alerts: list[dict[str, Any]]) -> None:
         """Group freshly written alerts (the detection hook calls this)."""

@@ -10,7 +10,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from canh.clock import Clock, parse_duration
 from canh.config import IncidentsConfig
 from canh.errors import ConflictError, InputError, NotFoundError, WorkflowError
-from canh.events import get
+from canh.events import get, local_zone
 from canh.incidents.audit import audit_entry, diff, write_audit
 from canh.incidents.grouping import GroupIndex, alert_level, alert_time, attacker_ip, group_keys
 from canh.incidents.model import (
@@ -67,9 +67,13 @@ _CATEGORY_HINTS = (
 )
 
 
-def incident_id(seed: str, at: datetime) -> str:
-    """A readable id: INC-<yyyymmdd>-<6 hex>, derived from a seed so a retry makes the same id."""
-    return f"INC-{at:%Y%m%d}-{hashlib.blake2b(seed.encode(), digest_size=3).hexdigest().upper()}"
+def incident_id(seed: str, at: datetime, zone: tzinfo | None = None) -> str:
+    """A readable id: INC-<yyyymmdd>-<6 hex>, derived from a seed so a retry makes the same id.
+
+    The date is the SOC's (``zone``): an alert at 05:00 in Hà Nội is that day's, not the UTC eve's.
+    """
+    day = at.astimezone(zone) if zone is not None else at
+    return f"INC-{day:%Y%m%d}-{hashlib.blake2b(seed.encode(), digest_size=3).hexdigest().upper()}"
 
 
 class IncidentDesk:
@@ -83,8 +87,10 @@ class IncidentDesk:
         *,
         actor: str = "canh",
         systems: Iterable[System] = (),
+        zone: tzinfo | str = "Asia/Ho_Chi_Minh",
     ) -> None:
         self.store = store
+        self.zone = local_zone(zone) if isinstance(zone, str) else zone
         self.clock = clock
         self.config = config or IncidentsConfig()
         self.actor = actor
@@ -185,7 +191,7 @@ class IncidentDesk:
                 raise InputError("incident.unknown_system", where=code)
         level, category = valid_level(alert_level_), valid_category(category)
         inc = Incident(
-            id=incident_id(seed or uuid.uuid4().hex, now),
+            id=incident_id(seed or uuid.uuid4().hex, now, self.zone),
             title=title,
             created_at=now,
             created_by=self.actor,
@@ -448,7 +454,7 @@ class IncidentDesk:
         ip = attacker_ip(alert)
         suffix = f" — {host}" if host else f" — {ip}" if ip else ""
         inc = Incident(
-            id=incident_id(str(alert["id"]), alert_time(alert)),
+            id=incident_id(str(alert["id"]), alert_time(alert), self.zone),
             title=title + suffix,
             created_at=now,
             created_by=self.actor,

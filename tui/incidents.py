@@ -102,7 +102,9 @@ class IncidentsPane(Pane):
 
     def desk(self) -> IncidentDesk:
         systems = Register(self.store, self.clock, self.actor).all()
-        return IncidentDesk(self.store, self.clock, self.config, actor=self.actor, systems=systems)
+        return IncidentDesk(
+            self.store, self.clock, self.config, actor=self.actor, systems=systems, zone=self.zone
+        )
 
     @work(thread=True, exclusive=True, group="incidents")
     def reload(self) -> None:

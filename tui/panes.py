@@ -202,7 +202,9 @@ class AlertsPane(Pane):
             inc_id = get(alert, "canh.incident.id")
             if not inc_id:
                 systems = Register(self.store, self.clock, self.actor).all()
-                desk = IncidentDesk(self.store, self.clock, self.config, actor=self.actor, systems=systems)
+                desk = IncidentDesk(
+                    self.store, self.clock, self.config, actor=self.actor, systems=systems, zone=self.zone
+                )
                 linked = desk.group_alerts([alert])
                 inc_id = next((i for i, ids in linked.items() if alert["id"] in ids), None)
             if inc_id:

@@ -46,7 +46,9 @@ def register_for(ctx: Ctx) -> Register:
 def open_desk(ctx: Ctx) -> IncidentDesk:
     rt = ctx.runtime
     systems = register_for(ctx).all()
-    return IncidentDesk(rt.store, rt.clock, rt.config.incidents, actor=actor(), systems=systems)
+    return IncidentDesk(
+        rt.store, rt.clock, rt.config.incidents, actor=actor(), systems=systems, zone=rt.config.timezone
+    )
 
 
 def _json_doc(inc: Incident, version: int | None = None) -> dict[str, Any]:
