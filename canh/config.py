@@ -341,14 +341,41 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(model, "model_fields", {}))
 
 
+def check_sources(cfg: CanhConfig, text: str, source: str = "canh.yml") -> None:
+    """Check every source's own options the way ``canh collect`` reads them; the first problem raises
+    ConfigError at the file:line of the option (or of the source entry) with its ``sources.N`` key."""
+    from canh.collectors.source import check_source  # late: the collectors load parsers
+
+    lines: dict[tuple[Any, ...], int] | None = None
+    for index, entry in enumerate(cfg.sources):
+        try:
+            check_source(entry)
+        except ConfigError as exc:
+            if lines is None:
+                node = yaml.compose(text, Loader=yaml.CSafeLoader)
+                lines = _line_index(node) if node is not None else {}
+            key = str(exc.params.get("key") or "")
+            option = str(exc.params.get("option") or ("" if key.startswith("sources.") else key))
+            path = ("sources", index, *option.split(".")) if option else ("sources", index)
+            line = lines.get(path) or lines.get(("sources", index)) or 1
+            params = dict(exc.params)
+            if option and "key" in params:
+                params["key"] = f"sources.{index}.{option}"
+            raise ConfigError(exc.key, where=f"{source}:{line}", **params) from exc
+
+
 def load_config(paths: Paths, *, required: bool = False) -> CanhConfig:
     """Read and validate the config file; a missing file means defaults unless ``required``."""
     if not paths.config.exists():
         if required:
             raise ConfigError("config.not_found", where=str(paths.config))
         return CanhConfig()
+    return parse_config(read_config_text(paths), str(paths.config))
+
+
+def read_config_text(paths: Paths) -> str:
+    """The config file's text (for checks that need its lines after load_config accepted it)."""
     try:
-        text = paths.config.read_text(encoding="utf-8")
+        return paths.config.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("config.invalid", where=str(paths.config), reason=str(exc)) from exc
-    return parse_config(text, str(paths.config))

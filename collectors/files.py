@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
-from canh.collectors.registry import LineContext, LineParser, detect, get_parser
-from canh.collectors.source import Emit, source_options
+from canh.collectors.registry import FILE_READERS, LineContext, LineParser, detect, formats, get_parser
+from canh.collectors.source import COMMON_OPTIONS, Emit, check_keys, option_error, source_options
 from canh.errors import CanhError, ConfigError
 from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_field
+from canh.i18n import t
 
 MAX_LINE = 1 << 20
 DETECT_BYTES = 64 * 1024
@@ -421,52 +422,99 @@ class FileSource:
         emit(batch, commit)
 
 
-def _paths(value: Any) -> list[str]:
+FILE_OPTIONS = COMMON_OPTIONS | {
+    "paths", "path", "host", "multiline", "start", "poll", "batch", "exclude", "close_inactive",
+}  # fmt: skip
+
+
+def _paths(value: Any, where: str, option: str) -> list[str]:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, Iterable):
+    if isinstance(value, Iterable) and not isinstance(value, dict):
         return [str(v) for v in value]
-    raise ConfigError("config.bad_value", key="sources.paths", reason="a path or a list of paths/globs")
+    raise option_error(where, option, "a path or a list of paths/globs")
 
 
-def build(cfg: Any, runtime: Any) -> FileSource:
-    """A ``type: file`` source from its config entry (``paths``, ``format``, ``multiline``, ...)."""
-    opts = source_options(cfg)
+def _number(opts: dict[str, Any], key: str, default: float, where: str, option: str = "") -> float:
+    value = opts.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not number >= 0:
+        raise option_error(where, option or key, t("config.wrong_type", expected=t("config.type_number"),
+                                                  got=repr(value)[:60]))  # fmt: skip
+    return number
+
+
+def parse_settings(
+    opts: dict[str, Any], *, timezone: str = "Asia/Ho_Chi_Minh", host: str | None = None
+) -> FileSourceSettings:
+    """A ``type: file`` entry's options checked and read (no file or checkpoint touched); the
+    defaults for ``timezone`` and ``host`` come from the caller (the config's, or this machine's)."""
+    where = str(opts.get("name") or "file")
+    check_keys(opts, FILE_OPTIONS, where)
     if "paths" not in opts and "path" not in opts:
-        raise ConfigError("collect.missing_option", where=str(opts.get("name") or "file"), option="paths")
-    paths = _paths(opts.get("paths", opts.get("path")))
+        raise ConfigError("collect.missing_option", where=where, option="paths")
+    option = "paths" if "paths" in opts else "path"
+    paths = _paths(opts[option], where, option)
     multiline = opts.get("multiline") or {}
     if isinstance(multiline, str):
         multiline = {"start": multiline}
-    config = getattr(runtime, "config", None)
+    if not isinstance(multiline, dict):
+        raise option_error(where, "multiline", t("config.wrong_type", expected=t("config.type_mapping"),
+                                                 got=repr(multiline)[:60]))  # fmt: skip
+    check_keys(multiline, ("start", "timeout"), where, prefix="multiline.")
+    start = str(opts.get("start", "beginning"))
+    if start not in ("beginning", "end"):
+        raise option_error(where, "start", t("config.one_of", expected="beginning, end"))
+    batch = _number(opts, "batch", 2000, where)
+    if batch < 1 or batch != int(batch):
+        raise option_error(where, "batch", t("config.wrong_type", expected=t("config.type_int"),
+                                             got=repr(opts.get("batch"))[:60]))  # fmt: skip
     settings = FileSourceSettings(
         paths=paths,
         format=opts.get("format"),
-        timezone=opts.get("timezone") or getattr(config, "timezone", None) or "Asia/Ho_Chi_Minh",
-        host=opts.get("host") or getattr(config, "host_name", None) or socket.gethostname(),
+        timezone=opts.get("timezone") or timezone,
+        host=opts.get("host") or host,
         multiline_start=multiline.get("start"),
-        multiline_timeout=float(multiline.get("timeout", 2.0)),
-        start=str(opts.get("start", "beginning")),
-        poll=float(opts.get("poll", 1.0)),
-        batch=int(opts.get("batch", 2000)),
-        exclude=list(opts.get("exclude", [])),
-        close_inactive=float(opts.get("close_inactive", 300.0)),
+        multiline_timeout=_number(multiline, "timeout", 2.0, where, "multiline.timeout"),
+        start=start,
+        poll=_number(opts, "poll", 1.0, where),
+        batch=int(batch),
+        exclude=_paths(opts.get("exclude", []), where, "exclude"),
+        close_inactive=_number(opts, "close_inactive", 300.0, where),
     )
     if settings.format is not None:
         try:
             get_parser(settings.format)
         except KeyError as exc:
-            raise ConfigError("config.bad_value", key="sources.format", reason=settings.format) from exc
+            known = ", ".join(n for n in formats() if n not in FILE_READERS)
+            raise option_error(
+                where, "format", f"{settings.format!r}: {t('config.one_of', expected=known)}"
+            ) from exc
     if settings.multiline_start:
         try:
             re.compile(settings.multiline_start)
         except re.error as exc:
-            raise ConfigError("config.bad_value", key="sources.multiline.start", reason=str(exc)) from exc
-    name = opts.get("name") or f"file:{','.join(paths)}"
+            raise option_error(where, "multiline.start", str(exc)) from exc
+    return settings
+
+
+def build(cfg: Any, runtime: Any) -> FileSource:
+    """A ``type: file`` source from its config entry (``paths``, ``format``, ``multiline``, ...)."""
+    opts = source_options(cfg)
+    config = getattr(runtime, "config", None)
+    settings = parse_settings(
+        opts,
+        timezone=getattr(config, "timezone", None) or "Asia/Ho_Chi_Minh",
+        host=getattr(config, "host_name", None) or socket.gethostname(),
+    )
+    name = opts.get("name") or f"file:{','.join(settings.paths)}"
     data_dir = Path(runtime.paths.data) if runtime is not None else None
     checkpoints = Checkpoints(registry_path(data_dir, name) if data_dir else None)
     now = runtime.clock.now if runtime is not None else (lambda: datetime.now(UTC))
     return FileSource(settings, name=name, checkpoints=checkpoints, now=now)
 
 
-__all__ = ["FileSource", "FileSourceSettings", "build"]
+__all__ = ["FILE_OPTIONS", "FileSource", "FileSourceSettings", "build", "parse_settings"]

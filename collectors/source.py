@@ -7,13 +7,15 @@ a crash between the two re-reads at most that batch, and deterministic event ids
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from typing import Any, Protocol
 
 from canh.errors import ConfigError
 from canh.events import Event
+from canh.i18n import t
 
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
 
@@ -55,10 +57,23 @@ def source_options(cfg: Any) -> dict[str, Any]:
     return data
 
 
-def build_source(cfg: Any, runtime: Any) -> Source:
-    """The source a config entry describes, dispatched on its ``type``."""
-    kind = str(source_options(cfg).get("type") or "")
-    target = SOURCE_TYPES.get(kind)
+# Each type's pure settings parser: the options checked (unknown keys, values) without opening a file,
+# a socket or a checkpoint, so `canh config check` finds what `canh collect` would fail on. The evtx
+# and packet modules parse inside build(), which is side-effect free without a runtime: used as is.
+SETTINGS_PARSERS: dict[str, str] = {
+    "file": "canh.collectors.files:parse_settings",
+    "syslog": "canh.collectors.syslog_server:parse_settings",
+    "evtx": "canh.collectors.evtx:build",
+    "pcap": "canh.collectors.packets.source:build",
+    "capture": "canh.collectors.packets.source:build",
+}
+
+# Options every source type takes (the declared fields of canh.config.SourceConfig).
+COMMON_OPTIONS = frozenset({"type", "name", "timezone", "format"})
+
+
+def _resolve(kind: str, table: dict[str, str]) -> Callable[..., Any]:
+    target = table.get(kind)
     if target is None:
         raise ConfigError(
             "config.bad_value",
@@ -67,10 +82,49 @@ def build_source(cfg: Any, runtime: Any) -> Source:
         )
     module, _, attr = target.partition(":")
     try:
-        factory = getattr(import_module(module), attr)
+        return getattr(import_module(module), attr)  # type: ignore[no-any-return,unused-ignore]
     except (ImportError, AttributeError) as exc:
         raise ConfigError("collect.source_unavailable", where=kind, reason=str(exc)) from exc
+
+
+def build_source(cfg: Any, runtime: Any) -> Source:
+    """The source a config entry describes, dispatched on its ``type``."""
+    factory = _resolve(str(source_options(cfg).get("type") or ""), SOURCE_TYPES)
     return factory(cfg, runtime)  # type: ignore[no-any-return,unused-ignore]
 
 
-__all__ = ["SOURCE_TYPES", "Emit", "Source", "build_source", "source_options"]
+def check_source(cfg: Any) -> None:
+    """Check a source entry's options as ``canh collect`` would read them; ConfigError if wrong."""
+    opts = source_options(cfg)
+    parse = _resolve(str(opts.get("type") or ""), SETTINGS_PARSERS)
+    if SETTINGS_PARSERS[str(opts["type"])].endswith(":build"):
+        parse(cfg, None)
+    else:
+        parse(opts)
+
+
+def check_keys(opts: dict[str, Any], known: Iterable[str], where: str, prefix: str = "") -> None:
+    """Refuse a key the source does not read (a typo would otherwise be ignored silently)."""
+    names = sorted(set(known))
+    for key in opts:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = t("config.did_you_mean", key=close[0]) if close else ""
+            raise ConfigError(
+                "config.unknown_key",
+                where=where,
+                key=f"{prefix}{key}",
+                suggestion=hint,
+                option=f"{prefix}{key}",
+            )
+
+
+def option_error(where: str, option: str, reason: str) -> ConfigError:
+    """A bad option value, naming the option so `canh config check` can point at its line."""
+    return ConfigError("config.bad_value", where=where, key=option, reason=reason, option=option)
+
+
+__all__ = [
+    "COMMON_OPTIONS", "SETTINGS_PARSERS", "SOURCE_TYPES", "Emit", "Source", "build_source", "check_keys",
+    "check_source", "option_error", "source_options",
+]  # fmt: skip

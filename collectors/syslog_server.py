@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from canh.collectors.registry import LineContext, LineParser, get_parser
+from canh.collectors.source import COMMON_OPTIONS, check_keys, source_options
 from canh.errors import CanhError, ConfigError
 from canh.events import Event, decode_line, escaped_original, local_zone, new_event
 from canh.i18n import t
@@ -543,9 +544,17 @@ def _port(opts: dict[str, Any], key: str, default: int | None, name: str) -> int
     return port
 
 
-def settings_from(opts: dict[str, Any]) -> SyslogSettings:
-    """SyslogSettings from a config entry's options (unknown keys are the config model's business)."""
+SYSLOG_OPTIONS = COMMON_OPTIONS | {
+    "address", "udp_port", "tcp_port", "tls_port", "tls_cert", "tls_key", "queue", "batch", "max_message",
+    "workers",
+}  # fmt: skip
+
+
+def parse_settings(opts: dict[str, Any]) -> SyslogSettings:
+    """SyslogSettings from a config entry's options, checked (unknown keys, ports, sizes, format)
+    without binding anything."""
     name = str(opts.get("name") or "syslog")
+    check_keys(opts, SYSLOG_OPTIONS, name)
     s = SyslogSettings()
     s.address = str(opts.get("address", s.address))
     s.udp_port = _port(opts, "udp_port", s.udp_port, name)
@@ -572,21 +581,23 @@ def settings_from(opts: dict[str, Any]) -> SyslogSettings:
         raise ConfigError(
             "collect.syslog_bad_option", where=name, option="tls_cert/tls_key", reason="required"
         )
+    try:
+        get_parser(s.format)
+    except KeyError as exc:
+        raise ConfigError("collect.syslog_bad_option", where=name, option="format", reason=str(exc)) from exc
     return s
+
+
+settings_from = parse_settings  # the name the tests and earlier callers use
 
 
 def build(cfg: Any, runtime: Any) -> SyslogSource:
     """The ``type: syslog`` source of ``canh collect``."""
-    from canh.collectors.source import source_options
-
     opts = source_options(cfg)
-    settings = settings_from(opts)
-    try:
-        get_parser(settings.format)
-    except KeyError as exc:
-        raise ConfigError("collect.syslog_bad_option", where=str(opts.get("name") or "syslog"), option="format",
-                          reason=str(exc)) from exc  # fmt: skip
-    return SyslogSource(settings, name=opts.get("name"))
+    return SyslogSource(parse_settings(opts), name=opts.get("name"))
 
 
-__all__ = ["FrameBuffer", "Framer", "SyslogSettings", "SyslogSource", "build", "settings_from"]
+__all__ = [
+    "SYSLOG_OPTIONS", "FrameBuffer", "Framer", "SyslogSettings", "SyslogSource", "build", "parse_settings",
+    "settings_from",
+]  # fmt: skip

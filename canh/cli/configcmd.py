@@ -8,7 +8,7 @@ import click
 import yaml
 
 from canh.cli.app import Ctx, pass_ctx
-from canh.config import load_config, resolve_paths
+from canh.config import check_sources, load_config, read_config_text, resolve_paths
 from canh.i18n import t
 
 
@@ -21,9 +21,10 @@ def config_group() -> None:
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @pass_ctx
 def check_cmd(ctx: Ctx, path: str | None) -> None:
-    """Validate the config file; errors name the file, line and key."""
+    """Validate the config file and each source's options; errors name the file, line and key."""
     paths = resolve_paths(ctx.home, path or ctx.config)
-    load_config(paths, required=True)
+    cfg = load_config(paths, required=True)
+    check_sources(cfg, read_config_text(paths), str(paths.config))
     ctx.out.print(t("config.ok", path=paths.config))
 
 

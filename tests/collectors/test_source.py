@@ -1,4 +1,4 @@
-"""build_source: config entries become sources by type; unknown types are config errors."""
+"""build_source and check_source: config entries become sources by type; wrong options are config errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from canh.collectors.source import build_source, source_options
+from canh.collectors.files import parse_settings
+from canh.collectors.source import build_source, check_source, source_options
 from canh.config import SourceConfig, parse_config
 from canh.errors import ConfigError
 from canh.runtime import Runtime
@@ -38,3 +39,72 @@ def test_pcap_type_dispatches_to_the_packet_source(home: Path, tmp_path: Path) -
     src = build_source(SourceConfig(type="pcap", path=str(tmp_path), name="caps"), rt)
     assert src.name == "caps"
     assert set(src.stats()) >= {"read", "emitted"}
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"type": "file", "pathz": ["/var/log/auth.log"]}, "unknown key 'pathz' (did you mean 'path'?)"),
+        ({"type": "file"}, "needs the option 'paths'"),
+        ({"type": "file", "paths": "/x", "multiline": {"start": "^\\d", "timout": 3}}, "'multiline.timout'"),
+        ({"type": "file", "paths": "/x", "multiline": {"start": "("}}, "'multiline.start': missing )"),
+        ({"type": "file", "paths": "/x", "poll": "soon"}, "'poll': must be a number, not 'soon'"),
+        ({"type": "file", "paths": "/x", "batch": 0}, "'batch': must be a whole number"),
+        ({"type": "file", "paths": "/x", "start": "begin"}, "'start': must be one of beginning, end"),
+        ({"type": "file", "paths": "/x", "format": "nginxx"}, "'format': 'nginxx': must be one of"),
+        ({"type": "file", "paths": {"a": 1}}, "'paths': a path or a list"),
+        ({"type": "syslog", "tcp_prot": 6514}, "unknown key 'tcp_prot' (did you mean 'tcp_port'?)"),
+        ({"type": "syslog", "udp_port": 70000}, "'udp_port'"),
+        ({"type": "syslog", "format": "nope"}, "'format'"),
+        ({"type": "evtx"}, "needs 'path'"),
+        ({"type": "pcap", "path": "/tmp", "idle_timeout": "x"}, "'idle_timeout'"),
+        ({"type": "capture"}, "'interface'"),
+    ],
+)
+def test_check_source_refuses_what_collect_would(options: dict[str, object], says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_source(options)
+    assert says in err.value.render("en")
+
+
+def test_check_source_accepts_good_entries_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for options in (
+        {"type": "file", "name": "auth", "paths": [str(tmp_path / "*.log")], "multiline": "^\\S", "start": "end",
+         "batch": 500, "poll": 0.5, "exclude": "*.gz", "format": "syslog", "timezone": "+07:00"},
+        {"type": "syslog", "address": "127.0.0.1", "udp_port": 1, "tcp_port": None, "queue": 10, "workers": 0},
+        {"type": "evtx", "path": str(tmp_path), "poll": 2},
+        {"type": "pcap", "path": str(tmp_path), "idle_timeout": 30},
+        {"type": "capture", "interface": "lo", "filter": "udp"},
+    ):  # fmt: skip
+        check_source(options)
+    assert list(tmp_path.iterdir()) == []  # no checkpoint, state file or socket file made
+
+
+def test_file_settings_parser_reads_every_option() -> None:
+    s = parse_settings(
+        {"type": "file", "path": "/var/log/auth.log", "multiline": {"start": "^\\S", "timeout": 5},
+         "exclude": "*.gz", "close_inactive": 60, "batch": "100"},
+        timezone="UTC", host="collector",
+    )  # fmt: skip
+    assert (s.paths, s.exclude, s.multiline_start, s.multiline_timeout) == (
+        ["/var/log/auth.log"], ["*.gz"], "^\\S", 5.0,
+    )  # fmt: skip
+    assert (s.timezone, s.host, s.batch, s.close_inactive, s.start) == (
+        "UTC",
+        "collector",
+        100,
+        60.0,
+        "beginning",
+    )
+    # The entry's own time zone and host win over the defaults handed in.
+    s = parse_settings({"paths": ["a"], "timezone": "+07:00", "host": "web01"}, timezone="UTC", host="x")
+    assert (s.timezone, s.host) == ("+07:00", "web01")
+
+
+def test_collect_refuses_an_unknown_option_too(home: Path) -> None:
+    rt = Runtime.load(str(home))
+    with pytest.raises(ConfigError, match="unknown key 'pathz'"):
+        build_source(SourceConfig(type="file", pathz=["/var/log/auth.log"]), rt)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from canh.config import load_config, parse_config, resolve_paths
+from canh.config import check_sources, load_config, parse_config, resolve_paths
 from canh.errors import ConfigError
 
 
@@ -116,3 +116,38 @@ def test_config_show_never_prints_secrets(canh, home: Path) -> None:  # type: ig
     shown = canh("config", "show", check=True).stdout
     assert "S3cretPassw0rd" not in shown and "APIKEYSECRET" not in shown
     assert "username: canh" in shown and "password: '********'" in shown
+
+
+def test_config_check_reads_each_sources_options(home: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    # An unknown key inside a source entry passed the config model (each type reads its own options).
+    text = "timezone: UTC\nsources:\n  - type: syslog\n    udp_port: 5514\n  - type: file\n    name: auth\n"
+    (home / "canh.yml").write_text(text + "    pathz: [/var/log/auth.log]\n", encoding="utf-8")
+    bad = canh("config", "check")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        f"canh: {home / 'canh.yml'}:7: unknown key 'sources.1.pathz' (did you mean 'path'?)"
+    )
+    (home / "canh.yml").write_text(text + "    paths: [/var/log/auth.log]\n", encoding="utf-8")
+    assert "configuration is valid" in canh("config", "check", check=True).stdout
+
+
+@pytest.mark.parametrize(
+    ("entry", "where", "says"),
+    [
+        (
+            "  - type: file\n    paths: /x\n    multiline:\n      start: '('\n",
+            "c.yml:5:",
+            "'sources.0.multiline.start'",
+        ),
+        ("  - type: file\n    paths: /x\n    poll: soon\n", "c.yml:4:", "'sources.0.poll': must be a number"),
+        ("  - type: file\n    name: web\n", "c.yml:2:", "the source needs the option 'paths'"),
+        ("  - type: syslog\n    tcp_port: 99999\n", "c.yml:3:", "'tcp_port' is invalid"),
+        ("  - type: evtx\n    path: /x\n    poll: never\n", "c.yml:4:", "'sources.0.poll'"),
+    ],
+)
+def test_source_problems_name_their_line(entry: str, where: str, says: str) -> None:
+    text = "sources:\n" + entry
+    with pytest.raises(ConfigError) as err:
+        check_sources(parse_config(text, "c.yml"), text, "c.yml")
+    message = err.value.render("en")
+    assert message.startswith(where) and says in message, message
