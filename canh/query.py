@@ -1,4 +1,4 @@
-"""Hunting queries in Lucene query-string syntax, one meaning for every store.
+r"""Hunting queries in Lucene query-string syntax, one meaning for every store.
 
 ``parse`` turns a query into a small tree (:class:`Term`, :class:`Range`, :class:`Exists`, ``And``,
 ``Or``, ``Not``, :data:`MATCH_ALL`); ``matcher`` makes a Python predicate of it (used for documents
@@ -7,9 +7,11 @@ the string itself with ``default_operator: AND`` and the default text fields. Se
 
 - ``field:value``: exact and case-sensitive on keyword fields; word match, case-insensitive, on text
   fields (:mod:`canh.fields`); numbers match numerically; ``ip_field:10.0.0.0/8`` is CIDR membership.
-- Wildcards ``*`` ``?`` match the whole keyword value, or any single word of a text field.
+- Wildcards ``*`` ``?`` match the whole value: exactly on a keyword field, in any case on a text
+  field (``url.original:*etc\/passwd*`` is Sigma's ``contains``, not a word pattern).
 - ``"a phrase"``: the exact value of a keyword field, consecutive words of a text field.
-- ``/regex/``: must match the whole value (Lucene regular expressions are anchored).
+- ``/regex/``: must match the whole value, on text fields too (Lucene regular expressions are
+  anchored); ``(?i)`` at its start makes it case-insensitive.
 - A bare word or phrase searches the default text fields (``message``, ``event.original``).
 - ``field:[a TO b]``, ``{a TO b}``, ``field:>=a``; ``_exists_:field`` or ``field:*``; AND/OR/NOT,
   ``-x``, ``+x``, parentheses; terms with no operator between them are ANDed.
@@ -213,23 +215,27 @@ def cidr_contains(value: Any, network: str) -> bool:
 
 
 def text_matches(text: Any, kind: str, pattern: str) -> bool:
-    """Word-level match on a text field: one word, a word pattern, a phrase or a word regex."""
+    """A term on a text field: a word or phrase searches its words (any case); a wildcard pattern
+    or a regex is matched against the whole value, the wildcard in any case (as Sigma means it)."""
     if not isinstance(text, str):
         text = str(text)
-    words = tokens(text)
-    if kind == "exact" or kind == "phrase":
-        wanted = tokens(pattern)
-        if not wanted:
-            return False
-        if len(wanted) == 1:
-            return wanted[0] in words
-        n = len(wanted)
-        return any(words[i : i + n] == wanted for i in range(len(words) - n + 1))
     if kind == "wildcard":
-        rx = wildcard_regex(pattern.lower())
-        return any(rx.fullmatch(w) for w in words)
-    rx2 = _regex(pattern)
-    return any(rx2.fullmatch(w) for w in words)
+        return _caseless_wildcard(pattern).fullmatch(text) is not None
+    if kind == "regex":
+        return _regex(pattern).fullmatch(text) is not None
+    words = tokens(text)
+    wanted = tokens(pattern)
+    if not wanted:
+        return False
+    if len(wanted) == 1:
+        return wanted[0] in words
+    n = len(wanted)
+    return any(words[i : i + n] == wanted for i in range(len(words) - n + 1))
+
+
+@lru_cache(maxsize=256)
+def _caseless_wildcard(raw: str) -> re.Pattern[str]:
+    return wildcard_regex(raw, ignore_case=True)
 
 
 @lru_cache(maxsize=256)
@@ -254,8 +260,13 @@ def keyword_matches(value: Any, kind: str, pattern: str, field: str) -> bool:
             return cidr_contains(value, pattern)
         return str(value) == pattern
     if kind == "wildcard":
-        return bool(wildcard_regex(pattern).fullmatch(str(value)))
+        return _cased_wildcard(pattern).fullmatch(str(value)) is not None
     return bool(_regex(pattern).fullmatch(str(value)))
+
+
+@lru_cache(maxsize=256)
+def _cased_wildcard(raw: str) -> re.Pattern[str]:
+    return wildcard_regex(raw)
 
 
 def range_key(field: str, value: str) -> Any:

@@ -1,8 +1,9 @@
 """Translate a parsed hunting query (:mod:`canh.query`) to Elasticsearch query DSL.
 
 Both stores run the same tree, so they agree on what a query means: keyword fields match exactly and
-case-sensitively, text fields (:mod:`canh.fields`) word by word, bare words search the default text
-fields, terms without an operator are ANDed. Passing the raw string to ``query_string`` would let
+case-sensitively, text fields (:mod:`canh.fields`) word by word for words and phrases and on their
+whole value (wildcards in any case) for patterns, bare words search the default text fields, terms
+without an operator are ANDed. Passing the raw string to ``query_string`` would let
 Lucene decide instead (its default operator, its handling of ``/`` and ``*``), which is how the two
 stores used to disagree.
 """
@@ -79,10 +80,11 @@ def _term(node: Term) -> dict[str, Any]:
             if not wanted:
                 return MATCH_NONE
             return {"match_phrase": {words: {"query": " ".join(wanted)}}}
+        # Patterns test the whole value, as Sigma's contains/startswith/endswith do: on the exact
+        # `.keyword` copy (values over its ignore_above are not there: docs/hunting.md).
         if node.kind == "wildcard":
-            # Indexed words are lower-cased: the pattern is matched against each word, as canh.query does.
-            return {"wildcard": {words: {"value": node.value.lower()}}}
-        return _regexp(words, node.value, words=True)
+            return {"wildcard": {f"{field}.keyword": {"value": node.value, "case_insensitive": True}}}
+        return _regexp(f"{field}.keyword", node.value)
     if node.kind == "exact" or node.kind == "phrase":
         if node.kind == "phrase" and "/" in node.value and is_ip_field(field):
             return MATCH_NONE  # a quoted "10.0.0.0/8" is a literal value no address equals
@@ -94,12 +96,8 @@ def _term(node: Term) -> dict[str, Any]:
     return _regexp(field, node.value)
 
 
-def _regexp(field: str, pattern: str, *, words: bool = False) -> dict[str, Any]:
+def _regexp(field: str, pattern: str) -> dict[str, Any]:
     value, caseless = lucene_regex(pattern)
-    if caseless and words:
-        # Indexed words are lower-case already: a lower-cased pattern is the same test, and it keeps
-        # the automaton small (case_insensitive multiplies its states).
-        value, caseless = value.lower(), False
     # Sigma-style patterns (.*a.*b.*c) need more automaton states than the default 10,000.
     body: dict[str, Any] = {"value": value, "flags": "NONE", "max_determinized_states": 200_000}
     if caseless:
