@@ -56,6 +56,12 @@ class Unsupported(Exception):
 class MissingPlaceholder(Unsupported):
     """A rule's ``%placeholder%`` has no values in this deployment's configuration (yet)."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"placeholder %{name}% has no values (set rules.placeholders or rules.placeholder_files in config)"
+        )
+        self.name = name
+
 
 # ---------------------------------------------------------------------------------------- documents
 
@@ -332,9 +338,7 @@ def _string_parts(s: SigmaString) -> list[str | SpecialChars]:
     parts: list[str | SpecialChars] = []
     for p in s.s:
         if isinstance(p, Placeholder):
-            raise MissingPlaceholder(
-                f"placeholder %{p.name}% has no values (set rules.placeholders or rules.placeholder_files in config)"
-            )
+            raise MissingPlaceholder(p.name)
         if isinstance(p, str) and parts and isinstance(parts[-1], str):
             parts[-1] += p
         else:

@@ -137,7 +137,9 @@ class UnsupportedRule:
     reason: str
     line: int | None = None
     placeholder: bool = False
-    """Only a placeholder without values: the deployment has not configured it (a warning, not an error)."""
+    """Only a placeholder without values: the deployment has not configured it (inactive, not an error)."""
+    waits_for: str = ""
+    """The placeholder whose values it waits for."""
 
     @property
     def where(self) -> str:
@@ -172,8 +174,8 @@ def compile_rules(
             path = str(rule.source.path) if rule.source else None
             reason = _clean_reason(str(err), path)
             line = locate.detail_line(path, rule.source.line if rule.source else None, reason, ("detection",))
-            missing = isinstance(err, MissingPlaceholder)
-            bad.append(UnsupportedRule(str(rule.id or ""), rule.title, path, reason, line, missing))
+            name = err.name if isinstance(err, MissingPlaceholder) else ""
+            bad.append(UnsupportedRule(str(rule.id or ""), rule.title, path, reason, line, bool(name), name))
     return out, bad
 
 

@@ -63,17 +63,44 @@ def tests_file(rule_path: Path) -> Path:
     return rule_path.with_name(rule_path.stem + ".tests" + rule_path.suffix)
 
 
-def load_cases(rule_path: Path, custom: Mapping[str, Any] | None = None) -> dict[str, list[Any]] | None:
-    """The cases of a rule: its sibling file, else its ``tests:`` attribute; None if it has none."""
+def _tests_data(rule_path: Path, custom: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     sib = tests_file(rule_path)
     data: Any = None
     if sib.is_file():
         data = yaml.load(sib.read_text(encoding="utf-8"), Loader=_Loader)
     elif custom and isinstance(custom.get("tests"), Mapping):
         data = custom["tests"]
-    if not isinstance(data, Mapping):
+    return data if isinstance(data, Mapping) else None
+
+
+def load_cases(rule_path: Path, custom: Mapping[str, Any] | None = None) -> dict[str, list[Any]] | None:
+    """The cases of a rule: its sibling file, else its ``tests:`` attribute; None if it has none."""
+    data = _tests_data(rule_path, custom)
+    if data is None:
         return None
     return {k: list(data.get(k) or []) for k in ("match", "no_match")}
+
+
+def case_placeholders(rule_path: Path, custom: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
+    """The ``placeholders:`` of a rule's tests: values its cases run with, whatever the configuration
+    holds (a threat-intel rule is testable, and its cases mean the same everywhere)."""
+    data = _tests_data(rule_path, custom)
+    raw = data.get("placeholders") if data is not None else None
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in raw.items()}
+
+
+def _with_placeholders(
+    rule_path: Path, engine_rules: Sequence[EngineRule], values: Mapping[str, list[str]]
+) -> list[EngineRule]:
+    """``engine_rules`` with this file's rules compiled again with the test's placeholder values."""
+    from canh.rules.engine import compile_rules
+    from canh.rules.loader import load_paths
+
+    here = str(rule_path)
+    fresh, _ = compile_rules(load_paths([rule_path]).rules, values)  # a fresh load: compiling maps in place
+    return [*(r for r in engine_rules if r.path != here), *fresh]
 
 
 def case_events(case: Any, index: int) -> list[dict[str, Any]]:
@@ -192,10 +219,14 @@ def run_file(
     custom = mine[0].sigma.custom_attributes if mine else (corrs[0].custom_attributes if corrs else None)
     try:
         cases = load_cases(rule_path, custom)
+        values = case_placeholders(rule_path, custom)
     except yaml.YAMLError as err:
         return FileResult(here, [], error=str(err))
     if cases is None:
         return None
+    if values:
+        engine_rules = _with_placeholders(rule_path, engine_rules, values)
+        mine = [r for r in engine_rules if r.path == here]
     targets: set[str] = set()
     for r in mine:
         targets.add(r.id)

@@ -90,8 +90,11 @@ def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
         emit_json(rows)
     else:
         for row in rows:
+            if row["kind"] == "placeholder":
+                continue  # inactive, not a warning: said once below
             key = "rules.problem" if row["error"] else "rules.warning"
             ctx.out.print(t(key, where=row["where"], reason=row["reason"]), markup=False)
+        _print_inactive(ctx, unsupported)
         ctx.out.print(
             t(
                 "rules.check_summary",
@@ -99,11 +102,22 @@ def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
                 rules=len(compiled),
                 correlations=len(loaded.correlations),
                 problems=errors,
-                warnings=len(rows) - errors,
+                warnings=sum(1 for r in rows if not r["error"] and r["kind"] != "placeholder"),
             )
         )
     if errors:
         sys.exit(1)
+
+
+def _print_inactive(ctx: Ctx, unsupported: list[Any]) -> None:
+    """One line per placeholder that rules wait for (a deployment fills it, e.g. a threat-intel list)."""
+    waiting: dict[str, list[Any]] = {}
+    for u in unsupported:
+        if u.placeholder:
+            waiting.setdefault(u.waits_for, []).append(u)
+    for name, rules in waiting.items():
+        files = ", ".join(dict.fromkeys(u.path or u.id for u in rules))
+        ctx.out.print(t("rules.inactive", n=len(rules), name=name, files=files), markup=False)
 
 
 def _row_order(row: dict[str, Any]) -> tuple[str, int, str]:
@@ -164,6 +178,8 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
     from canh.rules.engine import attack_ids
 
     loaded = _load(ctx, paths)
+    _, unsupported = _compile(ctx, loaded)
+    inactive = {u.id: u.waits_for for u in unsupported if u.placeholder}
     rows: list[dict[str, Any]] = []
     for r in loaded.rules:
         ls = r.logsource
@@ -182,6 +198,7 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
                 "techniques": attack_ids(str(x) for x in r.tags or []),
                 "path": str(r.source.path) if r.source else None,
                 "type": "rule",
+                **({"waits_for": inactive[str(r.id)]} if str(r.id) in inactive else {}),
             }
         )
     for c in loaded.correlations:
@@ -217,6 +234,7 @@ def list_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
             flex=(2, 3),
         )
     )
+    _print_inactive(ctx, unsupported)
     ctx.out.print(t("rules.listed", n=len(rows)))
 
 

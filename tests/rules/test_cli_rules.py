@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -238,3 +239,38 @@ def test_a_failing_case_shows_each_failed_item_with_the_events_value(home: Path,
     # the false alarm: what matched, and that the filter did not hold for this address
     assert "sel: event.outcome: 'failure' matched: the event has 'failure'" in lines
     assert "filter: source.ip|cidr: '10.0.0.0/8' failed: the event has '198.51.100.7'" in lines
+
+
+THREAT_INTEL = "threat_intel_address.yml"
+
+
+def test_the_pack_loads_quietly_with_its_threat_intel_rules_waiting_for_a_list(home: Path) -> None:
+    for lang, word in (("en", "inactive: 3 rule(s) wait for values of %threat_intel_ips%"),
+                       ("vi", "chưa hoạt động: 3 luật chờ giá trị của %threat_intel_ips%")):  # fmt: skip
+        for command in ("check", "list"):
+            res = CliRunner().invoke(cli, ["--home", str(home), "--lang", lang, "rules", command])
+            assert res.exit_code == 0, res.output
+            lines = [line for line in res.output.splitlines() if THREAT_INTEL in line]
+            assert len(lines) == 1 and lines[0].startswith(word), res.output
+            assert "rules.placeholders" in lines[0] and "rules.placeholder_files" in lines[0]
+    _, out = run(home, "rules", "check")
+    assert "0 problem(s), 0 warning(s)" in out
+    _, out = run(home, "rules", "list", "--json")
+    waiting = [r for r in map(json.loads, out.splitlines()) if r.get("waits_for")]
+    assert len(waiting) == 3 and {r["waits_for"] for r in waiting} == {"threat_intel_ips"}
+
+
+def test_threat_intel_rules_run_once_the_list_has_values(home: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "bad_ips.txt"
+    feed.write_text("# national CERT warning\n45.95.147.236\n185.220.101.0/24\n", encoding="utf-8")
+    (home / "canh.yml").write_text(
+        f"rules:\n  placeholder_files:\n    threat_intel_ips: {feed}\n", encoding="utf-8"
+    )
+    code, out = run(home, "rules", "check")
+    assert code == 0 and "inactive" not in out and THREAT_INTEL not in out, out
+    _, listed = run(home, "rules", "list", "--json")
+    assert not [r for r in map(json.loads, listed.splitlines()) if r.get("waits_for")]
+    (home / "canh.yml").unlink()
+    _, quiet = run(home, "rules", "check")
+    ready = [int(re.search(r"(\d+) rule\(s\) ready", text).group(1)) for text in (out, quiet)]  # type: ignore[union-attr]
+    assert ready[0] == ready[1] + 3

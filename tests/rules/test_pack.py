@@ -51,8 +51,14 @@ def pack() -> tuple[LoadedRules, list[EngineRule]]:
     loaded = load_paths([PACK_DIR])
     compiled, bad = compile_rules(loaded.rules)
     assert not loaded.problems, loaded.problems
-    assert not bad, bad
+    # Only the threat-intel rules wait, for a list the deployment configures: inactive, not broken.
+    assert [(Path(str(u.path)).name, u.placeholder, u.waits_for) for u in bad] == [
+        (THREAT_INTEL.name, True, "threat_intel_ips")
+    ] * 3, bad
     return loaded, compiled
+
+
+THREAT_INTEL = PACK_DIR / "network" / "threat_intel_address.yml"
 
 
 def test_pack_has_the_expected_folders_and_rules() -> None:
@@ -162,3 +168,34 @@ def test_the_demo_days_attacks_raise_alerts_and_its_normal_traffic_does_not(canh
     for a in alerts:
         ip = (a.get("source") or {}).get("ip")
         assert ip is None or ip in ATTACKERS, f"alert on normal traffic: {a['rule']['name']} from {ip}"
+
+
+def test_threat_intel_events_each_raise_exactly_one_rule_of_the_file() -> None:
+    """With a list configured, every match case of the threat-intel file is seen by one of its rules
+    (firewall/flow, web, other Suricata records), never by two: one connection, one alert."""
+    from canh.rules.ruletests import case_events, case_placeholders, load_cases
+
+    values = case_placeholders(THREAT_INTEL)
+    assert values == {"threat_intel_ips": ["45.95.147.236", "185.220.101.0/24", "2001:db8:bad::/48"]}
+    compiled, bad = compile_rules(load_paths([THREAT_INTEL]).rules, values)
+    assert not bad and len(compiled) == 3
+    cases = load_cases(THREAT_INTEL)
+    assert cases is not None
+    seen: dict[str, set[str]] = {}
+    for i, case in enumerate(cases["match"]):
+        (event,) = case_events(case, i)
+        hits = [m.rule.title for m in Engine(compiled).match(event)]
+        assert len(hits) == 1, (event["event"]["dataset"], hits)
+        seen.setdefault(hits[0], set()).add(event["event"]["dataset"])
+    assert seen == {
+        "Connection with an address on the threat-intelligence list (firewall, flows)": {
+            "fortinet.firewall", "iptables.log", "network.flow", "zeek.conn", "suricata.eve",
+        },
+        "Web request from or to an address on the threat-intelligence list": {
+            "nginx.access", "apache.access", "network.http",
+        },
+        "Suricata record with an address on the threat-intelligence list": {"suricata.eve"},
+    }, seen  # fmt: skip
+    for i, case in enumerate(cases["no_match"]):
+        (event,) = case_events(case, i)
+        assert not Engine(compiled).match(event), event
