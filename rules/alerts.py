@@ -175,18 +175,32 @@ def dedup_key(rule_id: str, group: Mapping[str, Any] | None, event: Mapping[str,
     return f"{rule_id}|host={get(event, 'host.name') or ''}"
 
 
+SUPPRESSED_IDS = 100  # event ids of suppressed matches kept on an alert (the count has them all)
+
+
 @dataclass
 class _Open:
     alert_id: str
     since: datetime
     suppressed: int = 0
+    events: int = 0  # event ids of the suppressed matches (a correlation hit has several)
+    event_ids: list[str] = field(default_factory=list)
+
+    def add(self, ids: Sequence[str]) -> None:
+        self.suppressed += 1
+        self.events += len(ids)
+        room = SUPPRESSED_IDS - len(self.event_ids)
+        if room > 0:
+            self.event_ids.extend(ids[:room])
 
 
 class AlertMaker:
     """Turns matches into alerts, applying the per-rule suppression window.
 
     Within ``suppress`` of an alert, further matches with the same dedup key raise no new alert: the
-    first alert's ``canh.suppressed`` count and ``event.end`` grow instead, so nothing is hidden.
+    first alert's ``canh.suppressed`` count and ``event.end`` grow instead, and the suppressed matches'
+    event ids are kept on it (``canh.suppressed_event_ids``, the first 100; ``canh.suppressed_events``
+    counts them all), so nothing is hidden.
     """
 
     def __init__(self, suppress: timedelta = timedelta(minutes=10)) -> None:
@@ -241,9 +255,14 @@ class AlertMaker:
                 and held.alert_id != alert["id"]
                 and timedelta(0) <= ts - held.since < self.suppress
             ):
-                held.suppressed += 1
+                held.add(alert["canh"]["event_ids"])
                 self.suppressed_total += 1
-                updates[held.alert_id] = {"canh.suppressed": held.suppressed, "event.end": format_ts(ts)}
+                updates[held.alert_id] = {
+                    "canh.suppressed": held.suppressed,
+                    "canh.suppressed_events": held.events,
+                    "canh.suppressed_event_ids": list(held.event_ids),
+                    "event.end": format_ts(ts),
+                }
                 continue
             self._open[key] = _Open(alert["id"], ts)
             out.append(alert)

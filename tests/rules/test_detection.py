@@ -76,6 +76,11 @@ def test_suppression_counts_instead_of_burying_the_queue(tmp_path: Path, store: 
     assert len(alerts) == 1
     assert alerts[0]["canh"]["suppressed"] == 19
     assert alerts[0]["event"]["end"] > alerts[0]["event"]["start"]
+    # the suppressed matches' events are named on the alert, each once, none of them the alert's own
+    stored = {e["event"]["id"] for e in store.scan("events", "*")}
+    ids = alerts[0]["canh"]["suppressed_event_ids"]
+    assert len(ids) == len(set(ids)) == alerts[0]["canh"]["suppressed_events"] == 19
+    assert set(ids) | set(alerts[0]["canh"]["event_ids"]) == stored
 
 
 def test_correlation_alert_lists_its_events_and_base_rule_stays_quiet(tmp_path: Path, store: Store) -> None:
@@ -103,8 +108,36 @@ def test_dedup_key_is_rule_and_host_for_single_events() -> None:
         [Match(rule, e) for e in (ev1, ev2, ev3, ev4)], parse_ts("2026-11-22T00:00:00Z")
     )
     assert [a["canh"]["event_ids"][0] for a in out] == ["a", "b", "d"]  # d is past the 5 min window
-    assert list(updates.values()) == [{"canh.suppressed": 1, "event.end": "2026-11-21T10:02:00.000Z"}]
+    assert list(updates.values()) == [
+        {
+            "canh.suppressed": 1,
+            "canh.suppressed_events": 1,
+            "canh.suppressed_event_ids": ["c"],
+            "event.end": "2026-11-21T10:02:00.000Z",
+        }
+    ]
     assert out[0]["canh"]["dedup_key"].endswith("host=h1")
+
+
+def test_suppressed_event_ids_are_kept_up_to_a_bound_and_all_counted() -> None:
+    from canh.events import parse_ts
+    from canh.rules.alerts import SUPPRESSED_IDS
+
+    rule = compile_one(RULE)
+    maker = AlertMaker(timedelta(hours=1))
+    events = [
+        {
+            "@timestamp": f"2026-11-21T10:{i // 60:02d}:{i % 60:02d}Z",
+            "event": {"id": f"e{i}"},
+            "host": {"name": "h1"},
+        }
+        for i in range(SUPPRESSED_IDS + 51)
+    ]
+    out, updates = maker.alerts([Match(rule, e) for e in events], parse_ts("2026-11-22T00:00:00Z"))
+    assert [a["canh"]["event_ids"] for a in out] == [["e0"]]
+    (fields,) = updates.values()
+    assert fields["canh.suppressed"] == fields["canh.suppressed_events"] == SUPPRESSED_IDS + 50
+    assert fields["canh.suppressed_event_ids"] == [f"e{i}" for i in range(1, SUPPRESSED_IDS + 1)]
 
 
 LOGIN = sigma(
