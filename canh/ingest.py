@@ -2,7 +2,8 @@
 
 Bad input never stops the run: each unreadable line is reported with ``file:line`` and copied to a
 dead-letter file with the reason, and every good line is stored. Re-ingesting a file is a no-op
-because event ids come from (file, byte offset).
+because event ids come from (the file's content origin, byte offset): a rotated, renamed or gzipped
+copy of a file gives the ids it gave, and so does ``canh collect`` (:mod:`canh.collectors.origin`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import IO, Any
 
 import orjson
 
+from canh.collectors.checkpoints import FINGERPRINT_MAX
+from canh.collectors.origin import file_origin, head_fingerprint, machine_name
 from canh.collectors.registry import (
     FileReader,
     LineContext,
@@ -34,6 +37,7 @@ from canh.events import Event, decode_line, escaped_original, local_zone, set_fi
 from canh.store.base import Store, WriteResult
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are reported and skipped, never buffered whole
+DEAD_LETTER_MAX = 16 << 20  # what a dead-letter record keeps of one line (the rest is cut, and said so)
 BATCH = 5000
 
 EventHook = Callable[[list[Event]], None]
@@ -77,8 +81,14 @@ def open_input(path: Path) -> IO[bytes]:
     return raw
 
 
-def iter_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes | None]]:
-    """Yield ``(byte offset, line without newline)``; a line over ``max_line`` yields ``None`` and is skipped."""
+def iter_lines(
+    stream: IO[bytes], max_line: int = MAX_LINE, too_long: list[tuple[bytes, int]] | None = None
+) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(byte offset, line without newline)``; a line over ``max_line`` yields ``None`` and is skipped.
+
+    A skipped line's first ``DEAD_LETTER_MAX`` bytes and its length are appended to ``too_long``
+    when given (for the dead-letter file), else nothing of it is kept.
+    """
     offset = 0
     reader = stream  # buffered already (open("rb") or GzipFile); a wrapper would close it when dropped
     while True:
@@ -88,12 +98,22 @@ def iter_lines(stream: IO[bytes], max_line: int = MAX_LINE) -> Iterator[tuple[in
         start = offset
         offset += len(line)
         if len(line) > max_line and not line.endswith(b"\n"):
-            # Too long: skip to the end of this line without keeping it in memory.
+            # Too long: read to the end of this line keeping at most DEAD_LETTER_MAX of it.
+            kept = [line] if too_long is not None else []
+            room = DEAD_LETTER_MAX - len(line)
+            tail = line[-2:]  # the last bytes read: "\r\n" may be split between two reads
             while True:
                 more = reader.readline(1 << 20)
                 offset += len(more)
+                tail = (tail + more)[-2:]
+                if kept and room > 0:
+                    kept.append(more[:room])
+                    room -= len(kept[-1])
                 if not more or more.endswith(b"\n"):
                     break
+            if too_long is not None:
+                ending = len(tail) - len(tail.rstrip(b"\r\n"))
+                too_long.append((b"".join(kept).rstrip(b"\r\n"), offset - start - ending))
             yield start, None
             continue
         yield start, line.rstrip(b"\r\n")
@@ -139,13 +159,28 @@ class DeadLetter:
         self._fh: IO[bytes] | None = None
         self.used = False
 
-    def add(self, where: str, reason: str, raw: bytes | str) -> None:
+    def add(self, where: str, reason: str, raw: bytes | str, size: int | None = None) -> None:
+        """One record; ``raw`` is kept up to ``DEAD_LETTER_MAX`` bytes, invalid UTF-8 as ``\\xNN``.
+
+        ``size`` is the input's whole length when ``raw`` is only its start; a record that does not
+        hold all of it says so (``"cut": true`` and ``"bytes"``), so a replay knows it is partial.
+        """
         if self._fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = self.path.open("ab")
             self.used = True
-        text = raw if isinstance(raw, str) else escaped_original(raw[:65536])
-        self._fh.write(orjson.dumps({"where": where, "reason": reason, "raw": text}) + b"\n")
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        total = max(size or 0, len(data))
+        data = data[:DEAD_LETTER_MAX]
+        record: dict[str, Any] = {"where": where, "reason": reason}
+        try:
+            record["raw"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            record["raw"] = escaped_original(data)
+            record["escaped"] = True  # \\xNN stands for a byte that is not UTF-8
+        if total > len(data):
+            record.update(cut=True, bytes=total)
+        self._fh.write(orjson.dumps(record) + b"\n")
 
     def close(self) -> None:
         if self._fh is not None:
@@ -170,7 +205,10 @@ class Ingester:
         self.store = store
         self.dead = DeadLetter(dead_letter)
         self.tz = local_zone(timezone)
-        self.host = host
+        # Lines that name no host (web access logs, JSON without host) are this host's; binary
+        # records (EVTX: the computer; captures: the sensor only observes) get one only when asked.
+        self.host = host or machine_name()
+        self.record_host = host
         self.hooks = list(hooks)
         self.now = now
         self.progress = progress
@@ -200,15 +238,19 @@ class Ingester:
 
     def _file(self, path: Path, fmt: str | None, report: IngestReport) -> None:
         report.files += 1
-        source = str(path.resolve())
+        resolved = str(path.resolve())
         with open_input(path) as fh:
-            head = fh.read(64)
+            head = fh.read(FINGERPRINT_MAX)
             fh.seek(0)
-            reader = file_reader(fmt) if fmt is not None else detect_file(head, path)
+            reader = file_reader(fmt) if fmt is not None else detect_file(head[:64], path)
             if reader is not None:
                 report.formats[str(path)] = reader.name
-                self._records(reader, path, source, report)
+                self._records(reader, path, resolved, report)
                 return
+            fp = head_fingerprint(head, complete=True)
+            # Lines are known by their content origin, as the file source knows them (an empty file
+            # has no lines, so no origin).
+            source = file_origin(self.host, resolved, fp) if fp is not None else resolved
             if fmt is None:
                 sample = []
                 for _, raw in iter_lines(fh):
@@ -221,22 +263,26 @@ class Ingester:
             else:
                 name = fmt
             report.formats[str(path)] = name
-            self._lines(fh, get_parser(name), path, source, report)
+            self._lines(fh, get_parser(name), path, LineContext(
+                source=source, position=0, host=self.host, tz=self.tz, now=self.now(), path=resolved,
+                observer=machine_name(),
+            ), report)  # fmt: skip
 
     def _lines(
-        self, fh: IO[bytes], parser: LineParser, path: Path, source: str, report: IngestReport
+        self, fh: IO[bytes], parser: LineParser, path: Path, ctx: LineContext, report: IngestReport
     ) -> None:
         # The per-line work is kept to what every line needs: "file:line" is only made for a problem.
-        ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())
         parse = parser.parse
         batch: list[Event] = []
         line_no = 0
+        too_long: list[tuple[bytes, int]] = []
         try:
-            for line_no, (offset, raw) in enumerate(iter_lines(fh), 1):
+            for line_no, (offset, raw) in enumerate(iter_lines(fh, too_long=too_long), 1):
                 if raw is None:
-                    self._problem(
-                        report, f"{path}:{line_no}", _msg("input.line_too_long", limit=MAX_LINE), b""
-                    )
+                    kept, size = too_long.pop()
+                    reason = _msg("input.line_too_long", limit=MAX_LINE)
+                    report.problems.append(Problem(f"{path}:{line_no}", reason))
+                    self.dead.add(f"{path}:{line_no}", reason, kept, size)
                     continue
                 text, bad = decode_line(raw)
                 ctx.position, ctx.line_no = offset, line_no
@@ -265,7 +311,7 @@ class Ingester:
             self._flush(batch, report)
 
     def _records(self, reader: FileReader, path: Path, source: str, report: IngestReport) -> None:
-        ctx = LineContext(source=source, position=0, host=self.host, tz=self.tz, now=self.now())
+        ctx = LineContext(source=source, position=0, host=self.record_host, tz=self.tz, now=self.now())
         batch: list[Event] = []
         for item in reader.read(path, ctx):
             report.lines += 1

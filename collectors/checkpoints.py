@@ -47,13 +47,14 @@ def fingerprint(head: bytes) -> str | None:
     while True:
         end = head.find(b"\n", pos)
         if end < 0 or end >= FINGERPRINT_MAX:
-            return _hash(head[:FINGERPRINT_MAX]) if len(head) >= FINGERPRINT_MAX else None
+            return head_hash(head[:FINGERPRINT_MAX]) if len(head) >= FINGERPRINT_MAX else None
         if head[pos : pos + 1] != b"#":
-            return _hash(head[: end + 1])
+            return head_hash(head[: end + 1])
         pos = end + 1
 
 
-def _hash(data: bytes) -> str:
+def head_hash(data: bytes) -> str:
+    """The 16-hex-digit hash fingerprints are made of."""
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
@@ -132,4 +133,4 @@ def registry_path(data_dir: Path, source_name: str) -> Path:
     return data_dir / "checkpoints" / f"{safe}.json"
 
 
-__all__ = ["Checkpoints", "FileState", "fingerprint", "read_head", "registry_path"]
+__all__ = ["Checkpoints", "FileState", "fingerprint", "head_hash", "read_head", "registry_path"]

@@ -10,9 +10,10 @@ inode and a fingerprint of its first line, so:
   resumed where the old generation stopped;
 - ``.gz`` files matched by the patterns are read once, for backfill.
 
-Event ids come from the folder + fingerprint and the byte offset, not the file name, so a rotated or
-compressed copy of lines already stored produces the same ids and stores nothing twice. Offsets are
-committed (``emit``'s callback) only after the store has the batch.
+Event ids come from the file's content origin (host, base name without rotation suffixes, first-line
+fingerprint: :mod:`canh.collectors.origin`) and the byte offset, as ``canh ingest`` makes them, so
+a rotated or compressed copy of lines already stored produces the same ids and stores nothing
+twice. Offsets are committed (``emit``'s callback) only after the store has the batch.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
+from canh.collectors.origin import file_origin, head_fingerprint, machine_name
 from canh.collectors.registry import FILE_READERS, LineContext, LineParser, detect, formats, get_parser
 from canh.collectors.source import COMMON_OPTIONS, Emit, check_keys, option_error, source_options
 from canh.errors import CanhError, ConfigError
@@ -93,6 +95,8 @@ class FileSource:
         self.checkpoints = checkpoints
         self.now = now
         self.tz = local_zone(settings.timezone)
+        # host.name of lines that name none (web access logs, JSON), and part of each file's origin.
+        self.host = settings.host or machine_name()
         self.multiline = re.compile(settings.multiline_start) if settings.multiline_start else None
         self.open: dict[str, _Open] = {}
         self._first_scan = True
@@ -199,15 +203,15 @@ class FileSource:
             fh.close()
             self._stats["errors"] += 1
             return
-        fp = fingerprint(head)
+        fp = head_fingerprint(head, complete=gz)
         if fp is None:
             fh.close()  # no complete first line yet: looked at again next poll
             return
-        folder = os.path.dirname(path)
+        origin = file_origin(self.host, path, fp)
         if state is None or state.fingerprint != fp:
             offset = 0
-            twin = self._twin(folder, fp, key)
-            if twin is not None:
+            twin = self._twin(origin, key)
+            if twin is not None and (gz or twin <= st.st_size):
                 offset = twin  # a copy of lines already read (copytruncate copy, rotated .gz)
             elif self._first_scan and self.settings.start == "end" and not gz:
                 offset = st.st_size
@@ -220,21 +224,23 @@ class FileSource:
             state=state,
             fh=fh,
             path=path,
-            source_id=f"{folder}/#{fp}",
+            source_id=origin,
             parser=parser,
             gz=gz,
             read_pos=state.offset,
         )
         self._stats["files"] += 1
 
-    def _twin(self, folder: str, fp: str, key: str) -> int | None:
+    def _twin(self, origin: str, key: str) -> int | None:
+        # The same origin (host, base name, first line) is the same content: a rotated copy.
         best = None
+        host = self.host
         for other_key, other in self.checkpoints.files.items():
-            if other_key != key and other.fingerprint == fp and os.path.dirname(other.path) == folder:
+            if other_key != key and file_origin(host, other.path, other.fingerprint) == origin:
                 best = max(best or 0, other.offset)
-        for retired_fp, (retired_folder, offset) in self.checkpoints.retired.items():
-            if retired_fp == fp and retired_folder == folder:
-                best = max(best or 0, offset)
+        retired = self.checkpoints.retired.get(origin)
+        if retired is not None:
+            best = max(best or 0, retired[1])
         return best
 
     def _parser(self, fh: IO[bytes], path: str) -> LineParser:
@@ -339,7 +345,7 @@ class FileSource:
             if fp is None or fp == handle.state.fingerprint:
                 return False
         folder = os.path.dirname(handle.path)
-        self.checkpoints.retired[handle.state.fingerprint] = (folder, handle.state.offset)
+        self.checkpoints.retired[handle.source_id] = (folder, handle.state.offset)
         self._stats["truncations"] += 1
         key = handle.state.key
         self._close(key)
@@ -348,8 +354,8 @@ class FileSource:
 
     def _ctx(self, handle: _Open) -> LineContext:
         return LineContext(
-            source=handle.source_id, position=0, host=self.settings.host, tz=self.tz, now=self.now(),
-            extra={"path": handle.path},
+            source=handle.source_id, position=0, host=self.host, tz=self.tz, now=self.now(),
+            path=handle.path, observer=machine_name(),
         )  # fmt: skip
 
     def _event(self, handle: _Open, raw: bytes, start: int, base: LineContext) -> Event | None:
@@ -362,13 +368,13 @@ class FileSource:
             reason = exc.render("en") if isinstance(exc, CanhError) else str(exc)
             event = new_event(
                 timestamp=base.now, dataset="syslog", module="system", source=base.source, position=start,
-                original=text, message=text, host=base.host, ingested=base.now,
+                original=text, message=text, host=base.host, ingested=base.now, path=base.path,
+                observer=base.observer,
             )  # fmt: skip
             set_field(event, "error.message", reason)
             set_field(event, "tags", ["canh_parse_failure"])
         if event is None:
             return None
-        set_field(event, "log.file.path", handle.path)
         if base.host and "host" not in event:
             set_field(event, "host.name", base.host)
         if bad:

@@ -40,6 +40,18 @@ def is_nxlog(doc: dict[str, Any]) -> bool:
     )
 
 
+def _placed(event: Event, ctx: LineContext) -> Event:
+    # The file read and the machine reading it, unless the shipper's document says already (ctx.source
+    # is a content origin, not a path, so to_ecs cannot tell).
+    if ctx.path and not isinstance(event.get("log"), dict):
+        event["log"] = {"file": {"path": ctx.path}}
+    elif ctx.path and "file" not in event["log"]:
+        event["log"]["file"] = {"path": ctx.path}
+    if ctx.observer and "observer" not in event:
+        event["observer"] = {"hostname": ctx.observer}
+    return event
+
+
 class WinlogJsonParser:
     """Winlogbeat (already ECS) or NXLog (flat) Windows events, one JSON object per line."""
 
@@ -54,8 +66,8 @@ class WinlogJsonParser:
                 return self._winlogbeat(expand(doc), line, ctx)
             if is_nxlog(doc):
                 rec = nxlog_record(doc, ctx.tz)
-                return to_ecs(rec, source=ctx.source, position=ctx.position, original=line, host=ctx.host,
-                              now=ctx.now)  # fmt: skip
+                return _placed(to_ecs(rec, source=ctx.source, position=ctx.position, original=line,
+                                      host=ctx.host, now=ctx.now), ctx)  # fmt: skip
         except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise InputError("input.invalid", reason=str(exc)) from exc
         raise InputError("collect.json_missing", field="winlog")
@@ -78,7 +90,7 @@ class WinlogJsonParser:
         ev.setdefault("original", line)
         event["@timestamp"] = stamp
         event["winlog"]["event_id"] = rec.event_id
-        return event
+        return _placed(event, ctx)
 
     def sniff(self, lines: Sequence[str]) -> float:
         docs = sample_objects(lines)

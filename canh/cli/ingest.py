@@ -60,7 +60,10 @@ def print_report(
 @click.option(
     "--format", "fmt", type=click.Choice(formats()), help="Input format (default: detect per file)."
 )
-@click.option("--host", help="host.name for lines that do not name their host.")
+@click.option(
+    "--host",
+    help="host.name for lines that do not name their host (default: host_name in canh.yml, else this machine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_ctx
 def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | None, as_json: bool) -> None:
@@ -73,7 +76,7 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
     kwargs = dict(
         dead_letter=rt.paths.state / "dead-letter" / f"ingest-{stamp}.jsonl",
         timezone=rt.config.timezone,
-        host=host,
+        host=host or rt.config.host_name,
         hooks=hooks,
         now=rt.clock.now,
     )

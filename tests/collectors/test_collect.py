@@ -131,3 +131,27 @@ def test_config_sources_and_no_sources_error(tmp_path: Path) -> None:
     with sqlite3.connect(home / "data" / "canh.db") as conn:
         doc = conn.execute("SELECT doc FROM events").fetchone()[0]
     assert "nginx.access" in str(doc)
+
+
+def test_ingest_then_collect_of_one_file_stores_it_once(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("".join(sshd_line(i) for i in range(200)))
+    home = tmp_path / "home"
+    env = {**os.environ, "CANH_HOME": str(home)}
+    res = subprocess.run([*CANH, "ingest", "--json", str(log)], env=env, capture_output=True, timeout=120)
+    assert orjson.loads(res.stdout.splitlines()[-1])["written"] == 200, res.stderr
+    registry = home / "data" / "checkpoints"
+
+    def read_to_the_end() -> bool:
+        files = list(registry.glob("*.json")) if registry.is_dir() else []
+        states = orjson.loads(files[0].read_bytes())["files"] if files else []
+        return any(s["offset"] == log.stat().st_size for s in states)
+
+    proc = start(home, log)
+    assert wait_for(read_to_the_end, 60)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    summary = orjson.loads(out.splitlines()[-1])
+    assert (summary["written"], summary["duplicates"]) == (0, 200)
+    assert count(home / "data" / "canh.db") == 200

@@ -234,3 +234,43 @@ def test_run_stops_on_the_event(tmp_path: Path, logdir: Path) -> None:
     t.join(5)
     assert not t.is_alive()
     assert h.store.count("events") == 50
+
+
+def test_two_files_sharing_their_first_line_are_both_read_whole(tmp_path: Path, logdir: Path) -> None:
+    # Same first line, different files: neither is taken for a rotated copy of the other.
+    for name, rng in (("app.log", range(1, 4)), ("other.log", range(10, 13))):
+        write(logdir / name, range(1))
+        write(logdir / name, rng)
+    h = Harness(tmp_path, [str(logdir / "*.log")])
+    h.poll(5)
+    assert h.messages() == sorted(expected(range(1), range(1), range(1, 4), range(10, 13)))
+    assert h.source.stats()["truncations"] == 0
+
+
+def test_a_file_collected_then_renamed_and_gzipped_is_not_stored_again(tmp_path: Path, logdir: Path) -> None:
+    from canh.ingest import Ingester
+
+    log = logdir / "app.log"
+    write(log, range(5))
+    h = Harness(tmp_path, [str(log)])
+    h.poll()
+    rotated = log.rename(logdir / "app.log.1")
+    gz = logdir / "app.log.1.gz"
+    with rotated.open("rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    report = Ingester(h.store, dead_letter=tmp_path / "dead.jsonl", host="collector").run([rotated, gz])
+    assert (report.written, report.duplicates) == (0, 10)
+    assert h.store.count("events") == 5
+
+
+def test_web_lines_get_the_source_host_and_the_collector_as_observer(tmp_path: Path, logdir: Path) -> None:
+    from canh.collectors.origin import machine_name
+
+    log = logdir / "access.log"
+    log.write_text('10.0.0.1 - - [21/Nov/2026:03:21:09 +0700] "GET /tin-tuc HTTP/1.1" 200 10 "-" "curl/8"\n')
+    h = Harness(tmp_path, [str(log)])
+    h.poll()
+    ev = h.store.search("events", "*", limit=1)[0]
+    assert ev["host"]["name"] == "collector"
+    assert ev["observer"]["hostname"] == machine_name()
+    assert ev["log"]["file"]["path"] == str(log)

@@ -96,3 +96,103 @@ def test_version_and_help_for_newcomers(canh) -> None:  # type: ignore[no-untype
     helptext = canh("--help", check=True).stdout
     for command in ("ingest", "events", "alerts", "status", "demo"):
         assert command in helptext
+
+
+def _counts(report: list[dict[str, int]]) -> tuple[int, int]:
+    return report[0]["written"], report[0]["duplicates"]
+
+
+def test_a_renamed_then_gzipped_copy_stores_each_line_once(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    # logrotate's path for a file: auth.log -> auth.log.1 -> auth.log.1.gz (or a dated copy elsewhere).
+    log = tmp_path / "auth.log"
+    log.write_text(SYSLOG, encoding="utf-8")
+    assert canh.json("ingest", str(log))[0]["written"] == 3
+    rotated = log.rename(tmp_path / "auth.log.1")
+    assert _counts(canh.json("ingest", str(rotated))) == (0, 3)
+    gz = tmp_path / "auth.log.1.gz"
+    gz.write_bytes(gzip.compress(rotated.read_bytes()))
+    rotated.unlink()
+    assert _counts(canh.json("ingest", str(gz))) == (0, 3)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "auth.log-20261122.gz").write_bytes(gz.read_bytes())
+    assert canh.json("ingest", str(archive))[0]["written"] == 0
+    assert canh.json("events", "search", "*", "--since", "3650d", "--count") == [{"count": 3}]
+
+
+def test_two_files_starting_with_the_same_line_lose_nothing(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    first = SYSLOG.splitlines(keepends=True)[0]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "auth.log").write_text(first + "Nov 22 08:16:00 web-01 su: a\n", encoding="utf-8")
+    (logs / "secure").write_text(first + "Nov 22 08:16:00 web-01 su: b\n", encoding="utf-8")
+    assert canh.json("ingest", str(logs))[0]["written"] == 4
+    messages = {e["message"] for e in canh.json("events", "search", "su", "--since", "3650d")}
+    assert {"a", "b"} <= {m.rsplit(" ", 1)[-1] for m in messages}
+
+
+def test_content_replaced_at_the_same_path_is_new_lines(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    # copytruncate then new lines: same path, same offsets, other content; none of it may be taken
+    # for what the old content stored at those offsets.
+    log = tmp_path / "auth.log"
+    log.write_text(SYSLOG, encoding="utf-8")
+    canh("ingest", str(log), check=True)
+    log.write_text(SYSLOG.replace("08:15", "09:15"), encoding="utf-8")
+    assert canh.json("ingest", str(log))[0]["written"] == 3
+
+
+def test_a_file_without_a_newline_that_grows_keeps_its_identity(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    log = tmp_path / "auth.log"
+    first, second = SYSLOG.splitlines(keepends=True)[:2]
+    log.write_text(first.rstrip("\n"), encoding="utf-8")
+    assert canh.json("ingest", str(log))[0]["written"] == 1
+    log.write_text(first + second, encoding="utf-8")
+    assert _counts(canh.json("ingest", str(log))) == (1, 1)
+
+
+ACCESS = '203.0.113.9 - - [22/Nov/2026:08:15:01 +0700] "GET /tin-tuc HTTP/1.1" 200 512 "-" "curl/8.5.0"\n'
+
+
+def test_lines_without_a_host_get_the_host_given_or_this_machine(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(ACCESS, encoding="utf-8")
+    (logs / "ecs.jsonl").write_text(_ecs_line("2026-11-22T01:00:00Z", "no host here"), encoding="utf-8")
+    (logs / "auth.log").write_text(SYSLOG.splitlines(keepends=True)[0], encoding="utf-8")
+    canh("ingest", str(logs), check=True)
+    events = canh.json("events", "search", "*", "--since", "3650d")
+    by_file = {e["log"]["file"]["path"].rsplit("/", 1)[-1]: e for e in events}
+    me = socket.gethostname()
+    assert by_file["access.log"]["host"]["name"] == me
+    assert by_file["ecs.jsonl"]["host"]["name"] == me
+    assert by_file["auth.log"]["host"]["name"] == "web-01"  # the line names its host: kept
+    assert {e["observer"]["hostname"] for e in events} == {me}
+    other = tmp_path / "portal"
+    other.mkdir()
+    (other / "access.log").write_text(ACCESS.replace("/tin-tuc", "/lien-he"), encoding="utf-8")
+    (other / "auth.log").write_text(SYSLOG.splitlines(keepends=True)[1], encoding="utf-8")
+    canh("ingest", "--host", "portal-07", str(other), check=True)
+    hits = canh.json("events", "search", "*", "--since", "3650d")
+    portal = {
+        e["log"]["file"]["path"].rsplit("/", 1)[-1]: e["host"]["name"]
+        for e in hits
+        if "/portal/" in e["log"]["file"]["path"]
+    }
+    assert portal == {"access.log": "portal-07", "auth.log": "web-01"}  # a host the line names is kept
+
+
+def test_a_line_too_long_is_kept_in_the_dead_letter_file_for_replay(tmp_path: Path, canh, home: Path) -> None:  # type: ignore[no-untyped-def]
+    long_line = b"Nov 22 08:15:01 web-01 app: " + b"x" * (10 * 1024 * 1024) + b" \xff end"
+    huge = b"y" * (17 * 1024 * 1024)
+    data = tmp_path / "big.log"
+    data.write_bytes(SYSLOG.encode() + long_line + b"\n" + huge + b"\r\n" + SYSLOG.encode())
+    report = canh.json("ingest", str(data))[0]
+    assert (report["written"], len(report["problems"])) == (6, 2)
+    dead = [json.loads(line) for line in next((home / "state" / "dead-letter").glob("*.jsonl")).open()]
+    assert [d["where"] for d in dead] == [f"{data}:4", f"{data}:5"]
+    assert dead[0]["raw"] == long_line.decode("utf-8", "backslashreplace")
+    assert dead[0]["escaped"] is True and "cut" not in dead[0]
+    assert dead[1]["raw"] == "y" * (16 * 1024 * 1024)
+    assert (dead[1]["cut"], dead[1]["bytes"]) == (True, len(huge))
