@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from canh.store.base import Store, WriteResult
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are reported and skipped, never buffered whole
 DEAD_LETTER_MAX = 16 << 20  # what a dead-letter record keeps of one line (the rest is cut, and said so)
 BATCH = 5000
+TEXT_CHECK = 8192  # bytes looked at to tell a text log from a binary file
 
 EventHook = Callable[[list[Event]], None]
 
@@ -140,15 +142,49 @@ def fewer_collections(threshold: int = 100_000) -> Iterator[None]:
             gc.set_threshold(*before)
 
 
+def looks_binary(block: bytes) -> bool:
+    """Whether a file's first bytes (decompressed) are not text: a NUL byte, many control bytes, or
+    mostly invalid UTF-8 (legacy 8-bit encodings of Vietnamese stay below that)."""
+    if not block:
+        return False
+    if b"\x00" in block:
+        return True
+    controls = sum(block.count(c) for c in _CONTROLS)
+    if controls * 10 > len(block):
+        return True
+    text = block[: len(block) - 3] if len(block) > 3 else block  # a character cut at the block's end
+    invalid = text.decode("utf-8", "replace").count("\ufffd")
+    return invalid * 10 > len(text) * 3
+
+
+_CONTROLS = [bytes([c]) for c in range(1, 32) if c not in (9, 10, 11, 12, 13, 27)] + [b"\x7f"]
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, and files under folders named (sorted), skipping hidden files."""
-    out: list[Path] = []
+    return [f for f, _ in _expand(paths)]
+
+
+def _expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    # (file, found in a folder rather than named)
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(f for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith("."))
+            yield from ((f, True) for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith("."))
         else:
-            out.append(p)
-    return out
+            yield p, False
+
+
+# Files that ship beside logs (a sample set's licence, its README) and are text but no log: skipped
+# when found in a folder, read when named.
+_DOCUMENTS = re.compile(
+    r"(?:licen[cs]e|copying|readme|changelog|changes|manifest|citation|authors|notice)(?:[._-].*)?|.*\.(?:md|rst|pdf|html?)",
+    re.IGNORECASE,
+)
+
+
+def is_document(path: Path) -> bool:
+    """Whether a file is by its name documentation shipped with logs (LICENSE, README.md, ...)."""
+    return _DOCUMENTS.fullmatch(path.name) is not None
 
 
 class DeadLetter:
@@ -220,9 +256,12 @@ class Ingester:
             raise InputError("input.unknown_format", format=fmt, choices=", ".join(formats()))
         try:
             with fewer_collections():
-                for path in expand_paths(paths):
+                for path, in_folder in _expand(paths):
                     if not path.exists():
                         report.problems.append(Problem(str(path), _msg("input.not_found")))
+                        continue
+                    if in_folder and fmt is None and is_document(path):
+                        report.problems.append(Problem(str(path), _msg("input.document")))
                         continue
                     try:
                         self._file(path, fmt, report)
@@ -240,14 +279,17 @@ class Ingester:
         report.files += 1
         resolved = str(path.resolve())
         with open_input(path) as fh:
-            head = fh.read(FINGERPRINT_MAX)
+            head = fh.read(TEXT_CHECK)
             fh.seek(0)
             reader = file_reader(fmt) if fmt is not None else detect_file(head[:64], path)
             if reader is not None:
                 report.formats[str(path)] = reader.name
                 self._records(reader, path, resolved, report)
                 return
-            fp = head_fingerprint(head, complete=True)
+            if fmt is None and looks_binary(head):
+                report.problems.append(Problem(str(path), _msg("input.not_text")))
+                return
+            fp = head_fingerprint(head[:FINGERPRINT_MAX], complete=True)
             # Lines are known by their content origin, as the file source knows them (an empty file
             # has no lines, so no origin).
             source = file_origin(self.host, resolved, fp) if fp is not None else resolved

@@ -196,3 +196,37 @@ def test_a_line_too_long_is_kept_in_the_dead_letter_file_for_replay(tmp_path: Pa
     assert dead[0]["escaped"] is True and "cut" not in dead[0]
     assert dead[1]["raw"] == "y" * (16 * 1024 * 1024)
     assert (dead[1]["cut"], dead[1]["bytes"]) == (True, len(huge))
+
+
+def test_folder_ingest_skips_binary_files_and_documents_with_a_note(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    import random
+    import shutil
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "auth.log").write_text(SYSLOG, encoding="utf-8")
+    rng = random.Random(7)
+    (logs / "wtmp").write_bytes(Path("/bin/true").read_bytes() + rng.randbytes(4096))
+    (logs / "noise.log.gz").write_bytes(gzip.compress(bytes(rng.randrange(1, 256) for _ in range(20000))))
+    (logs / "LICENSE.GPL").write_text("GNU GENERAL PUBLIC LICENSE\n Version 3, 29 June 2007\n" * 20)
+    (logs / "README.md").write_text("# Sample logs\n")
+    # A legacy 8-bit (Windows-1258) log is text with invalid UTF-8: still read, bytes escaped.
+    (logs / "legacy.log").write_bytes(
+        "Nov 22 08:20:00 web-01 app: Đăng nhap that bai cho ông\n".encode("cp1258") * 3
+    )
+    proc = canh("ingest", "--json", str(logs))
+    report = json.loads(proc.stdout)
+    notes = {Path(p["where"]).name: p["message"] for p in report["problems"]}
+    assert set(notes) == {"wtmp", "noise.log.gz", "LICENSE.GPL", "README.md"}
+    assert notes["wtmp"] == "not a text log nor a known binary format (EVTX, pcap): skipped"
+    assert notes["LICENSE.GPL"].startswith("documentation, not a log")
+    assert report["written"] == 6
+    named = canh.json("ingest", str(logs / "LICENSE.GPL"))[0]  # named: read as the user asked
+    assert named["written"] == 40
+    evtx = next(iter(sorted(CORPUS_EVTX.rglob("*.evtx"))), None) if CORPUS_EVTX.is_dir() else None
+    if evtx is not None:  # a known binary format in a folder is still read
+        shutil.copy(evtx, logs / evtx.name)
+        assert canh.json("ingest", str(logs))[0]["formats"][str(logs / evtx.name)] == "evtx"
+
+
+CORPUS_EVTX = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "evtx" / "EVTX-ATTACK-SAMPLES"
