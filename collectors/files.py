@@ -99,6 +99,7 @@ class FileSource:
         self.host = settings.host or machine_name()
         self.multiline = re.compile(settings.multiline_start) if settings.multiline_start else None
         self.open: dict[str, _Open] = {}
+        self._at_path: dict[str, str] = {}  # path -> device:inode last seen there (rotations)
         self._first_scan = True
         self._stop: threading.Event | None = None
         self._stats = {
@@ -134,6 +135,12 @@ class FileSource:
         """One pass: match the patterns, read what grew. Returns how many lines were read."""
         matched = self._scan()
         lines = 0
+        for key, (path, _) in matched.items():
+            if self._at_path.setdefault(path, key) != key:
+                self._stats["rotations"] += 1  # another file at the path: counted once, when seen
+                self._at_path[path] = key
+        if len(self._at_path) > 2 * len(matched) + 100:  # dated names come and go
+            self._at_path = {path: key for key, (path, _) in matched.items()}
         for key, (path, st) in matched.items():
             if key not in self.open:
                 self._open(key, path, st)

@@ -114,6 +114,8 @@ def test_rename_and_create_rotation_loses_nothing(tmp_path: Path, logdir: Path) 
     write(log, range(5, 7), "w")
     h.poll(2)
     assert h.messages() == expected(range(7))
+    h.poll(3)
+    assert (h.source.stats()["rotations"], h.source.stats()["truncations"]) == (1, 0)
 
 
 def test_copytruncate_resumes_the_copy_and_reads_the_new_generation(tmp_path: Path, logdir: Path) -> None:
@@ -128,7 +130,8 @@ def test_copytruncate_resumes_the_copy_and_reads_the_new_generation(tmp_path: Pa
     write(log, range(5, 7))
     h.poll(3)
     assert h.messages() == expected(range(7))
-    assert h.source.stats()["truncations"] == 1
+    h.poll(3)
+    assert (h.source.stats()["truncations"], h.source.stats()["rotations"]) == (1, 0)
 
 
 def test_truncation_starts_over_with_new_ids(tmp_path: Path, logdir: Path) -> None:
@@ -274,3 +277,17 @@ def test_web_lines_get_the_source_host_and_the_collector_as_observer(tmp_path: P
     assert ev["host"]["name"] == "collector"
     assert ev["observer"]["hostname"] == machine_name()
     assert ev["log"]["file"]["path"] == str(log)
+
+
+def test_each_rotation_is_counted_once(tmp_path: Path, logdir: Path) -> None:
+    log = logdir / "app.log"
+    write(log, range(2))
+    h = Harness(tmp_path, [str(logdir / "app.log*")])
+    for n, start in enumerate((2, 4), 1):
+        h.poll()
+        os.rename(log, logdir / f"app.log.{n}")
+        write(log, range(start, start + 2), "w")
+        h.poll(3)
+        assert h.source.stats()["rotations"] == n
+    assert h.messages() == expected(range(6))
+    assert h.source.stats()["truncations"] == 0
