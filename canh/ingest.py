@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import gzip
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -248,6 +249,8 @@ class Ingester:
         self.hooks = list(hooks)
         self.now = now
         self.progress = progress
+        self._done = 0  # bytes of input (as stored: compressed for .gz) of the files already read
+        self._size = 0  # the current file's
 
     def run(self, paths: Iterable[str | Path], fmt: str | None = None) -> IngestReport:
         """Ingest every file; per-file and per-line problems are collected, not raised."""
@@ -264,11 +267,17 @@ class Ingester:
                         report.problems.append(Problem(str(path), _msg("input.document")))
                         continue
                     try:
+                        self._size = path.stat().st_size
                         self._file(path, fmt, report)
                     except OSError as exc:
                         report.problems.append(
                             Problem(str(path), _msg("input.invalid", reason=exc.strerror or str(exc)))
                         )
+                    finally:
+                        self._done += self._size
+                        self._size = 0
+                        if self.progress:
+                            self.progress(self._done)
         finally:
             self.dead.close()
         if not self.dead.used:
@@ -282,33 +291,40 @@ class Ingester:
             head = fh.read(TEXT_CHECK)
             fh.seek(0)
             reader = file_reader(fmt) if fmt is not None else detect_file(head[:64], path)
-            if reader is not None:
-                report.formats[str(path)] = reader.name
-                self._records(reader, path, resolved, report)
+            if reader is None:
+                self._text(fh, head, path, resolved, fmt, report)
                 return
-            if fmt is None and looks_binary(head):
-                report.problems.append(Problem(str(path), _msg("input.not_text")))
-                return
-            fp = head_fingerprint(head[:FINGERPRINT_MAX], complete=True)
-            # Lines are known by their content origin, as the file source knows them (an empty file
-            # has no lines, so no origin).
-            source = file_origin(self.host, resolved, fp) if fp is not None else resolved
-            if fmt is None:
-                sample = []
-                for _, raw in iter_lines(fh):
-                    if raw:
-                        sample.append(decode_line(raw)[0])
-                    if len(sample) >= 50:
-                        break
-                fh.seek(0)
-                name = detect(sample)
-            else:
-                name = fmt
-            report.formats[str(path)] = name
-            self._lines(fh, get_parser(name), path, LineContext(
-                source=source, position=0, host=self.host, tz=self.tz, now=self.now(), path=resolved,
-                observer=machine_name(),
-            ), report)  # fmt: skip
+        # Closed first: the progress bar finds the reader's own descriptor of the file.
+        report.formats[str(path)] = reader.name
+        self._records(reader, path, resolved, report)
+
+    def _text(
+        self, fh: IO[bytes], head: bytes, path: Path, resolved: str, fmt: str | None, report: IngestReport
+    ) -> None:
+        """A text log: skipped when it is not text, else its format detected (unless given) and read."""
+        if fmt is None and looks_binary(head):
+            report.problems.append(Problem(str(path), _msg("input.not_text")))
+            return
+        fp = head_fingerprint(head[:FINGERPRINT_MAX], complete=True)
+        # Lines are known by their content origin, as the file source knows them (an empty file
+        # has no lines, so no origin).
+        source = file_origin(self.host, resolved, fp) if fp is not None else resolved
+        if fmt is None:
+            sample = []
+            for _, raw in iter_lines(fh):
+                if raw:
+                    sample.append(decode_line(raw)[0])
+                if len(sample) >= 50:
+                    break
+            fh.seek(0)
+            name = detect(sample)
+        else:
+            name = fmt
+        report.formats[str(path)] = name
+        self._lines(fh, get_parser(name), path, LineContext(
+            source=source, position=0, host=self.host, tz=self.tz, now=self.now(), path=resolved,
+            observer=machine_name(),
+        ), report)  # fmt: skip
 
     def _lines(
         self, fh: IO[bytes], parser: LineParser, path: Path, ctx: LineContext, report: IngestReport
@@ -346,7 +362,7 @@ class Ingester:
                     self._flush(batch, report)
                     batch = []
                     if self.progress:
-                        self.progress(offset)
+                        self._advance(_consumed(fh))
         finally:
             report.lines += line_no
         if batch:
@@ -365,8 +381,14 @@ class Ingester:
             if len(batch) >= BATCH:
                 self._flush(batch, report)
                 batch = []
+                if self.progress:
+                    self._advance(_read_position(source))
         if batch:
             self._flush(batch, report)
+
+    def _advance(self, position: int | None) -> None:
+        if self.progress and position is not None:
+            self.progress(self._done + min(position, self._size))
 
     def _problem(self, report: IngestReport, where: str, reason: str, raw: bytes) -> None:
         report.problems.append(Problem(where, reason))
@@ -377,6 +399,31 @@ class Ingester:
         report.add(self.store.write("events", batch))
         for hook in self.hooks:
             hook(batch)
+
+
+def _consumed(fh: IO[bytes]) -> int:
+    """Bytes of the file itself read so far: of the compressed stream for .gz (what the bar counts)."""
+    raw = getattr(fh, "fileobj", None)  # a GzipFile's underlying file
+    return int((raw or fh).tell())
+
+
+def _read_position(path: str) -> int | None:
+    """Where this process's reader of ``path`` is in it, for readers that open the file themselves
+    (EVTX, captures): its descriptor's offset from /proc (Linux); None where that is not known."""
+    try:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") != path:
+                    continue
+                with open(f"/proc/self/fdinfo/{fd}", encoding="ascii") as info:
+                    for row in info:
+                        if row.startswith("pos:"):
+                            return int(row.split()[1])
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        pass
+    return None
 
 
 def _msg(key: str, **params: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 SYSLOG = (
@@ -230,3 +231,40 @@ def test_folder_ingest_skips_binary_files_and_documents_with_a_note(tmp_path: Pa
 
 
 CORPUS_EVTX = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "evtx" / "EVTX-ATTACK-SAMPLES"
+
+
+def test_progress_counts_bytes_of_input_consumed_over_all_files(tmp_path: Path) -> None:
+    from canh.ingest import Ingester
+    from canh.store.sqlite import SQLiteStore
+
+    lines = "".join(
+        f"Nov 22 08:{i // 60 % 60:02d}:{i % 60:02d} web-01 app[1]: dòng {i}\n" for i in range(12_000)
+    )
+    plain = tmp_path / "app.log"
+    plain.write_text(lines, encoding="utf-8")
+    gz = tmp_path / "old.log.gz"
+    gz.write_bytes(gzip.compress(lines.replace("dòng", "cũ").encode()))
+    total = plain.stat().st_size + gz.stat().st_size
+    seen: list[int] = []
+    store = SQLiteStore(tmp_path / "canh.db")
+    try:
+        Ingester(store, dead_letter=tmp_path / "dead.jsonl", progress=seen.append).run([plain, gz])
+    finally:
+        store.close()
+    assert seen == sorted(seen) and seen[-1] == total
+    assert plain.stat().st_size in seen  # the first file done, then the second counted from there
+    during_gz = [v for v in seen if plain.stat().st_size < v < total]
+    assert during_gz, seen  # the compressed file advances the bar while it is read, not only at its end
+
+
+def test_progress_of_a_reader_that_opens_the_file_itself() -> None:
+    from canh.ingest import _read_position
+
+    path = "/bin/true"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.read(fd, 100)
+        assert _read_position(os.path.realpath(path)) == 100
+    finally:
+        os.close(fd)
+    assert _read_position("/nonexistent/file") is None
