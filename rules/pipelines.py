@@ -15,8 +15,10 @@ which keeps every SigmaHQ rule's meaning exact on both paths.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.conditions import (
@@ -24,7 +26,8 @@ from sigma.processing.conditions import (
     IncludeFieldCondition,
     LogsourceCondition,
 )
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
+from sigma.processing.postprocessing import QueryPostprocessingTransformation
 from sigma.processing.transformations import (
     AddFieldnamePrefixTransformation,
     FieldMappingTransformation,
@@ -33,6 +36,8 @@ from sigma.processing.transformations import (
 from sigma.processing.transformations.base import FieldMappingTransformationBase, ValueTransformation
 from sigma.rule import SigmaRule
 from sigma.types import Placeholder, SigmaCIDRExpression, SigmaString, SigmaType
+
+from canh.rules import logsource as routing
 
 WINDOWS_SYSTEM_FIELDS = {
     "EventID": "event.code",
@@ -243,6 +248,10 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
         name="Canh ECS mappings",
         priority=20,
         items=items,
+        # only conversion runs these (the engine routes by log source itself)
+        postprocessing_items=[
+            QueryPostprocessingItem(LuceneQueryTransformation(), identifier="canh_lucene_query")
+        ],
         vars={k: list(v) for k, v in (placeholders or {}).items()},
     )
 
@@ -266,3 +275,257 @@ def map_field(name: str, product: str | None, category: str | None, service: str
         if cond and name in table:
             return table[name]
     return name
+
+
+# -- log-source conditions for converted queries -----------------------------------------------
+#
+# The engine routes each event to the rules of its log sources (canh.rules.logsource); a query runs
+# over every stored event, so it must carry the same routing as a condition. It is derived here
+# from that module's tables (never a second copy of them), as the inverse of event_source().
+
+_PLAIN = re.compile(r"^[\w.@*]+$")
+_NO_SOURCE = "_exists_:canh.no_such_log_source"  # no stored event fits: the engine would see none
+_STRING_QUERY = re.compile(r"^(?:from\s|[\w*]+\s+where\s)")  # EQL (`any where`) and ES|QL (`from`)
+
+
+def _lit(value: str) -> str:
+    return value if _PLAIN.match(value) else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _any(field: str, values: list[str]) -> str | None:
+    vals = list(dict.fromkeys(values))
+    if not vals:
+        return None
+    if len(vals) == 1:
+        return f"{field}:{_lit(vals[0])}"
+    return f"{field}:(" + " OR ".join(_lit(v) for v in vals) + ")"
+
+
+def _or(parts: list[str | None]) -> str:
+    kept = [p for p in parts if p]
+    if not kept:
+        return _NO_SOURCE
+    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+
+
+def _and(*parts: str | None) -> str:
+    kept = [p for p in parts if p]
+    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+
+
+@lru_cache(maxsize=1)
+def _channel_names() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for channels in routing.windows_logsource_mapping.values():
+        for ch in [channels] if isinstance(channels, str) else channels:
+            out.setdefault(ch.lower(), ch)
+    return out
+
+
+def _channel(lower: str) -> str:
+    return _channel_names().get(lower, lower)
+
+
+def _suricata(pick: int, wanted: str) -> str | None:
+    types = [t for t, parts in routing.SURICATA_TYPES.items() if wanted in parts[pick]]
+    if pick == 2:
+        types.append(wanted)  # event_type is a service of its own
+    sel = _any("suricata.eve.event_type", types)
+    return _and("event.dataset:suricata.eve", sel) if sel else None
+
+
+def _product(product: str) -> str:
+    parts = [
+        f"event.module:{_lit(product)}",
+        _any("event.dataset", [d for d, p in routing.DATASETS.items() if product in p[0]]),
+    ]
+    if product == "zeek":
+        parts.append("event.dataset:zeek.*")
+    if product == "windows":
+        parts += ["_exists_:winlog.channel", "event.dataset:windows.*"]
+    parts.append(_suricata(0, product))
+    return _or(parts)
+
+
+def _category(category: str) -> str:
+    parts: list[str | None] = [
+        _any("event.dataset", [d for d, p in routing.DATASETS.items() if category in p[1]])
+    ]
+    parts.append(_suricata(1, category))
+    ids = [str(i) for i, cats in routing.SYSMON_CATEGORIES.items() if category in cats]
+    if ids:
+        parts.append(
+            _and(f"winlog.channel:{_lit(_channel(routing.SYSMON_CHANNEL))}", _any("winlog.event_id", ids))
+        )
+    by_channel: dict[str, list[str]] = {}
+    for (ch, eid), cats in routing.POWERSHELL_CATEGORIES.items():
+        if category in cats:
+            by_channel.setdefault(ch, []).append(str(eid))
+    for ch, eids in by_channel.items():
+        parts.append(_and(f"winlog.channel:{_lit(_channel(ch))}", _any("winlog.event_id", eids)))
+    return _or(parts)
+
+
+def _service(service: str) -> str:
+    parts: list[str | None] = [
+        _any("event.dataset", [d for d, p in routing.DATASETS.items() if service in p[2]])
+    ]
+    parts.append(f"event.dataset:{_lit('zeek.' + service)}")
+    programs = [name for name, svc in routing.AUTH_PROGRAMS.items() if svc == service]
+    if programs:
+        parts.append(_and("event.dataset:system.auth", _any("process.name", programs)))
+    parts.append(_suricata(2, service))
+    parts.append(
+        _any(
+            "winlog.channel", [_channel(ch) for ch, svc in routing.WINDOWS_CHANNELS.items() if svc == service]
+        )
+    )
+    return _or(parts)
+
+
+def logsource_query(product: str | None, category: str | None, service: str | None) -> str | None:
+    """A Lucene condition true for exactly the events the engine routes to a rule of this log
+    source (None when the rule names none)."""
+    parts = [
+        _product(product.lower()) if product else None,
+        _category(category.lower()) if category else None,
+        _service(service.lower()) if service else None,
+    ]
+    if not any(parts):
+        return None
+    return _and(*parts)
+
+
+def _structure(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """``(index, character, group depth after it)`` for each character of a regex that is neither
+    escaped nor inside a ``[...]`` class: the ones that give it structure."""
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
+                i += 2 if pattern[i + 1] == "]" else 3  # a leading ] is a member, not the end
+                continue
+        else:
+            depth += 1 if ch == "(" else -1 if ch == ")" else 0
+            yield i, ch, depth
+        i += 1
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level ``|`` alternatives of a regex."""
+    out, start = [], 0
+    for i, ch, depth in _structure(pattern):
+        if ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+    out.append(pattern[start:])
+    return out
+
+
+def _group_at_start(pattern: str) -> int | None:
+    """The index of the ``)`` closing a group that opens the pattern, if it does."""
+    if not pattern.startswith("(") or (pattern.startswith("(?") and not pattern.startswith("(?:")):
+        return None
+    return next((i for i, ch, depth in _structure(pattern) if ch == ")" and depth == 0), None)
+
+
+def _ends_with_anchor(alt: str) -> bool:
+    return alt.endswith("$") and not alt.endswith("\\$")
+
+
+def _optional(alts: list[str]) -> str:
+    """A group of alternatives, an empty one written as ``(...)?``: Elasticsearch's case-insensitive
+    regexp loses matches on an empty alternative (``(a|())`` with case_insensitive finds nothing)."""
+    kept = [a for a in alts if a]
+    if len(kept) == len(alts):
+        return "(?:" + "|".join(kept) + ")"
+    return "(?:" + "|".join(kept) + ")?" if kept else ""
+
+
+def _lead(pattern: str) -> str:
+    """``.*`` before a pattern searched for, unless it is anchored at the start: ``^x``, or a first
+    group with a ``^`` alternative (``(^|&)x``), which takes the ``.*`` into its other alternatives."""
+    if pattern.startswith("^"):
+        return pattern[1:]
+    end = _group_at_start(pattern)
+    if end is not None and pattern[end + 1 : end + 2] not in ("*", "+", "?", "{"):
+        inner = pattern[3:end] if pattern.startswith("(?:") else pattern[1:end]
+        if "^" in inner.replace("[^", ""):
+            return _optional([_lead(a) for a in _alternatives(inner)]) + pattern[end + 1 :]
+    return ".*" + pattern
+
+
+def _last_group(pattern: str) -> int | None:
+    """Where the group that ends the pattern opens, if it ends with one."""
+    if not pattern.endswith(")") or pattern.endswith("\\)"):
+        return None
+    for start in range(len(pattern) - 1, -1, -1):
+        if pattern[start] == "(" and _group_at_start(pattern[start:]) == len(pattern) - 1 - start:
+            return start
+    return None
+
+
+def _trail(pattern: str) -> str:
+    """``.*`` after a pattern searched for, unless it is anchored at the end: ``x$``, or a last
+    group with a ``$`` alternative (``x(&|$)``), which takes the ``.*`` into its other alternatives."""
+    if _ends_with_anchor(pattern):
+        return pattern[:-1]
+    start = _last_group(pattern)
+    if start is not None:
+        group = pattern[start:]
+        inner = group[3:-1] if group.startswith("(?:") else group[1:-1]
+        if "$" in inner:
+            return pattern[:start] + _optional([_trail(a) for a in _alternatives(inner)])
+    return pattern + ".*"
+
+
+def search_regex(pattern: str) -> str:
+    r"""A Sigma ``|re`` pattern (found anywhere in the value, as the engine searches) as the
+    whole-value pattern a Lucene ``/regex/`` is: ``.*`` on each side not anchored by ``^``/``$``
+    (an anchor in a first or last group, ``(^|&)x(&|$)``, becomes an empty alternative)."""
+    flags = ""
+    if pattern.startswith("(?i)"):
+        flags, pattern = "(?i)", pattern[4:]
+    if len(_alternatives(pattern)) > 1:
+        pattern = f"(?:{pattern})"
+    return flags + _trail(_lead(pattern))
+
+
+def _searching_regexes(query: str) -> str:
+    from luqum.parser import parser
+    from luqum.tree import Regex
+
+    tree = parser.parse(query)
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Regex):
+            node.value = "/" + search_regex(node.value[1:-1]) + "/"
+        stack.extend(node.children)
+    return str(tree)
+
+
+@dataclass
+class LuceneQueryTransformation(QueryPostprocessingTransformation):
+    """A rule's Lucene query made to mean what the engine does: its log-source condition in front,
+    and its regular expressions searching the value (Lucene's are anchored). EQL and ES|QL queries
+    and the dictionaries of other output formats are left as they are."""
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule, query: Any) -> Any:
+        super().apply(rule, query)
+        if not isinstance(rule, SigmaRule) or not isinstance(query, str) or _STRING_QUERY.match(query):
+            return query
+        if "/" in query:
+            query = _searching_regexes(query)
+        ls = rule.logsource
+        cond = logsource_query(ls.product, ls.category, ls.service)
+        if cond is None:
+            return query
+        return f"{cond} AND ({query})"

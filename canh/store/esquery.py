@@ -157,6 +157,10 @@ def lucene_regex(pattern: str) -> tuple[str, bool]:
         if in_class:
             if ch == "]":
                 in_class = False
+            elif ch == "-" and (pattern.startswith("]", i + 1) or out[-1] in ("[", "^")):
+                out.append("\\-")  # a literal - at either end of a class (Lucene would read a range)
+                i += 1
+                continue
             elif ch in '"<>@&~#':
                 out.append("\\" + ch)
                 i += 1
@@ -190,6 +194,12 @@ def lucene_regex(pattern: str) -> tuple[str, bool]:
         if ch == "$" and i == n - 1:
             i += 1
             continue
+        if ch in "^$":
+            # Lucene has no anchors (its expressions always match the whole value): a ^ or $ inside
+            # would be a plain character there, so it is refused rather than run with another meaning.
+            raise QueryError(
+                "query.invalid", reason=f"/{pattern}/: ^ and $ are only supported at the ends of the expression"
+            )
         if (ch == ")" and out and out[-1] == "|") or (ch == "|" and out and out[-1] in ("(", "|")):
             out.append("()")  # Lucene has no empty alternative: spell the empty string as ()
         if ch in '"<>@&~#':
