@@ -10,6 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from canh.cli.app import Ctx, emit_json, pass_ctx
 from canh.collectors.registry import formats
+from canh.errors import ConfigError
 from canh.i18n import t
 from canh.ingest import EventHook, Ingester, IngestReport, expand_paths
 
@@ -64,10 +65,20 @@ def print_report(
     "--host",
     help="host.name for lines that do not name their host (default: host_name in canh.yml, else this machine).",
 )
+@click.option(
+    "--timezone",
+    "zone",
+    help="Time zone of lines that carry none (RFC 3164 syslog), for logs from another zone "
+    "(IANA name or +HH:MM; default: timezone in canh.yml).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_ctx
-def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | None, as_json: bool) -> None:
+def ingest_cmd(
+    ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | None, zone: str | None, as_json: bool
+) -> None:
     """Read log files (plain or .gz, or folders of them) into the store, once."""
+    if zone is not None:
+        _check_zone(zone)
     rt = ctx.runtime
     files = expand_paths(paths)
     total = sum(f.stat().st_size for f in files if f.exists())
@@ -75,7 +86,7 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
     stamp = rt.clock.now().strftime("%Y%m%dT%H%M%S")
     kwargs = dict(
         dead_letter=rt.paths.state / "dead-letter" / f"ingest-{stamp}.jsonl",
-        timezone=rt.config.timezone,
+        timezone=zone or rt.config.timezone,
         host=host or rt.config.host_name,
         hooks=hooks,
         now=rt.clock.now,
@@ -96,6 +107,17 @@ def ingest_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str | None, host: str | No
     print_report(ctx, report, as_json=as_json, detected=dict(summary(hooks)) if hooks else None)
     if report.events == 0 and report.problems:
         sys.exit(1)
+
+
+def _check_zone(zone: str) -> None:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from canh.events import local_zone
+
+    try:
+        local_zone(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError("config.bad_zone", where="--timezone", value=zone) from exc
 
 
 def _detection_hooks(rt: object) -> list[EventHook]:

@@ -268,3 +268,26 @@ def test_progress_of_a_reader_that_opens_the_file_itself() -> None:
     finally:
         os.close(fd)
     assert _read_position("/nonexistent/file") is None
+
+
+def test_timezone_option_reads_lines_of_another_zone(tmp_path: Path, canh) -> None:  # type: ignore[no-untyped-def]
+    line = "Nov 22 08:15:01 web-01 sshd[123]: Failed password for root from 203.0.113.5 port 51234 ssh2\n"
+    here, there = tmp_path / "here" / "auth.log", tmp_path / "there" / "auth.log"
+    for path in (here, there):  # other content: a copy of one file would be the same events
+        path.parent.mkdir()
+        path.write_text(line.replace("[123]", f"[{len(str(path))}]"), encoding="utf-8")
+    canh("ingest", str(here), check=True)  # canh.yml's zone: Asia/Ho_Chi_Minh, UTC+7
+    canh("ingest", "--timezone", "Europe/Paris", str(there), check=True)
+    canh("ingest", "--timezone", "+09:00", str(tmp_path / "there"), check=True)  # ids: stored already
+    stamps = {
+        e["log"]["file"]["path"].split("/")[-2]: e["@timestamp"]
+        for e in canh.json("events", "search", "*", "--since", "3650d")
+    }
+    assert stamps["here"].endswith("T01:15:01.000Z")
+    assert stamps["there"].endswith("T07:15:01.000Z")
+    bad = canh("ingest", "--timezone", "Mars/Olympus", str(here))
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == (
+        "canh: --timezone: 'Mars/Olympus' is not a time zone (use an IANA name such as Asia/Ho_Chi_Minh, "
+        "or an offset such as +07:00)"
+    )
