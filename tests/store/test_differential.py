@@ -53,6 +53,15 @@ IPS = [
     "8.8.8.8",
 ]
 DATASETS = ["linux.auth", "nginx.access", "windows.security", "zeek.conn"]
+URLS = [
+    "/index.php?id=1' OR '1'='1",
+    "/INDEX.PHP?page=../../etc/passwd",
+    "/download?f=%2e%2e%2fetc%2fpasswd",
+    "/tin-tuc/thông-báo",
+    "/search?q=union select",
+    "/",
+    "/api/v2.1/users",
+]
 
 
 def _events(n: int, seed: int) -> list[dict[str, Any]]:
@@ -82,8 +91,19 @@ def _events(n: int, seed: int) -> list[dict[str, Any]]:
             ev["labels"] = {"critical": rnd.random() < 0.5}
         if rnd.random() < 0.3:
             ev["event"]["code"] = rnd.choice(["4624", "4625", "4688"])
+        if rnd.random() < 0.4:
+            ev["url"] = {"original": rnd.choice(URLS)}
         out.append(ev)
     return out
+
+
+TEXT_PATTERNS = [
+    *(f"message:{p}" for p in ["*fail*", "*PASS*", "*root", "*x.com*", "*đăng\\ nhập*", "*web\\-01*", "it?s*",
+                               "*\\/etc\\/passwd*", "/.*[Ff]ailed.*/", "/(?i).*root.*/", "/[a-z ]+/", "/.*v2\\.1.*/"]),
+    *(f"url.original:{p}" for p in ["*etc\\/passwd*", "*PASSWD", "\\/index.php*", "*union\\ select*", "\\/*",
+                                    "*thông*", "/.*etc.passwd/", "/(?i)\\/index.*/", "/\\/api\\/v[0-9.]+\\/.*/"]),
+    "*root*", "fail*", "*admin",
+]  # fmt: skip
 
 
 def _queries(seed: int, n: int) -> list[str]:
@@ -96,6 +116,9 @@ def _queries(seed: int, n: int) -> list[str]:
             f"message:{rnd.choice(['failed', 'password', 'root', 'đăng', 'union', 'x.com', 'foo_bar', 'v2.1'])}"
         ),
         lambda: f"message:{rnd.choice(['fail*', 'pass*', '*min', 'đ*'])}",
+        # patterns and expressions on text fields test the whole value (wildcards in any case)
+        lambda: rnd.choice(TEXT_PATTERNS),
+        lambda: "url.original:" + rnd.choice(["passwd", "union", '"etc passwd"', "index.php"]),
         lambda: f'message:"{rnd.choice(WORDS).lower()} {rnd.choice(WORDS).lower()}"',
         lambda: rnd.choice(["failed", "root", "nhập", '"thất bại"', "admin"]),
         lambda: (
@@ -107,7 +130,9 @@ def _queries(seed: int, n: int) -> list[str]:
         lambda: (
             f"destination.port:{rnd.choice(['22', '443', '[50 TO 500]', '{22 TO 443]', '>=3389', '<80'])}"
         ),
-        lambda: f"_exists_:{rnd.choice(['user.name', 'tags', 'labels.critical', 'message', 'event.code'])}",
+        lambda: (
+            f"_exists_:{rnd.choice(['user.name', 'tags', 'labels.critical', 'message', 'event.code', 'url.original'])}"
+        ),
         lambda: f"tags:{rnd.choice(['tls', 'dns', 'br*'])}",
         lambda: f"labels.critical:{rnd.choice(['true', 'false'])}",
         lambda: f"event.code:{rnd.choice(['4624', '4625', '46*'])}",
@@ -164,3 +189,12 @@ def test_same_ids_on_both_stores(both: tuple[Store, Store], query: str) -> None:
 def test_same_terms_on_both_stores(both: tuple[Store, Store], field: str) -> None:
     lite, es = both
     assert es.terms("events", field, size=20) == lite.terms("events", field, size=20)
+
+
+@pytest.mark.parametrize("query", TEXT_PATTERNS)
+def test_text_patterns_alone(both: tuple[Store, Store], query: str) -> None:
+    lite, es = both
+    expected = sorted(e["event"]["id"] for e in EVENTS if matcher(query)(e))
+    assert 0 < len(expected) < len(EVENTS), "the pattern must select some events, not all"
+    assert _ids(lite, query) == expected, "SQLite differs from the matcher"
+    assert _ids(es, query) == expected, "Elasticsearch differs from the matcher"
