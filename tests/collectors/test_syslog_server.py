@@ -15,7 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from canh.collectors.syslog_server import Framer, SyslogSettings, SyslogSource, build, settings_from
+from canh.collectors.syslog_server import (
+    FrameBuffer,
+    FrameParser,
+    Framer,
+    SyslogSettings,
+    SyslogSource,
+    build,
+    settings_from,
+)
 from canh.errors import ConfigError
 from canh.events import Event, get
 
@@ -353,3 +361,58 @@ def test_canh_collect_receives_syslog_and_flushes_on_sigterm(home: Path) -> None
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert len([ln for ln in search.stdout.splitlines() if ln.strip()]) == 200
+
+
+def test_chunk_parse_gives_each_event_its_position_and_own_fields() -> None:
+    frames = [SSHD.encode(), b"", R5424.encode(), b"\xff\xfe <13>Nov 21 10:00:00 h a: b\xe1d"]
+    out: list[Event] = []
+    FrameParser("syslog", "Asia/Ho_Chi_Minh", "syslog://127.0.0.1").parse_chunk(
+        "192.0.2.7", 5140, frames, 100, dt.datetime(2026, 11, 21, 3, tzinfo=dt.UTC), out
+    )
+    assert len(out) == 3  # the empty frame is no event
+    assert [get(e, "host.name") for e in out[:2]] == ["web01", "fw-01"]
+    assert all(get(e, "log.source.address") == "192.0.2.7:5140" for e in out)
+    assert (
+        out[0]["observer"]["ip"] == ["192.0.2.7"] and out[0]["observer"]["ip"] is not out[1]["observer"]["ip"]
+    )
+    assert len({e["event"]["id"] for e in out}) == 3  # positions 100, 101, 102, 103: one id each
+    assert "canh_invalid_utf8" in out[2]["tags"] and "\\xff" in get(out[2], "event.original")
+    assert "canh_invalid_utf8" not in out[0].get("tags", [])
+
+
+def test_frame_buffer_lingers_for_a_fuller_batch_but_never_holds_a_blocked_reader() -> None:
+    buf = FrameBuffer(10)
+    assert buf.put(("192.0.2.1", 1, [b"a"] * 8), wait=False)
+    assert not buf.put(("192.0.2.1", 1, [b"b"] * 5), wait=False)  # UDP: refused, the caller counts it
+    # A TCP reader waits for room; a taker lingering for 1,000 messages must give way to it.
+    reader = threading.Thread(target=buf.put, args=(("192.0.2.2", 2, [b"c"] * 5),), kwargs={"wait": True})
+    reader.start()
+    taken: list[Any] = []
+    taker = threading.Thread(target=lambda: taken.extend(buf.take(1.0, fill=1000, linger=120.0)))
+    taker.start()
+    taker.join(30)
+    reader.join(30)
+    assert not taker.is_alive() and not reader.is_alive()
+    assert [len(c[2]) for c in taken] == [8]
+    assert [len(c[2]) for c in buf.take(0)] == [5] and buf.count == 0
+
+
+def test_many_reads_many_connections_each_message_once(server: Callable[..., Running]) -> None:
+    run = server()
+    n, conns = 3000, 3
+    payloads = [
+        b"".join(b"%d %s" % (len(m), m) for m in (f"<38>1 2026-11-21T03:00:00Z h{c} app - seq={i} - m".encode()
+                                                  for i in range(c, n, conns)))
+        for c in range(conns)
+    ]  # fmt: skip
+    senders = [threading.Thread(target=tcp_send, args=(run.addresses["tcp"], p), kwargs={"chunks": 50})
+               for p in payloads]  # fmt: skip
+    for th in senders:
+        th.start()
+    for th in senders:
+        th.join(30)
+    events = run.wait_for(n)
+    run.close()
+    assert sorted(int(get(e, "log.syslog.msgid").split("=")[1]) for e in events) == list(range(n))
+    assert len({e["event"]["id"] for e in events}) == n
+    assert run.src.stats()["read"] == n == run.src.stats()["emitted"]
