@@ -113,6 +113,20 @@ def _strings(node: Mapping[str, Any], out: list[str]) -> None:
                     _strings(x, out)
 
 
+# A key "winlog" (or "winlog.x") of a JSON object: inside a JSON string its quotes would be escaped.
+_WINLOG_KEY = re.compile(r'"winlog(?:\.[^"]*)?"\s*:')
+
+
+def original_is_copy(original: str) -> bool:
+    """Whether a Windows event's ``event.original`` is a serialised copy of the event's own fields:
+    an EVTX record as the evtx reader renders it (``{"Event":{...``, native or Python mapping) or a
+    Winlogbeat document (merged whole into the event). NXLog's flat JSON is not: its header Message,
+    AccountName, Domain... have no field, so keyword searches keep reading it."""
+    return original.startswith('{"Event":{') or (
+        original.startswith("{") and _WINLOG_KEY.search(original) is not None
+    )
+
+
 def _through_lists(event: Mapping[str, Any], parts: tuple[str, ...]) -> list[Any] | None:
     """The values at a path that runs through lists of objects (``dns.answers.data`` over
     ``dns.answers: [{data: ...}, ...]``), as Elasticsearch reads arrays of objects; None if none."""
@@ -287,10 +301,19 @@ class Doc:
         return got
 
     def text(self, raw: bool = False) -> tuple[str, ...]:
-        """Every string value of the event (lower-cased unless ``raw``), for keyword searches."""
+        """Every string value of the event (lower-cased unless ``raw``), for keyword searches; a
+        Windows record's ``event.original`` left out when it only repeats the fields (JSON-escaped:
+        ``C:\\\\Windows``), which also halves the text an EVTX event's keywords are searched in."""
         if self._text is None:
             vals: list[str] = []
             _strings(self.event, vals)
+            original = self.get("event.original")
+            if (
+                type(original) is str
+                and self.get("winlog.event_id") is not None
+                and original_is_copy(original)
+            ):
+                vals.remove(original)  # found by identity, near the front (event.* comes early)
             self._text = tuple(vals)
         return self._text if raw else tuple(v.lower() for v in self._text)
 
