@@ -108,3 +108,15 @@ def test_collect_refuses_an_unknown_option_too(home: Path) -> None:
     rt = Runtime.load(str(home))
     with pytest.raises(ConfigError, match="unknown key 'pathz'"):
         build_source(SourceConfig(type="file", pathz=["/var/log/auth.log"]), rt)
+
+
+def test_every_file_and_syslog_option_is_documented() -> None:
+    from canh.collectors.files import FILE_OPTIONS
+    from canh.collectors.syslog_server import SYSLOG_OPTIONS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "collectors.md").read_text(encoding="utf-8")
+    file_part = doc[doc.index("## Following files") : doc.index("## Windows event logs")]
+    syslog_part = doc[doc.index("## Syslog receiver") :]
+    for options, part in ((FILE_OPTIONS, file_part), (SYSLOG_OPTIONS, syslog_part)):
+        missing = [o for o in sorted(options) if f"{o}:" not in part and f"`{o}`" not in part]
+        assert not missing, missing
