@@ -31,6 +31,9 @@ class FileState:
     offset: int = 0  # bytes read and acknowledged (decompressed bytes for .gz)
     done: bool = False  # gzip backfill read to its end
     seen: float = 0.0  # last time the file was matched or read (epoch seconds)
+    # Content replaced at the path starting with the same first line (a fixed banner): counted, so
+    # the new content's event ids differ from the old content's at the same offsets.
+    generation: int = 0
 
     @property
     def key(self) -> str:

@@ -100,6 +100,7 @@ class FileSource:
         self.multiline = re.compile(settings.multiline_start) if settings.multiline_start else None
         self.open: dict[str, _Open] = {}
         self._at_path: dict[str, str] = {}  # path -> device:inode last seen there (rotations)
+        self._regenerated: dict[str, int] = {}  # device:inode -> generation after a truncation
         self._first_scan = True
         self._stop: threading.Event | None = None
         self._stats = {
@@ -214,15 +215,19 @@ class FileSource:
         if fp is None:
             fh.close()  # no complete first line yet: looked at again next poll
             return
-        origin = file_origin(self.host, path, fp)
-        if state is None or state.fingerprint != fp:
+        same = state is not None and state.fingerprint == fp
+        generation = state.generation if state is not None and same else self._regenerated.pop(key, 0)
+        origin = _with_generation(file_origin(self.host, path, fp), generation)
+        if state is None or not same:
             offset = 0
-            twin = self._twin(origin, key)
+            twin = None if generation else self._twin(origin, key)  # a new generation is no copy
             if twin is not None and (gz or twin <= st.st_size):
                 offset = twin  # a copy of lines already read (copytruncate copy, rotated .gz)
             elif self._first_scan and self.settings.start == "end" and not gz:
                 offset = st.st_size
-            state = FileState(path=path, dev=st.st_dev, ino=st.st_ino, fingerprint=fp, offset=offset)
+            state = FileState(
+                path=path, dev=st.st_dev, ino=st.st_ino, fingerprint=fp, offset=offset, generation=generation
+            )
             self.checkpoints.put(state)
         state.path = path
         state.seen = time.time()
@@ -243,7 +248,8 @@ class FileSource:
         best = None
         host = self.host
         for other_key, other in self.checkpoints.files.items():
-            if other_key != key and file_origin(host, other.path, other.fingerprint) == origin:
+            other_origin = file_origin(host, other.path, other.fingerprint)
+            if other_key != key and _with_generation(other_origin, other.generation) == origin:
                 best = max(best or 0, other.offset)
         retired = self.checkpoints.retired.get(origin)
         if retired is not None:
@@ -355,6 +361,9 @@ class FileSource:
         self.checkpoints.retired[handle.source_id] = (folder, handle.state.offset)
         self._stats["truncations"] += 1
         key = handle.state.key
+        with contextlib.suppress(OSError):
+            if fingerprint(read_head(handle.fh)) == handle.state.fingerprint:
+                self._regenerated[key] = handle.state.generation + 1  # same first line, new content
         self._close(key)
         self.checkpoints.forget(key)
         return True
@@ -438,6 +447,10 @@ class FileSource:
 FILE_OPTIONS = COMMON_OPTIONS | {
     "paths", "path", "host", "multiline", "start", "poll", "batch", "exclude", "close_inactive",
 }  # fmt: skip
+
+
+def _with_generation(origin: str, generation: int) -> str:
+    return f"{origin}~{generation}" if generation else origin
 
 
 def _paths(value: Any, where: str, option: str) -> list[str]:

@@ -291,3 +291,21 @@ def test_each_rotation_is_counted_once(tmp_path: Path, logdir: Path) -> None:
         assert h.source.stats()["rotations"] == n
     assert h.messages() == expected(range(6))
     assert h.source.stats()["truncations"] == 0
+
+
+def test_content_replaced_under_the_same_first_line_is_a_new_generation(tmp_path: Path, logdir: Path) -> None:
+    # A logger that starts every file with the same banner: the first line cannot tell old from new.
+    log = logdir / "app.log"
+    log.write_text("=== app started ===\n", encoding="utf-8")
+    write(log, range(5))
+    h = Harness(tmp_path, [str(log)], format="syslog")
+    h.poll()
+    log.write_text("=== app started ===\n", encoding="utf-8")  # truncated and written again
+    write(log, range(10, 12))
+    h.poll(2)
+    assert h.messages() == sorted(["=== app started ==="] * 2 + expected(range(5), range(10, 12)))
+    h.restart()  # the generation is in the checkpoint: a restart reads nothing again
+    assert h.poll(2) == 0
+    write(log, range(12, 13))
+    h.poll()
+    assert h.store.count("events") == 10
