@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import orjson
 
+from canh.collectors.binary import looks_binary
 from canh.collectors.checkpoints import FINGERPRINT_MAX
 from canh.collectors.origin import file_origin, head_fingerprint, machine_name
 from canh.collectors.registry import (
@@ -141,24 +142,6 @@ def fewer_collections(threshold: int = 100_000) -> Iterator[None]:
     finally:
         if gc.get_threshold()[0] == threshold:  # not changed meanwhile by someone else
             gc.set_threshold(*before)
-
-
-def looks_binary(block: bytes) -> bool:
-    """Whether a file's first bytes (decompressed) are not text: a NUL byte, many control bytes, or
-    mostly invalid UTF-8 (legacy 8-bit encodings of Vietnamese stay below that)."""
-    if not block:
-        return False
-    if b"\x00" in block:
-        return True
-    controls = sum(block.count(c) for c in _CONTROLS)
-    if controls * 10 > len(block):
-        return True
-    text = block[: len(block) - 3] if len(block) > 3 else block  # a character cut at the block's end
-    invalid = text.decode("utf-8", "replace").count("\ufffd")
-    return invalid * 10 > len(text) * 3
-
-
-_CONTROLS = [bytes([c]) for c in range(1, 32) if c not in (9, 10, 11, 12, 13, 27)] + [b"\x7f"]
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from canh.collectors.binary import looks_binary
 from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
 from canh.collectors.origin import file_origin, head_fingerprint, machine_name
 from canh.collectors.registry import FILE_READERS, LineContext, LineParser, detect, formats, get_parser
@@ -101,6 +102,7 @@ class FileSource:
         self.open: dict[str, _Open] = {}
         self._at_path: dict[str, str] = {}  # path -> device:inode last seen there (rotations)
         self._regenerated: dict[str, int] = {}  # device:inode -> generation after a truncation
+        self._not_text: set[str] = set()  # device:inode of binary files the patterns match (wtmp)
         self._first_scan = True
         self._stop: threading.Event | None = None
         self._stats = {
@@ -111,6 +113,7 @@ class FileSource:
             "files": 0,
             "rotations": 0,
             "truncations": 0,
+            "not_text": 0,
         }
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -142,6 +145,7 @@ class FileSource:
                 self._at_path[path] = key
         if len(self._at_path) > 2 * len(matched) + 100:  # dated names come and go
             self._at_path = {path: key for key, (path, _) in matched.items()}
+        self._not_text.intersection_update(matched)  # an inode freed may hold a log next
         for key, (path, st) in matched.items():
             if key not in self.open:
                 self._open(key, path, st)
@@ -193,6 +197,8 @@ class FileSource:
         return out
 
     def _open(self, key: str, path: str, st: os.stat_result) -> None:
+        if key in self._not_text:
+            return
         gz = path.endswith(".gz")
         state = self.checkpoints.files.get(key)
         if gz and state is not None and state.done:
@@ -210,6 +216,11 @@ class FileSource:
         except (OSError, EOFError, gzip.BadGzipFile):
             fh.close()
             self._stats["errors"] += 1
+            return
+        if self.settings.format is None and looks_binary(head):
+            fh.close()  # /var/log/* matches wtmp, btmp, lastlog: not read, counted once
+            self._not_text.add(key)
+            self._stats["not_text"] += 1
             return
         fp = head_fingerprint(head, complete=gz)
         if fp is None:

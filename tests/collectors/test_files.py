@@ -309,3 +309,12 @@ def test_content_replaced_under_the_same_first_line_is_a_new_generation(tmp_path
     write(log, range(12, 13))
     h.poll()
     assert h.store.count("events") == 10
+
+
+def test_binary_files_matched_by_a_pattern_are_not_read(tmp_path: Path, logdir: Path) -> None:
+    (logdir / "wtmp").write_bytes(Path("/bin/true").read_bytes()[:3000])
+    write(logdir / "auth.log", range(2))
+    h = Harness(tmp_path, [str(logdir / "*")])
+    h.poll(3)
+    assert h.messages() == expected(range(2))
+    assert h.source.stats()["not_text"] == 1
