@@ -172,6 +172,8 @@ class EventFactory:
         self._ing = datetime.now(UTC)
         self._ing_text = format_ts(self._ing)
         self._sources: dict[str, tuple[str | None, bool]] = {}
+        # The source of the last event and its _source(): events come in runs of one source.
+        self._own: tuple[str, str | None, bool] = (source, *self._source(source))
         from canh.collectors.packets import flows  # flows imports this module; it is loaded by now
 
         self._ports = flows.PORT_PROTOCOLS
@@ -209,8 +211,14 @@ class EventFactory:
             self._ing_at = now
             self._ing = self._ingested()
             self._ing_text = format_ts(self._ing)
-        source = source or self.source
-        prefix, is_file = self._source(source)
+        if source is None:
+            source = self.source
+        own = self._own
+        if own[0] is source:
+            prefix, is_file = own[1], own[2]
+        else:
+            prefix, is_file = self._source(source)
+            self._own = (source, prefix, is_file)
         event: Event = {
             "@timestamp": ts_text,
             "ecs": {"version": ECS_VERSION},

@@ -228,6 +228,8 @@ class PacketAnalyzer:
         apps = settings.applications
         eth_v4 = _ETH_V4
         eth_v6 = _ETH_V6
+        max_record = MAX_RECORD
+        probe_packets = PROBE_PACKETS
         npk = nby = 0
         blocks = getattr(records, "blocks", None)
         for block in blocks() if blocks is not None else as_blocks(records):
@@ -248,7 +250,8 @@ class PacketAnalyzer:
             hdr = block.header
             scale = block.scale
             pos = block.start
-            last = len(buf) - 16  # the last place a record header fits
+            limit = len(buf)
+            last = limit - 16  # the last place a record header fits
             first = index
             while pos <= last:
                 if scale:
@@ -257,7 +260,7 @@ class PacketAnalyzer:
                 else:
                     ts, n, wirelen = hdr(buf, pos)
                 b = pos + 16
-                if b + n > last + 16 or n > MAX_RECORD:
+                if b + n > limit or n > max_record:
                     break  # the reader deals with an incomplete or bogus record
                 pos = b + n
                 index += 1
@@ -409,7 +412,7 @@ class PacketAnalyzer:
                         apps
                         and end > pstart
                         and (
-                            flow.probe < PROBE_PACKETS
+                            flow.probe < probe_packets
                             or flow.buf is not None
                             # in a known HTTP flow only a new request/response head matters, not body segments
                             or (flow.app == "http" and data.startswith(_HTTP_STARTS, base + pstart))
