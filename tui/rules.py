@@ -52,10 +52,11 @@ class RulesLoaded(Message):
 
     rows: list[RuleRow] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    inactive: list[str] = field(default_factory=list)
     error: str | None = None
 
 
-def rule_rows(cfg: RulesConfig, fired: dict[str, int]) -> tuple[list[RuleRow], list[str]]:
+def rule_rows(cfg: RulesConfig, fired: dict[str, int]) -> tuple[list[RuleRow], list[str], list[str]]:
     """Rows for every configured rule and correlation, most alerting first, then by level."""
     from canh.detection import build_engine
 
@@ -80,8 +81,17 @@ def rule_rows(cfg: RulesConfig, fired: dict[str, int]) -> tuple[list[RuleRow], l
         ))  # fmt: skip
     rows.sort(key=lambda r: (-r.fired, LEVEL_ORDER.get(r.level, 9), r.title))
     problems = [f"{p.where}: {p.reason}" for p in loaded.problems]
-    problems += [f"{u.path or u.id}: {u.reason}" for u in unsupported]
-    return rows, problems
+    problems += [f"{u.path or u.id}: {u.reason}" for u in unsupported if not u.placeholder]
+    # A rule waiting for a deployment's values (a threat-intel list) is not a problem: one line says so.
+    waiting: dict[str, list[Any]] = {}
+    for u in unsupported:
+        if u.placeholder:
+            waiting.setdefault(u.waits_for, []).append(u)
+    inactive = [
+        t("rules.inactive", n=len(us), name=name, files=", ".join(dict.fromkeys(u.path or u.id for u in us)))
+        for name, us in waiting.items()
+    ]
+    return rows, problems, inactive
 
 
 def rule_detail(row: RuleRow) -> Group:
@@ -149,8 +159,8 @@ class RulesPane(Pane):
             fired = {
                 str(b.key): b.count for b in self.store.terms("alerts", "rule.id", since=since, size=5000)
             }
-            rows, problems = rule_rows(self.config, fired)
-            self.post_message(RulesLoaded(rows, problems))
+            rows, problems, inactive = rule_rows(self.config, fired)
+            self.post_message(RulesLoaded(rows, problems, inactive))
         except CanhError as exc:
             self.post_message(RulesLoaded(error=exc.render()))
 
@@ -177,8 +187,11 @@ class RulesPane(Pane):
                 Group(
                     Text(t("console.rules_problems", n=len(self.problems)), style="bold red"),
                     *(Text(p) for p in self.problems[:20]),
+                    *(Text(i, style="dim") for i in message.inactive),
                 )
             )
+        elif message.inactive:
+            self.query_one("#rules-detail", Static).update(Group(*(Text(i, style="dim") for i in message.inactive)))
 
     @on(DataTable.RowHighlighted, "#rules-table")
     def show(self, event: DataTable.RowHighlighted) -> None:
