@@ -14,6 +14,7 @@ A stop drains what the kernel already holds for each connection, then flushes ev
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import threading
@@ -204,6 +205,13 @@ class SyslogSettings:
     workers: int = 0  # parser processes; 0 parses in the receiving process
 
 
+def _more_to_read(conn: socket.socket) -> bool:
+    """A TLS read returns one record (16 KiB at most): whether more is decrypted or in the kernel."""
+    if isinstance(conn, ssl.SSLSocket) and conn.pending():
+        return True
+    return bool(select.select([conn], [], [], 0)[0])
+
+
 class SyslogSource:
     """Listens for syslog over UDP/TCP/TLS and emits parsed events in batches."""
 
@@ -365,7 +373,7 @@ class SyslogSource:
                 if frames:
                     # Blocking put is the back-pressure: while we wait we do not read, so TCP pushes back.
                     self.buffer.put((ip, port, frames), wait=True)
-                if len(data) < _SMALL_READ and not draining:
+                if len(data) < _SMALL_READ and not draining and not (tls and _more_to_read(conn)):
                     # A sender writing a little at a time: let its data gather in the socket buffer. A
                     # read costs the same few hundred microseconds (a thread woken on a busy core, the
                     # kernel's window update) for 20 messages as for 2,000; a faster sender fills the

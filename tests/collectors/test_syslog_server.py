@@ -416,3 +416,19 @@ def test_many_reads_many_connections_each_message_once(server: Callable[..., Run
     assert sorted(int(get(e, "log.syslog.msgid").split("=")[1]) for e in events) == list(range(n))
     assert len({e["event"]["id"] for e in events}) == n
     assert run.src.stats()["read"] == n == run.src.stats()["emitted"]
+
+
+def test_tls_sender_of_one_record_per_message_is_read_without_gathering_pauses(
+    server: Callable[..., Running], tmp_path: Path
+) -> None:
+    # A TLS read returns one record; a pause after each (as for a small plain TCP read) would hold
+    # such a sender to about 20 messages a second.
+    cert, key = _self_signed(tmp_path)
+    run = server(tls_port=0, tls_cert=str(cert), tls_key=str(key))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    n = 2000
+    with tls_connect(run.addresses["tls"], ctx) as c:
+        for i in range(n):
+            c.sendall(f"<13>Nov 21 10:00:00 h a: record {i}\n".encode())
+        events = run.wait_for(n, timeout=30)
+    assert len(events) == n
