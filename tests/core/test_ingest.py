@@ -215,13 +215,16 @@ def test_folder_ingest_skips_binary_files_and_documents_with_a_note(tmp_path: Pa
     (logs / "legacy.log").write_bytes(
         "Nov 22 08:20:00 web-01 app: Đăng nhap that bai cho ông\n".encode("cp1258") * 3
     )
+    # An attack payload logged as it came (TLS sent to plain HTTP) puts a few NUL bytes in a text log.
+    tls = b'192.0.2.7 - - [22/Nov/2026:08:15:01 +0700] "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03" 400 -\n'
+    (logs / "access.log").write_bytes(ACCESS.encode() * 5 + tls)
     proc = canh("ingest", "--json", str(logs))
     report = json.loads(proc.stdout)
     notes = {Path(p["where"]).name: p["message"] for p in report["problems"]}
     assert set(notes) == {"wtmp", "noise.log.gz", "LICENSE.GPL", "README.md"}
     assert notes["wtmp"] == "not a text log nor a known binary format (EVTX, pcap): skipped"
     assert notes["LICENSE.GPL"].startswith("documentation, not a log")
-    assert report["written"] == 6
+    assert report["written"] == 6 + 6
     named = canh.json("ingest", str(logs / "LICENSE.GPL"))[0]  # named: read as the user asked
     assert named["written"] == 40
     evtx = next(iter(sorted(CORPUS_EVTX.rglob("*.evtx"))), None) if CORPUS_EVTX.is_dir() else None
