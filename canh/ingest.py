@@ -13,6 +13,7 @@ import gc
 import gzip
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,25 +103,36 @@ def iter_lines(
         start = offset
         offset += len(line)
         if len(line) > max_line and not line.endswith(b"\n"):
-            # Too long: read to the end of this line keeping at most DEAD_LETTER_MAX of it.
-            kept = [line] if too_long is not None else []
-            room = DEAD_LETTER_MAX - len(line)
-            tail = line[-2:]  # the last bytes read: "\r\n" may be split between two reads
-            while True:
-                more = reader.readline(1 << 20)
-                offset += len(more)
-                tail = (tail + more)[-2:]
-                if kept and room > 0:
-                    kept.append(more[:room])
-                    room -= len(kept[-1])
-                if not more or more.endswith(b"\n"):
-                    break
+            kept, size, consumed = skip_long_line(reader, line, keep=too_long is not None)
+            offset += consumed
             if too_long is not None:
-                ending = len(tail) - len(tail.rstrip(b"\r\n"))
-                too_long.append((b"".join(kept).rstrip(b"\r\n"), offset - start - ending))
+                too_long.append((kept, size))
             yield start, None
             continue
         yield start, line.rstrip(b"\r\n")
+
+
+def skip_long_line(reader: IO[bytes], first: bytes, *, keep: bool) -> tuple[bytes, int, int]:
+    """Read to the end of a line too long to keep whole, whose first read was ``first``.
+
+    Returns its first ``DEAD_LETTER_MAX`` bytes (when ``keep``; else b""), its length without the
+    line ending, and how many bytes were read after ``first``.
+    """
+    kept = [first] if keep else []
+    room = DEAD_LETTER_MAX - len(first)
+    tail = first[-2:]  # the last bytes read: "\r\n" may be split between two reads
+    consumed = 0
+    while True:
+        more = reader.readline(1 << 20)
+        consumed += len(more)
+        tail = (tail + more)[-2:]
+        if kept and room > 0:
+            kept.append(more[:room])
+            room -= len(kept[-1])
+        if not more or more.endswith(b"\n"):
+            break
+    ending = len(tail) - len(tail.rstrip(b"\r\n"))
+    return b"".join(kept).rstrip(b"\r\n"), len(first) + consumed - ending, consumed
 
 
 @contextlib.contextmanager
@@ -316,17 +328,34 @@ class Ingester:
         parse = parser.parse
         batch: list[Event] = []
         line_no = 0
-        too_long: list[tuple[bytes, int]] = []
+        # iter_lines and decode_line inlined: a generator step, two tuples and a call per line were
+        # a tenth of what ingest adds to the parse.
+        readline, limit, nfc = fh.readline, MAX_LINE + 1, unicodedata.normalize
+        offset = 0
         try:
-            for line_no, (offset, raw) in enumerate(iter_lines(fh, too_long=too_long), 1):
-                if raw is None:
-                    kept, size = too_long.pop()
+            while True:
+                line = readline(limit)
+                if not line:
+                    break
+                line_no += 1
+                start = offset
+                offset += len(line)
+                if line[-1] != 10 and len(line) == limit:  # longer than MAX_LINE: skipped
+                    kept, size, consumed = skip_long_line(fh, line, keep=True)
+                    offset += consumed
                     reason = _msg("input.line_too_long", limit=MAX_LINE)
                     report.problems.append(Problem(f"{path}:{line_no}", reason))
                     self.dead.add(f"{path}:{line_no}", reason, kept, size)
                     continue
-                text, bad = decode_line(raw)
-                ctx.position, ctx.line_no = offset, line_no
+                raw = line.rstrip(b"\r\n")
+                try:
+                    text = raw.decode("utf-8")
+                    bad = False
+                    if not text.isascii():
+                        text = nfc("NFC", text)
+                except UnicodeDecodeError:
+                    text, bad = decode_line(raw)
+                ctx.position, ctx.line_no = start, line_no
                 try:
                     event = parse(text, ctx)
                 except (CanhError, ValueError, KeyError, IndexError, TypeError) as exc:

@@ -113,6 +113,7 @@ def _encode_events(
     dumps = orjson.dumps
     null = NULL
     ingested, ingested_ms = None, now_ms  # a batch usually shares one ingest stamp
+    minutes, seconds, millis = _MINUTES, _SECONDS, _MILLIS
     for rec in recs:
         try:
             ev = rec.get("event")
@@ -126,9 +127,21 @@ def _encode_events(
             if stamp is not ingested:
                 ingested, ingested_ms = stamp, epoch_ms(stamp, now_ms)
             host, src, dst, user = rec.get("host"), rec.get("source"), rec.get("destination"), rec.get("user")
+            # epoch_ms's cached path inlined (a call per event was a twentieth of the encoding).
+            ts = rec.get("@timestamp")
+            if (
+                type(ts) is str
+                and len(ts) == 24
+                and (minute := minutes.get(ts[:16])) is not None
+                and (sec := seconds.get(ts[16:20])) is not None
+                and (frac := millis.get(ts[20:])) is not None
+            ):
+                ts_ms = minute + sec + frac
+            else:
+                ts_ms = epoch_ms(ts, now_ms)
             row = (
                 rid,
-                epoch_ms(rec.get("@timestamp"), now_ms),
+                ts_ms,
                 ingested_ms,
                 host.get("name", null) if type(host) is dict else null,
                 ev.get("dataset", null),
