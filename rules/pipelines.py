@@ -502,7 +502,10 @@ def _searching_regexes(query: str) -> str:
     from luqum.parser import parser
     from luqum.tree import Regex
 
-    tree = parser.parse(query)
+    try:
+        tree = parser.parse(query)
+    except Exception:  # luqum raises bare errors; the store, parsing it again, reports the query
+        return query
     stack = [tree]
     while stack:
         node = stack.pop()

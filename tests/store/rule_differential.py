@@ -76,8 +76,7 @@ def lucene_queries(rules: Sequence[Any]) -> dict[str, list[str] | str]:
     warnings.filterwarnings("ignore")
     names = rule_names(rules)
     out: dict[str, list[str] | str] = {}
-    for rule in rules:
-        (res,) = convert([rule], "lucene")
+    for rule, res in zip(rules, convert(list(rules), "lucene"), strict=True):
         out[names[id(rule)]] = res.queries if res.queries else (res.reason or "no query")
     return out
 
