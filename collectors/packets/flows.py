@@ -423,13 +423,16 @@ class PacketAnalyzer:
                 else:
                     wanted = False
                     if apps and proto in (ICMP, ICMP6):
-                        r = (proto, src, dst, sport, dport, vlan, flags, pstart, end)
+                        # ICMP only comes through decode(): ``r`` is still its tuple. A message type is
+                        # known by its sender, type and code; ``side`` holds them (its hash is cached
+                        # from the by_side lookup) except on VLANs.
+                        kind = side if side is not None else (src, sport, dport)
                         if proto == ICMP6 and sport == 136:  # every advertisement, not only a flow's first
                             self._nd(r, data, ts, index)
-                        if flow.buf is not None and (src, sport, dport) in flow.buf:
+                        if flow.buf is not None and kind in flow.buf:
                             stats["icmp_repeats"] = stats.get("icmp_repeats", 0) + 1  # see _icmp
                         else:
-                            self._icmp(r, ts, index, flow)
+                            self._icmp(r, ts, index, flow, kind)
                         if len(self.out) >= 512:
                             yield self._drain()
                 if wanted:
@@ -752,11 +755,11 @@ class PacketAnalyzer:
             self.routers.update(socket.inet_aton(ip) for ip in fields["routers"])
         self.out.append(self.ev.dhcp(r, ts, index, fields, flow))
 
-    def _icmp(self, r: tuple, ts: float, index: int, flow: Flow) -> None:
+    def _icmp(self, r: tuple, ts: float, index: int, flow: Flow, kind: Any) -> None:
         # One event per message type and code in a flow, and for each new direction: an echo flood is
         # one flow event with its counts, not a million ICMP events (the flow keeps every packet's count).
+        # ``kind`` stands for (sender, type, code): within one flow the sender fixes the receiver.
         seen = flow.buf  # ICMP flows never buffer a TLS hello; the slot holds the types already reported
-        kind = (r[1], r[3], r[4])
         if seen is None:
             flow.buf = seen = set()
         elif kind in seen:
