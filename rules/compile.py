@@ -307,15 +307,19 @@ class Doc:
         if self._text is None:
             vals: list[str] = []
             _strings(self.event, vals)
-            original = self.get("event.original")
-            if (
-                type(original) is str
-                and self.get("winlog.event_id") is not None
-                and original_is_copy(original)
-            ):
+            original = self.original_copy()
+            if original is not None:
                 vals.remove(original)  # found by identity, near the front (event.* comes early)
             self._text = tuple(vals)
         return self._text if raw else tuple(v.lower() for v in self._text)
+
+    def original_copy(self) -> str | None:
+        """The Windows record's ``event.original`` when it only repeats the fields (left out of
+        the keyword text), else None."""
+        original = self.get("event.original")
+        if type(original) is str and self.get("winlog.event_id") is not None and original_is_copy(original):
+            return original
+        return None
 
     def alltext(self, raw: bool = False) -> str:
         """Every string value joined by NUL (one substring search covers them all), lower-cased

@@ -23,6 +23,9 @@ from canh.rules.regex_literals import required_literals
 
 Atom = tuple[str, str, str]  # (kind, field, key): kind eq | tail | sub
 MEMO = 20_000  # remembered values per table; bounded so a stream of unique values cannot grow it
+# Strings remembered as holding no keyword literal, per route: few and short enough that the set
+# stays a few MB (ids and timestamps never repeat, so it is refilled now and then).
+KW_MEMO, KW_LONG = 8192, 512
 TEXT = "\x00text"  # pseudo-field: all the event's text, for keyword searches
 _WEIGHT = {"eq": 1.0, "tail": 2.0, "sub": 4.0}
 # Rough chance that a value contains a literal of this length (longer literals are rarer).
@@ -196,6 +199,7 @@ class RouteIndex:
         for t in self.tables:
             by_field.setdefault(t.field, []).append(t.lookup(self.counts))
         self._text: tuple[Lookup, ...] = tuple(by_field.pop(TEXT, ()))
+        self._clean: set[str] = set()  # strings known to hold none of the keyword literals
         # Fields grouped by their parent object (winlog.event_data...), reached once per event.
         groups: dict[tuple[str, ...], list[_Field]] = {}
         for fld, lookups in by_field.items():
@@ -238,11 +242,53 @@ class RouteIndex:
                         memo[x] = got
                     if got:
                         hit.update(got)
-        if self._text:  # keywords: the joined text is unique per event, no memo
-            text = doc.alltext()
-            for lookup in self._text:
-                hit.update(lookup(text))
+        if self._text:
+            hit.update(self._keywords(doc))
         return sorted(hit)
+
+    def _keywords(self, doc: Doc) -> Sequence[int]:
+        """Rules whose keyword literals the event's text holds. Most strings of an event repeat
+        (host, file path, image, user, hashes): the ones known to hold no literal are skipped and
+        the rest searched once, joined (a literal has no NUL, so it is in the joined text exactly
+        when it is in one string; lower-casing each string or the whole gives the same text)."""
+        clean = self._clean
+        pending: list[str] = []
+        event = doc.nested
+        if event is None:
+            pending = [s for s in doc.text(raw=True) if s not in clean]
+        else:
+            _unseen(event, clean, pending)
+            original = doc.original_copy()
+            if original is not None and original in pending:
+                pending.remove(original)  # as doc.text: one copy left out
+        if not pending:
+            return ()
+        text = "\x00".join(pending).lower()
+        lookups = self._text
+        got = lookups[0](text) if len(lookups) == 1 else _union(lookups, text)
+        if not got:
+            if len(clean) + len(pending) > KW_MEMO:
+                clean.clear()
+            clean.update(s for s in pending if len(s) <= KW_LONG)
+        return got
+
+
+def _unseen(node: Mapping[str, Any], clean: set[str], out: list[str]) -> None:
+    """The event's strings not in ``clean``, in the order doc.text gives them."""
+    for v in node.values():
+        t = type(v)
+        if t is str:
+            if v not in clean:
+                out.append(v)
+        elif t is dict:
+            _unseen(v, clean, out)
+        elif t is list:
+            for x in v:
+                if type(x) is str:
+                    if x not in clean:
+                        out.append(x)
+                elif type(x) is dict:
+                    _unseen(x, clean, out)
 
 
 def _union(lookups: Sequence[Lookup], x: str) -> tuple[int, ...]:

@@ -133,3 +133,21 @@ def test_cased_literal_with_a_capital_sigma_keeps_its_rule() -> None:
     assert node_pred(node)(Doc(ev))
     atoms = atoms_of(node, {})
     assert build_index([(0, atoms)], gram_counts([atoms])).candidates(Doc(ev)) == [0]
+
+
+def test_keyword_strings_remembered_clean_never_hide_a_literal() -> None:
+    node = string_leaf(None, SigmaString("*sekurlsa::*"))
+    atoms = atoms_of(node, {})
+    index = build_index([(3, atoms)], gram_counts([atoms]))
+    base = {"host": {"name": "ws-01"}, "process": {"command_line": "whoami /all"}, "tags": ["a", "b"]}
+    for _ in range(3):  # the same strings again: skipped as known clean
+        assert index.candidates(Doc(base)) == []
+    hit = {**base, "message": "mimikatz SEKURLSA::logonpasswords"}
+    for _ in range(3):  # a string holding the literal is searched every time, never remembered
+        assert index.candidates(Doc(hit)) == [3]
+    assert index.candidates(Doc({**base, "tags": ["a", "x sekurlsa::y"]})) == [3]
+    # a Windows record's JSON copy of its fields is left out of the text, as doc.text does
+    copy = '{"Event":{"EventData":{"x":"sekurlsa::"}}}'
+    win = {"event": {"original": copy}, "winlog": {"event_id": 1}, "host": {"name": "ws-01"}}
+    assert index.candidates(Doc(win)) == []
+    assert index.candidates(Doc({**win, "winlog": {"event_id": 1, "x": copy}})) == [3]
