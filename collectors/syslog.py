@@ -52,6 +52,8 @@ _RFC5424 = re.compile(
     re.DOTALL,
 )
 # ASCII "mm:ss" that need no checking (the pattern's \d takes any script's digits)
+_SECONDS = frozenset(f"{x:02d}" for x in range(60))  # a leap second ("60") takes the full parse
+_DIGITS = frozenset("0123456789")
 _MMSS = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
 
 
@@ -215,6 +217,7 @@ class SyslogParser:
         # table per local year and month of the reading time and zone (the year is inferred from them).
         self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
         self._state: _State = (None, None, None, "", (), 0, {}, None)
+        self._minutes: dict[tuple[str, str], str] = {}  # RFC 3339 minute + offset -> UTC minute prefix
         self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
         # One compiled builder per header kind and body shape, made on first use.
         self._builds: tuple[dict[Shape, Callable[[tuple[Any, ...], tuple[Any, ...]], Event]], ...] = tuple(
@@ -395,10 +398,13 @@ class SyslogParser:
         return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
 
     def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        try:
-            stamp = format_ts(parse_ts(m.group("ts")))
-        except ValueError:
-            stamp = format_ts(ctx.now)
+        ts = m.group("ts")
+        stamp = self._minute_stamp(ts)
+        if stamp is None:
+            try:
+                stamp = format_ts(parse_ts(ts))
+            except ValueError:
+                stamp = format_ts(ctx.now)
         host, app, pid, msgid = (None if v == "-" else v for v in m.group("host", "app", "pid", "msgid"))
         msg = m.group("msg").lstrip("\ufeff")
         sd = m.group("sd")
@@ -407,6 +413,40 @@ class SyslogParser:
         return self._finish(
             state, state[5] + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
         )
+
+    def _minute_stamp(self, ts: str) -> str | None:
+        """``@timestamp`` of an RFC 3339 stamp from a cache of its minute and offset, or None when the
+        stamp is not the plain form (``2026-11-21T02:10:01[.fff...](Z|+07:00)``) this reads.
+
+        A full parse per message was ~9 us of an RFC 5424 line's ~21; a sender's stamps share minutes.
+        """
+        if len(ts) < 20 or ts[16] != ":" or ts[19] not in ".Z+-":
+            return None
+        ss = ts[17:19]
+        if ss not in _SECONDS:
+            return None
+        if ts[19] == ".":
+            end = 20
+            while end < len(ts) and ts[end] in _DIGITS:
+                end += 1
+            frac, zone = ts[20:end], ts[end:]
+            if not frac:
+                return None
+            ms = (frac + "00")[:3]
+        else:
+            ms, zone = "000", ts[19:]
+        key = (ts[:16], zone)
+        prefix = self._minutes.get(key)
+        if prefix is None:
+            try:
+                when = parse_ts(f"{ts[:16]}:00{zone}")
+            except ValueError:
+                return None
+            prefix = format_ts(when)[:16]
+            if len(self._minutes) > 100_000:
+                self._minutes.clear()
+            self._minutes[key] = prefix
+        return f"{prefix}:{ss}.{ms}Z"
 
     def sniff(self, lines: Sequence[str]) -> float:
         sample = [ln for ln in lines if ln.strip()][:20]

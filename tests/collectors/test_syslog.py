@@ -198,3 +198,23 @@ def test_structured_data_round_trips(elements: dict[str, dict[str, str]]) -> Non
         f"[{i}" + "".join(f' {k}="{esc(v)}"' for k, v in ps.items()) + "]" for i, ps in elements.items()
     )
     assert structured_data(text) == elements
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    st.sampled_from(["Z", "+07:00", "-05:30", "+00:00", "+14:00", "-12:00"]),
+    st.sampled_from(["", ".1", ".12", ".123", ".123456", ".123456789"]),
+)
+def test_rfc5424_stamps_read_through_the_minute_cache_equal_a_full_parse(
+    when: datetime, zone: str, frac: str
+) -> None:
+    from canh.events import format_ts, parse_ts
+
+    ts = when.strftime("%Y-%m-%dT%H:%M:%S") + frac + zone
+    parser = get_parser("syslog")
+    line = f"<14>1 {ts} h app - - - hello"
+    first = parser.parse(line, ctx())
+    again = parser.parse(line, ctx())  # the second read comes from the cache
+    assert first is not None and again is not None
+    assert first["@timestamp"] == again["@timestamp"] == format_ts(parse_ts(ts))
