@@ -50,6 +50,24 @@ def _has_any(values: tuple[str, ...], lits: tuple[str, ...]) -> bool:
 _HELPERS = {"_starts": _starts, "_ends": _ends, "_has": _has, "_has_any": _has_any}
 
 
+# Rough cost of a test in set lookups; a keyword search reads the whole event's text.
+_COST = {"eq": 1.0, "startswith": 1.5, "endswith": 1.5, "exists": 1.0, "null": 1.0, "true": 0.1,
+         "false": 0.1, "fieldref": 3.0, "cmp": 4.0, "cidr": 5.0, "wild": 6.0, "re": 10.0}  # fmt: skip
+
+
+def cost(node: Node) -> float:
+    """Rough cost of evaluating ``node`` on one event (what orders an AND's or an OR's tests)."""
+    if isinstance(node, Not):
+        return cost(node.item)
+    if isinstance(node, (And, Or)):
+        return sum(cost(c) for c in node.items)
+    if node.field is None:
+        return 50.0
+    if node.op == "contains":
+        return 1.0 + 0.3 * min(len(node.values), 40)
+    return _COST.get(node.op, 10.0)
+
+
 class _Gen:
     def __init__(self) -> None:
         self.consts: dict[str, Any] = {}
@@ -64,7 +82,10 @@ class _Gen:
             return f"(not {self.expr(node.item)})"
         if isinstance(node, (And, Or)):
             joiner = " and " if isinstance(node, And) else " or "
-            return "(" + joiner.join(self.expr(c) for c in node.items) + ")"
+            # Cheapest first: the tests are pure, so the order changes only how soon the
+            # answer is known (a rare |contains before a regular expression on a command line).
+            items = sorted(node.items, key=cost)
+            return "(" + joiner.join(self.expr(c) for c in items) + ")"
         return self.leaf(node)
 
     def leaf(self, leaf: Leaf) -> str:

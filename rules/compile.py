@@ -703,14 +703,16 @@ def _contains_many(get: Callable[[Doc], tuple[str, ...]], vals: tuple[Any, ...])
     k = min(len(v) for v in vals)
     if k == 0:
         return lambda d: bool(get(d))
-    many = 8 * len(vals)
+    # A C substring search of a short value costs about a third of one position's Python step:
+    # positions are looked up only when there are several times more literals than characters.
+    many = len(vals) // 3
     heads: dict[str, list[str]] = {}
     for v in sorted(set(vals), key=len):
         heads.setdefault(v[:k], []).append(v)
 
     def contains_many(d: Doc) -> bool:
         for x in get(d):
-            if len(x) > many:  # a long value: one C substring search per literal is cheaper
+            if len(x) > many:  # one C substring search per literal is cheaper
                 for v in vals:
                     if v in x:
                         return True

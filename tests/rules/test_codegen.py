@@ -23,6 +23,9 @@ def test_many_literals_and_single_values() -> None:
     many = Leaf("f", "contains", tuple(f"w{i:02d}" for i in range(40)))
     assert predicate(many)(Doc({"f": "xx w39 yy"}))
     assert not predicate(many)(Doc({"f": "w4"}))
+    # longer than a third of the literals: searched literal by literal, same answers
+    assert predicate(many)(Doc({"f": "a command line that ends in w07"}))
+    assert not predicate(many)(Doc({"f": "a command line with w4 and w 39 only"}))
     eq = Or([Leaf("f", "eq", ("a", "b")), Leaf("g", "startswith", ("pre",), cased=True)])
     assert predicate(eq)(Doc({"f": ["z", "B".lower()]}))
     assert predicate(eq)(Doc({"g": "prefix"}))
