@@ -515,6 +515,24 @@ def _searching_regexes(query: str) -> str:
     return str(tree)
 
 
+def _escape_unicode_spaces(query: str) -> str:
+    """Backslash before each non-ASCII space outside quotes: pySigma escapes only the ASCII one, and
+    a Lucene parser splits terms on any (``*\u2005*``, a rule's obfuscation character, became ``*``)."""
+    out: list[str] = []
+    quoted = escaped = False
+    for ch in query:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch.isspace() and not ch.isascii() and not quoted:
+            out.append("\\")
+        out.append(ch)
+    return "".join(out)
+
+
 @dataclass
 class LuceneQueryTransformation(QueryPostprocessingTransformation):
     """A rule's Lucene query made to mean what the engine does: its log-source condition in front,
@@ -525,6 +543,8 @@ class LuceneQueryTransformation(QueryPostprocessingTransformation):
         super().apply(rule, query)
         if not isinstance(rule, SigmaRule) or not isinstance(query, str) or _STRING_QUERY.match(query):
             return query
+        if not query.isascii():
+            query = _escape_unicode_spaces(query)
         if "/" in query:
             query = _searching_regexes(query)
         ls = rule.logsource

@@ -139,3 +139,19 @@ def test_search_regex_keeps_anchored_patterns_plain() -> None:
     assert search_regex("abc") == ".*abc.*"
     assert search_regex("(?i)(^|&)cmd=(id|ls)(&|$)") == "(?i)(?:.*&)?cmd=(id|ls)(?:&.*)?"
     assert search_regex("a|b") == ".*(?:a|b).*"
+
+
+def test_unicode_spaces_in_rule_values_stay_inside_their_term() -> None:
+    from sigma.collection import SigmaCollection
+
+    from canh.query import Or, Term, parse
+    from canh.rules.convert import convert
+
+    rule = SigmaCollection.from_yaml(
+        "title: t\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n"
+        "  sel:\n    CommandLine|contains:\n      - \"\\u2005\"\n      - 'x'\n  condition: sel\n"
+    ).rules[0]
+    (res,) = convert([rule], "lucene")
+    tree = parse(res.queries[0])
+    terms = [t for t in tree.items[-1].items] if isinstance(tree.items[-1], Or) else [tree.items[-1]]  # type: ignore[union-attr]
+    assert [t.value for t in terms if isinstance(t, Term)] == ["*\\\u2005*", "*x*"]
