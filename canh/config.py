@@ -83,6 +83,9 @@ class ElasticsearchConfig(Section):
     spool_max_bytes: int = 2_000_000_000
     replicas: int = 0  # index replicas: 0 on a single node, 1 on a cluster
     bulk_threads: int = 4  # bulk requests in flight at once
+    # One events index per day, or per month for clusters fed years of backfill (a shard per index:
+    # a node takes 1,000). Fixed per cluster: a changed period re-stores re-ingested events.
+    index_period: Literal["day", "month"] = "day"
 
 
 class StoreConfig(Section):

@@ -125,8 +125,10 @@ class ElasticsearchStore(Store):
         max_retries: int = 5,
         replicas: int = 0,
         bulk_threads: int = 4,
+        index_period: str = "day",
     ) -> None:
         self.client = client
+        self.monthly = index_period == "month"
         self.prefix = prefix.lower()
         self.url = url
         self.writer = BulkWriter(
@@ -173,6 +175,7 @@ class ElasticsearchStore(Store):
             bulk_max_bytes=cfg.bulk_max_bytes,
             bulk_threads=cfg.bulk_threads,
             replicas=cfg.replicas,
+            index_period=cfg.index_period,
         )
 
     # -- names and setup -----------------------------------------------------------------------------
@@ -182,7 +185,9 @@ class ElasticsearchStore(Store):
             day = ts_ms // 86_400_000
             name = self._day_index.get(day)
             if name is None:
-                stamp = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y.%m.%d")
+                stamp = datetime.fromtimestamp(day * 86_400, UTC).strftime(
+                    "%Y.%m" if self.monthly else "%Y.%m.%d"
+                )
                 name = self._day_index[day] = f"{self.prefix}-events-{stamp}"
             return name
         return f"{self.prefix}-{stream}"

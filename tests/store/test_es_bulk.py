@@ -103,3 +103,27 @@ def test_overload_that_outlasts_the_retries_goes_to_the_spool_and_replays(es: El
     assert es.count("events") == 51
     # Their ingest time is when they reached the cluster, so scheduled detection still sees them.
     assert es.count("events", since=before, time_field="event.ingested") == 50
+
+
+def test_monthly_indices_hold_a_year_of_backfill_in_twelve_and_stay_idempotent(tmp_path: Path) -> None:
+    from tests.store.es_node import es_store_for_test
+
+    s = es_store_for_test(tmp_path, index_period="month")
+    try:
+        s.setup()
+        start = datetime(2025, 1, 1, 12, tzinfo=UTC)
+        events = [
+            {
+                "@timestamp": (start + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "event": {"id": f"m{d:03d}"},
+            }
+            for d in range(365)
+        ]
+        s.write("events", events)
+        s.write("events", events)  # a re-ingest lands in the same monthly index: no second copy
+        s.refresh()
+        names = sorted(s.client.indices.get(index=s.read_target("events")).keys())
+        assert [n.rsplit("-", 1)[1] for n in names] == [f"2025.{m:02d}" for m in range(1, 13)]
+        assert s.count("events", "*", since=start - timedelta(days=1)) == 365
+    finally:
+        s.close()
