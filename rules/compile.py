@@ -316,6 +316,17 @@ class Doc:
     def original_copy(self) -> str | None:
         """The Windows record's ``event.original`` when it only repeats the fields (left out of
         the keyword text), else None."""
+        event = self.event
+        winlog = event.get("winlog") if self._flat is None and type(event) is dict else None
+        if type(winlog) is dict:  # the usual nested record, read in place (once per event)
+            eid = winlog.get("event_id")
+            if eid is None or (type(eid) is dict and eid):
+                return None
+            ev = event.get("event")
+            original = ev.get("original") if type(ev) is dict else None
+            return original if type(original) is str and original_is_copy(original) else None
+        if winlog is None and self._flat is None and type(event) is dict:
+            return None  # no winlog at all: not a Windows record
         original = self.get("event.original")
         if type(original) is str and self.get("winlog.event_id") is not None and original_is_copy(original):
             return original

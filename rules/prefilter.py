@@ -269,7 +269,10 @@ class RouteIndex:
         if not got:
             if len(clean) + len(pending) > KW_MEMO:
                 clean.clear()
-            clean.update(s for s in pending if len(s) <= KW_LONG)
+            if max(map(len, pending)) <= KW_LONG:
+                clean.update(pending)
+            else:
+                clean.update(s for s in pending if len(s) <= KW_LONG)
         return got
 
 

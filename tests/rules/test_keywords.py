@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from canh.collectors.evtx import map_json_record
 from canh.collectors.registry import LineContext
 from canh.collectors.winlogjson import WinlogJsonParser
-from canh.rules.compile import Doc, original_is_copy
+from canh.rules.compile import Doc, flatten, original_is_copy
 from tests.rules.ruleutil import matches, sigma
 
 NOW = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -82,6 +82,16 @@ def test_the_keyword_text_of_evtx_and_winlogbeat_records_leaves_their_json_copy_
         assert IMAGE in text and 'cmd /c "whoami"' in text
     nx = nxlog_event()
     assert nx["event"]["original"] in Doc(nx).text(raw=True)  # its Message has no field of its own
+
+
+def test_the_copy_is_found_alike_in_nested_and_dotted_events() -> None:
+    for ev in (evtx_event(), winlogbeat_event(), nxlog_event()):
+        nested, dotted = Doc(ev).original_copy(), Doc(ev, flatten(ev)).original_copy()
+        assert nested == dotted
+        assert (nested is not None) is original_is_copy(ev["event"]["original"])
+    ev = evtx_event()
+    ev["winlog"].pop("event_id")
+    assert Doc(ev).original_copy() is None is Doc(ev, flatten(ev)).original_copy()
 
 
 def test_keywords_match_the_values_not_their_json_escaping() -> None:
