@@ -147,6 +147,25 @@ class UnsupportedRule:
         return f"{base}:{self.line}" if self.line else base
 
 
+def inactive_notes(unsupported: Iterable[UnsupportedRule]) -> list[str]:
+    """One line per placeholder that rules wait for (a deployment fills it, e.g. a threat-intel list)."""
+    from canh.i18n import t
+
+    waiting: dict[str, list[UnsupportedRule]] = {}
+    for u in unsupported:
+        if u.placeholder:
+            waiting.setdefault(u.waits_for, []).append(u)
+    return [
+        t(
+            "rules.inactive",
+            n=len(rules),
+            name=name,
+            files=", ".join(dict.fromkeys(u.path or u.id for u in rules)),
+        )
+        for name, rules in waiting.items()
+    ]
+
+
 @dataclass
 class Match:
     """One rule matching one event, or one correlation hit (``hit`` set, ``events`` its event ids)."""

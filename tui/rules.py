@@ -59,6 +59,7 @@ class RulesLoaded(Message):
 def rule_rows(cfg: RulesConfig, fired: dict[str, int]) -> tuple[list[RuleRow], list[str], list[str]]:
     """Rows for every configured rule and correlation, most alerting first, then by level."""
     from canh.detection import build_engine
+    from canh.rules.engine import inactive_notes
 
     engine, (loaded, unsupported) = build_engine(cfg)
     rows = []
@@ -83,15 +84,7 @@ def rule_rows(cfg: RulesConfig, fired: dict[str, int]) -> tuple[list[RuleRow], l
     problems = [f"{p.where}: {p.reason}" for p in loaded.problems]
     problems += [f"{u.path or u.id}: {u.reason}" for u in unsupported if not u.placeholder]
     # A rule waiting for a deployment's values (a threat-intel list) is not a problem: one line says so.
-    waiting: dict[str, list[Any]] = {}
-    for u in unsupported:
-        if u.placeholder:
-            waiting.setdefault(u.waits_for, []).append(u)
-    inactive = [
-        t("rules.inactive", n=len(us), name=name, files=", ".join(dict.fromkeys(u.path or u.id for u in us)))
-        for name, us in waiting.items()
-    ]
-    return rows, problems, inactive
+    return rows, problems, inactive_notes(unsupported)
 
 
 def rule_detail(row: RuleRow) -> Group:
@@ -191,7 +184,9 @@ class RulesPane(Pane):
                 )
             )
         elif message.inactive:
-            self.query_one("#rules-detail", Static).update(Group(*(Text(i, style="dim") for i in message.inactive)))
+            self.query_one("#rules-detail", Static).update(
+                Group(*(Text(i, style="dim") for i in message.inactive))
+            )
 
     @on(DataTable.RowHighlighted, "#rules-table")
     def show(self, event: DataTable.RowHighlighted) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import click
 
 from canh.cli.app import Ctx, emit_json, pass_ctx, table
@@ -50,6 +53,12 @@ def search_cmd(
     if as_json:
         emit_json(rows)
         return
+    print_events(ctx, rows)
+    ctx.out.print(t("events.shown", n=len(rows)))
+
+
+def print_events(ctx: Ctx, events: Iterable[Mapping[str, Any]]) -> None:
+    """Events as one table (time, host, dataset, source, message), as searches and backtests show them."""
     cols = [ctx.time_header(), t("col.host"), t("col.dataset"), t("col.source"), t("col.message")]
     ctx.out.print(
         table(
@@ -61,14 +70,13 @@ def search_cmd(
                     get(e, "host.name"),
                     get(e, "event.dataset"),
                     get(e, "source.ip"),
-                    (e.get("message") or get(e, "event.original") or "")[:200],
+                    (get(e, "message") or get(e, "event.original") or "")[:200],
                 )
-                for e in rows
+                for e in events
             ),
             flex=(4,),
         )
     )
-    ctx.out.print(t("events.shown", n=len(rows)))
 
 
 COMMANDS = [events_group]

@@ -11,7 +11,6 @@ import click
 from canh.cli.app import Ctx, emit_json, pass_ctx, table
 from canh.clock import parse_since
 from canh.errors import RuleError
-from canh.events import get
 from canh.i18n import t
 
 
@@ -111,13 +110,10 @@ def check_cmd(ctx: Ctx, paths: tuple[str, ...], as_json: bool) -> None:
 
 def _print_inactive(ctx: Ctx, unsupported: list[Any]) -> None:
     """One line per placeholder that rules wait for (a deployment fills it, e.g. a threat-intel list)."""
-    waiting: dict[str, list[Any]] = {}
-    for u in unsupported:
-        if u.placeholder:
-            waiting.setdefault(u.waits_for, []).append(u)
-    for name, rules in waiting.items():
-        files = ", ".join(dict.fromkeys(u.path or u.id for u in rules))
-        ctx.out.print(t("rules.inactive", n=len(rules), name=name, files=files), markup=False)
+    from canh.rules.engine import inactive_notes
+
+    for note in inactive_notes(unsupported):
+        ctx.out.print(note, markup=False)
 
 
 def _row_order(row: dict[str, Any]) -> tuple[str, int, str]:
@@ -352,23 +348,9 @@ def backtest_cmd(ctx: Ctx, rule: str, since: str, limit: int, as_json: bool) -> 
         emit_json([*test.events, *(h.as_json() for h in test.hits)])
         return
     if test.events or not test.hits:
-        cols = [ctx.time_header(), t("col.host"), t("col.source"), t("col.dataset"), t("col.message")]
-        ctx.out.print(
-            table(
-                None,
-                cols,
-                (
-                    (
-                        ctx.when(e.get("@timestamp")),
-                        get(e, "host.name"),
-                        get(e, "source.ip"),
-                        get(e, "event.dataset"),
-                        (get(e, "message") or get(e, "event.original") or "")[:160],
-                    )
-                    for e in test.events
-                ),
-            )
-        )
+        from canh.cli.events import print_events
+
+        print_events(ctx, test.events)
     if test.hits:
         cols = [
             ctx.time_header(),
