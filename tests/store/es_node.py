@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +73,21 @@ def es_store_for_test(tmp_path: Path, **kwargs: object):  # type: ignore[no-unty
     }
     opts.update(kwargs)
     return DroppingStore(client, **opts)  # type: ignore[arg-type]
+
+
+@contextmanager
+def both_stores(folder: Path, events: list[dict[str, Any]]) -> Iterator[tuple[Any, Any]]:
+    """A SQLite store and an Elasticsearch store in ``folder``, both holding ``events`` (for tests
+    that compare what the two return), closed and dropped afterwards."""
+    from canh.store.sqlite import SQLiteStore
+
+    es = es_store_for_test(folder)
+    lite = SQLiteStore(folder / "canh.db")
+    try:
+        assert es.write("events", events).written == len(events)
+        assert lite.write("events", events).written == len(events)
+        es.refresh()
+        yield lite, es
+    finally:
+        es.close()
+        lite.close()

@@ -16,7 +16,6 @@ import pytest
 
 from canh.query import matcher
 from canh.store.base import Store
-from canh.store.sqlite import SQLiteStore
 
 WORDS = [
     "failed",
@@ -156,19 +155,10 @@ QUERIES = _queries(seed=66, n=150)
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
-    from tests.store.es_node import es_store_for_test
+    from tests.store.es_node import both_stores
 
-    tmp = tmp_path_factory.mktemp("diff")
-    es = es_store_for_test(Path(tmp))
-    lite = SQLiteStore(Path(tmp) / "canh.db")
-    try:
-        assert es.write("events", EVENTS).written == len(EVENTS)
-        assert lite.write("events", EVENTS).written == len(EVENTS)
-        es.refresh()
-        yield lite, es
-    finally:
-        es.close()
-        lite.close()
+    with both_stores(Path(tmp_path_factory.mktemp("diff")), EVENTS) as pair:
+        yield pair
 
 
 def _ids(store: Store, query: str) -> list[str]:

@@ -11,7 +11,6 @@ import pytest
 
 from canh.query import matcher
 from canh.store.base import Store
-from canh.store.sqlite import SQLiteStore
 
 EVENTS: list[dict[str, Any]] = [
     {
@@ -62,19 +61,10 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
-    from tests.store.es_node import es_store_for_test
+    from tests.store.es_node import both_stores
 
-    tmp = tmp_path_factory.mktemp("patterns")
-    es = es_store_for_test(Path(tmp))
-    lite = SQLiteStore(Path(tmp) / "canh.db")
-    try:
-        assert es.write("events", EVENTS).written == len(EVENTS)
-        assert lite.write("events", EVENTS).written == len(EVENTS)
-        es.refresh()
-        yield lite, es
-    finally:
-        es.close()
-        lite.close()
+    with both_stores(Path(tmp_path_factory.mktemp("patterns")), EVENTS) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize(("query", "expected"), CASES)
