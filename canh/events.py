@@ -510,26 +510,23 @@ def prepare(
     ev["ingested"] = format_ts(now or datetime.now(UTC))
     doc.setdefault("ecs", {"version": ECS_VERSION})
     if path:
-        fill(doc, "log", "file", "path", path)
+        fill(doc, "log.file.path", path)
     if host:
-        fill(doc, "host", None, "name", host)
+        fill(doc, "host.name", host)
     if observer:
-        fill(doc, "observer", None, "hostname", observer)
+        fill(doc, "observer.hostname", observer)
     return doc
 
 
-def fill(event: Event, top: str, middle: str | None, leaf: str, value: Any) -> None:
-    """Set ``top[.middle].leaf`` unless the event has a value there; objects in the way are created,
+def fill(event: Event, path: str, value: Any) -> None:
+    """Set dotted ``path`` unless the event has a value there; objects in the way are created,
     a value that is not an object is left alone (the document's own data wins)."""
-    node = event.get(top)
-    if node is None:
-        node = event[top] = {}
-    elif node.__class__ is not dict:
-        return
-    if middle is not None:
-        child = node.get(middle)
+    node = event
+    parents, leaf = _SPLIT.get(path) or _split(path)
+    for part in parents:
+        child = node.get(part)
         if child is None:
-            child = node[middle] = {}
+            child = node[part] = {}
         elif child.__class__ is not dict:
             return
         node = child

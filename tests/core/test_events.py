@@ -172,3 +172,17 @@ def test_joined_builds_head_and_body_from_two_tuples_as_one_shape_would() -> Non
     }
     with pytest.raises(ValueError, match="body"):
         head.joined(ecs.Shape({"host.name": ecs.VALUE}))  # the value would come from the head's tuple
+
+
+def test_prepare_fills_host_and_path_only_where_the_document_has_none() -> None:
+    from canh.events import prepare
+
+    named = prepare({"@timestamp": "2026-11-21T00:00:00Z", "host": {"name": "web-01"}}, source="s", position=1,
+                    path="/var/log/a.json", host="collector", observer="collector")  # fmt: skip
+    assert named["host"]["name"] == "web-01"  # the line's own host wins
+    assert named["log"]["file"]["path"] == "/var/log/a.json"
+    assert named["observer"]["hostname"] == "collector"
+    odd = prepare(
+        {"@timestamp": "2026-11-21T00:00:00Z", "host": "web-02"}, source="s", position=2, host="collector"
+    )
+    assert odd["host"] == "web-02"  # a non-object where ECS has one is the document's data: left alone
