@@ -22,24 +22,13 @@ from typing import Any
 from canh.collectors.packets.capfile import Block, CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import ReadProblem
+from canh.collectors.source import source_options
 from canh.errors import CollectorError, ConfigError
 from canh.events import Event, format_ts
 
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
-
-
-def _options(cfg: Any) -> dict[str, Any]:
-    """Options of a SourceConfig (declared fields plus the extra keys a source type reads)."""
-    if isinstance(cfg, dict):
-        return dict(cfg)
-    data = dict(getattr(cfg, "model_extra", None) or {})
-    for name in ("type", "name", "timezone", "format"):
-        value = getattr(cfg, name, None)
-        if value is not None:
-            data[name] = value
-    return data
 
 
 def _settings(opts: dict[str, Any]) -> FlowSettings:
@@ -62,7 +51,7 @@ def _host(runtime: Any) -> str | None:
 
 def build(cfg: Any, runtime: Any) -> PcapFolderSource | CaptureSource:
     """The packet source a config entry describes (``type: pcap`` or ``type: capture``)."""
-    opts = _options(cfg)
+    opts = source_options(cfg)
     kind = opts.get("type")
     state_dir = Path(runtime.paths.state) if runtime is not None else None
     if kind == "pcap":
