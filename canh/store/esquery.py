@@ -198,7 +198,8 @@ def lucene_regex(pattern: str) -> tuple[str, bool]:
             # Lucene has no anchors (its expressions always match the whole value): a ^ or $ inside
             # would be a plain character there, so it is refused rather than run with another meaning.
             raise QueryError(
-                "query.invalid", reason=f"/{pattern}/: ^ and $ are only supported at the ends of the expression"
+                "query.invalid",
+                reason=f"/{pattern}/: ^ and $ are only supported at the ends of the expression",
             )
         if (ch == ")" and out and out[-1] == "|") or (ch == "|" and out and out[-1] in ("(", "|")):
             out.append("()")  # Lucene has no empty alternative: spell the empty string as ()
