@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 import orjson
 
 from canh.collectors.registry import LineContext, ReadProblem
+from canh.collectors.source import BASE_OPTIONS, check_keys, number_option, source_options
 from canh.collectors.winlog import WinRecord, _ingested, as_text, native_tables, to_ecs
 from canh.errors import ConfigError
 from canh.events import Event
@@ -391,22 +393,37 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:80] or "evtx"
 
 
+EVTX_OPTIONS = BASE_OPTIONS | {"path", "poll"}
+
+
+@dataclass
+class EvtxSettings:
+    """A ``type: evtx`` entry's options, checked: the folder, the source's name, seconds between looks."""
+
+    folder: Path
+    name: str | None = None
+    poll: float = 5.0
+
+
+def parse_settings(opts: dict[str, Any]) -> EvtxSettings:
+    """A ``type: evtx`` entry's options checked (unknown keys, ``path``, ``poll``) and read; opens nothing."""
+    where = str(opts.get("name") or "evtx")
+    check_keys(opts, EVTX_OPTIONS, where)
+    if not opts.get("path"):
+        raise ConfigError("collect.evtx_missing_path", where=where)
+    return EvtxSettings(
+        Path(str(opts["path"])).expanduser(), opts.get("name"), number_option(opts, "poll", 5.0, where)
+    )
+
+
 def build(cfg: Any, runtime: Any) -> EvtxFolderSource:
     """The ``type: evtx`` source of ``canh collect``: ``path`` (a folder), optional ``poll`` seconds."""
-    from canh.collectors.source import source_options
-
-    opts = source_options(cfg)
-    if not opts.get("path"):
-        raise ConfigError("collect.evtx_missing_path", where=str(opts.get("name") or "evtx"))
-    folder = Path(str(opts["path"])).expanduser()
+    s = parse_settings(source_options(cfg))
     state_dir = Path(runtime.paths.state) if runtime is not None else None
-    try:
-        poll = float(opts.get("poll", 5.0))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError("config.bad_value", key="poll", reason=str(exc)) from exc
-    return EvtxFolderSource(folder, name=opts.get("name"), state_dir=state_dir, poll=poll)
+    return EvtxFolderSource(s.folder, name=s.name, state_dir=state_dir, poll=s.poll)
 
 
 __all__ = [
-    "EvtxFolderSource", "EvtxReader", "build", "iter_records", "map_json_record", "native_mapper", "record_from_json",
+    "EVTX_OPTIONS", "EvtxFolderSource", "EvtxReader", "EvtxSettings", "build", "iter_records", "map_json_record",
+    "native_mapper", "parse_settings", "record_from_json",
 ]  # fmt: skip

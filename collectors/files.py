@@ -38,7 +38,14 @@ from canh.collectors.binary import looks_binary
 from canh.collectors.checkpoints import Checkpoints, FileState, fingerprint, read_head, registry_path
 from canh.collectors.origin import file_origin, head_fingerprint, machine_name
 from canh.collectors.registry import FILE_READERS, LineContext, LineParser, detect, formats, get_parser
-from canh.collectors.source import COMMON_OPTIONS, Emit, check_keys, option_error, source_options
+from canh.collectors.source import (
+    COMMON_OPTIONS,
+    Emit,
+    check_keys,
+    number_option,
+    option_error,
+    source_options,
+)
 from canh.errors import CanhError, ConfigError
 from canh.events import Event, decode_line, escaped_original, local_zone, new_event, set_field
 from canh.i18n import t
@@ -478,18 +485,6 @@ def _paths(value: Any, where: str, option: str) -> list[str]:
     raise option_error(where, option, "a path or a list of paths/globs")
 
 
-def _number(opts: dict[str, Any], key: str, default: float, where: str, option: str = "") -> float:
-    value = opts.get(key, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if isinstance(value, bool) or not number >= 0:
-        raise option_error(where, option or key, t("config.wrong_type", expected=t("config.type_number"),
-                                                  got=repr(value)[:60]))  # fmt: skip
-    return number
-
-
 def parse_settings(
     opts: dict[str, Any], *, timezone: str = "Asia/Ho_Chi_Minh", host: str | None = None
 ) -> FileSourceSettings:
@@ -511,7 +506,7 @@ def parse_settings(
     start = str(opts.get("start", "beginning"))
     if start not in ("beginning", "end"):
         raise option_error(where, "start", t("config.one_of", expected="beginning, end"))
-    batch = _number(opts, "batch", 2000, where)
+    batch = number_option(opts, "batch", 2000, where)
     if batch < 1 or batch != int(batch):
         raise option_error(where, "batch", t("config.wrong_type", expected=t("config.type_int"),
                                              got=repr(opts.get("batch"))[:60]))  # fmt: skip
@@ -521,12 +516,12 @@ def parse_settings(
         timezone=opts.get("timezone") or timezone,
         host=opts.get("host") or host,
         multiline_start=multiline.get("start"),
-        multiline_timeout=_number(multiline, "timeout", 2.0, where, "multiline.timeout"),
+        multiline_timeout=number_option(multiline, "timeout", 2.0, where, "multiline.timeout"),
         start=start,
-        poll=_number(opts, "poll", 1.0, where),
+        poll=number_option(opts, "poll", 1.0, where),
         batch=int(batch),
         exclude=_paths(opts.get("exclude", []), where, "exclude"),
-        close_inactive=_number(opts, "close_inactive", 300.0, where),
+        close_inactive=number_option(opts, "close_inactive", 300.0, where),
     )
     if settings.format is not None:
         try:

@@ -57,19 +57,21 @@ def source_options(cfg: Any) -> dict[str, Any]:
     return data
 
 
-# Each type's pure settings parser: the options checked (unknown keys, values) without opening a file,
-# a socket or a checkpoint, so `canh config check` finds what `canh collect` would fail on. The evtx
-# and packet modules parse inside build(), which is side-effect free without a runtime: used as is.
+# Each type's pure settings parser: the options checked against the type's declared keys and read,
+# without opening a file, a socket or a checkpoint, so `canh config check` finds what `canh collect`
+# would fail on (build() calls the same parser).
 SETTINGS_PARSERS: dict[str, str] = {
     "file": "canh.collectors.files:parse_settings",
     "syslog": "canh.collectors.syslog_server:parse_settings",
-    "evtx": "canh.collectors.evtx:build",
-    "pcap": "canh.collectors.packets.source:build",
-    "capture": "canh.collectors.packets.source:build",
+    "evtx": "canh.collectors.evtx:parse_settings",
+    "pcap": "canh.collectors.packets.source:parse_settings",
+    "capture": "canh.collectors.packets.source:parse_settings",
 }
 
-# Options every source type takes (the declared fields of canh.config.SourceConfig).
-COMMON_OPTIONS = frozenset({"type", "name", "timezone", "format"})
+# The declared fields of canh.config.SourceConfig. Text sources (file, syslog) read all four; EVTX and
+# packet sources read no line format or zone (their records carry UTC times), so only BASE_OPTIONS.
+BASE_OPTIONS = frozenset({"type", "name"})
+COMMON_OPTIONS = BASE_OPTIONS | {"timezone", "format"}
 
 
 def _resolve(kind: str, table: dict[str, str]) -> Callable[..., Any]:
@@ -96,11 +98,7 @@ def build_source(cfg: Any, runtime: Any) -> Source:
 def check_source(cfg: Any) -> None:
     """Check a source entry's options as ``canh collect`` would read them; ConfigError if wrong."""
     opts = source_options(cfg)
-    parse = _resolve(str(opts.get("type") or ""), SETTINGS_PARSERS)
-    if SETTINGS_PARSERS[str(opts["type"])].endswith(":build"):
-        parse(cfg, None)
-    else:
-        parse(opts)
+    _resolve(str(opts.get("type") or ""), SETTINGS_PARSERS)(opts)
 
 
 def check_keys(opts: dict[str, Any], known: Iterable[str], where: str, prefix: str = "") -> None:
@@ -124,7 +122,20 @@ def option_error(where: str, option: str, reason: str) -> ConfigError:
     return ConfigError("config.bad_value", where=where, key=option, reason=reason, option=option)
 
 
+def number_option(opts: dict[str, Any], key: str, default: float, where: str, option: str = "") -> float:
+    """``opts[key]`` as a number >= 0 (``default`` when absent); ConfigError naming the option if not."""
+    value = opts.get(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not number >= 0:
+        raise option_error(where, option or key, t("config.wrong_type", expected=t("config.type_number"),
+                                                  got=repr(value)[:60]))  # fmt: skip
+    return number
+
+
 __all__ = [
-    "COMMON_OPTIONS", "SETTINGS_PARSERS", "SOURCE_TYPES", "Emit", "Source", "build_source", "check_keys",
-    "check_source", "option_error", "source_options",
+    "BASE_OPTIONS", "COMMON_OPTIONS", "SETTINGS_PARSERS", "SOURCE_TYPES", "Emit", "Source", "build_source",
+    "check_keys", "check_source", "number_option", "option_error", "source_options",
 ]  # fmt: skip

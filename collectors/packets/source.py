@@ -16,33 +16,75 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from canh.collectors.packets.capfile import Block, CaptureReader, is_capture
 from canh.collectors.packets.flows import FlowSettings, PacketAnalyzer
 from canh.collectors.registry import ReadProblem
-from canh.collectors.source import source_options
+from canh.collectors.source import BASE_OPTIONS, check_keys, number_option, option_error, source_options
 from canh.errors import CollectorError, ConfigError
 from canh.events import Event, format_ts
+from canh.i18n import t
 
 Emit = Callable[[list[Event], Callable[[], None] | None], None]
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 
 
-def _settings(opts: dict[str, Any]) -> FlowSettings:
+FLOW_OPTIONS = frozenset({"idle_timeout", "active_timeout", "linger", "max_flows", "applications"})
+PCAP_OPTIONS = BASE_OPTIONS | FLOW_OPTIONS | {"path", "poll"}
+CAPTURE_OPTIONS = BASE_OPTIONS | FLOW_OPTIONS | {"interface", "filter"}
+
+
+@dataclass
+class PacketSourceSettings:
+    """A ``type: pcap`` or ``type: capture`` entry's options, checked; ``target`` is the path or interface."""
+
+    kind: str
+    target: str
+    name: str
+    flows: FlowSettings
+    poll: float = 1.0
+    bpf: str | None = None
+
+
+def _flow_settings(opts: dict[str, Any], where: str) -> FlowSettings:
     s = FlowSettings()
-    for key in ("idle_timeout", "active_timeout", "linger", "max_flows", "applications"):
-        if key in opts:
-            value = opts[key]
-            if isinstance(getattr(s, key), bool) and not isinstance(value, bool):
-                value = str(value).strip().lower() in ("1", "true", "yes", "on")
-            try:
-                setattr(s, key, type(getattr(s, key))(value))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError("config.bad_value", key=key, reason=str(exc)) from exc
+    for key in ("idle_timeout", "active_timeout", "linger"):
+        setattr(s, key, number_option(opts, key, getattr(s, key), where))
+    flows = number_option(opts, "max_flows", s.max_flows, where)
+    if flows < 1 or flows != int(flows):
+        raise option_error(where, "max_flows", t("config.wrong_type", expected=t("config.type_int"),
+                                                 got=repr(opts.get("max_flows"))[:60]))  # fmt: skip
+    s.max_flows = int(flows)
+    value = opts.get("applications", s.applications)
+    s.applications = (
+        value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    )
     return s
+
+
+def parse_settings(opts: dict[str, Any]) -> PacketSourceSettings:
+    """A packet source entry's options checked against its type's keys and read; opens nothing."""
+    kind = str(opts.get("type"))
+    if kind not in ("pcap", "capture"):
+        raise ConfigError("config.bad_value", key="type", reason=f"{kind!r} is not a packet source")
+    where = str(opts.get("name") or kind)
+    check_keys(opts, PCAP_OPTIONS if kind == "pcap" else CAPTURE_OPTIONS, where)
+    required = "path" if kind == "pcap" else "interface"
+    if required not in opts:
+        raise ConfigError("pcap.missing_option", where=where, option=required)
+    target = str(opts[required])
+    return PacketSourceSettings(
+        kind,
+        target,
+        name=opts.get("name") or f"{kind}:{target}",
+        flows=_flow_settings(opts, where),
+        poll=number_option(opts, "poll", 1.0, where),
+        bpf=opts.get("filter"),
+    )
 
 
 def _host(runtime: Any) -> str | None:
@@ -51,33 +93,18 @@ def _host(runtime: Any) -> str | None:
 
 def build(cfg: Any, runtime: Any) -> PcapFolderSource | CaptureSource:
     """The packet source a config entry describes (``type: pcap`` or ``type: capture``)."""
-    opts = source_options(cfg)
-    kind = opts.get("type")
-    state_dir = Path(runtime.paths.state) if runtime is not None else None
-    if kind == "pcap":
-        if "path" not in opts:
-            raise ConfigError("pcap.missing_option", where=str(opts.get("name") or "pcap"), option="path")
+    s = parse_settings(source_options(cfg))
+    if s.kind == "pcap":
+        state_dir = Path(runtime.paths.state) if runtime is not None else None
         return PcapFolderSource(
-            Path(opts["path"]),
-            name=opts.get("name") or f"pcap:{opts['path']}",
-            settings=_settings(opts),
+            Path(s.target),
+            name=s.name,
+            settings=s.flows,
             state_dir=state_dir,
             host=_host(runtime),
-            poll=float(opts.get("poll", 1.0)),
+            poll=s.poll,
         )
-    if kind == "capture":
-        if "interface" not in opts:
-            raise ConfigError(
-                "pcap.missing_option", where=str(opts.get("name") or "capture"), option="interface"
-            )
-        return CaptureSource(
-            opts["interface"],
-            bpf=opts.get("filter"),
-            name=opts.get("name"),
-            settings=_settings(opts),
-            host=_host(runtime),
-        )
-    raise ConfigError("config.bad_value", key="type", reason=f"{kind!r} is not a packet source")
+    return CaptureSource(s.target, bpf=s.bpf, name=s.name, settings=s.flows, host=_host(runtime))
 
 
 class _Base:

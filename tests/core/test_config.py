@@ -151,3 +151,35 @@ def test_source_problems_name_their_line(entry: str, where: str, says: str) -> N
         check_sources(parse_config(text, "c.yml"), text, "c.yml")
     message = err.value.render("en")
     assert message.startswith(where) and says in message, message
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "hint", "fixed"),
+    [
+        ("type: evtx\n    name: dc01\n    path: {tmp}\n    pol: 5", "pol", " (did you mean 'poll'?)", "poll"),
+        ("type: pcap\n    name: dmz\n    path: {tmp}\n    idle_timout: 30", "idle_timout",
+         " (did you mean 'idle_timeout'?)", "idle_timeout"),
+        ("type: capture\n    name: lan\n    interface: lo\n    filtre: udp", "filtre", " (did you mean 'filter'?)",
+         "filter"),
+        ("type: evtx\n    name: dc01\n    path: {tmp}\n    timezone: UTC", "timezone", "", None),  # stamps are UTC
+    ],
+)  # fmt: skip
+def test_config_check_and_collect_refuse_an_unknown_evtx_or_packet_option(  # type: ignore[no-untyped-def]
+    home: Path, canh, tmp_path: Path, entry: str, key: str, hint: str, fixed: str | None
+) -> None:
+    # Before, evtx and packet entries read their options inside build() and ignored any other key.
+    head = "sources:\n  - type: syslog\n    udp_port: 5514\n  - "
+    config = home / "canh.yml"
+    config.write_text(head + entry.format(tmp=tmp_path) + "\n", encoding="utf-8")
+    bad = canh("config", "check")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == f"canh: {config}:7: unknown key 'sources.1.{key}'{hint}"
+    # canh collect builds the same entry, and stops before listening or reading anything.
+    name = entry.split("name: ")[1].split("\n")[0]
+    run = canh("collect", timeout=60)
+    assert (run.returncode, run.stderr.strip()) == (1, f"canh: {name}: unknown key '{key}'{hint}")
+    assert not list(home.rglob("*.json"))  # no checkpoint written
+    # Corrected (or the key left out), the same file is valid.
+    good = entry.replace(f"{key}:", f"{fixed}:") if fixed else entry.rsplit("\n", 1)[0]
+    config.write_text(head + good.format(tmp=tmp_path) + "\n", encoding="utf-8")
+    assert "configuration is valid" in canh("config", "check", check=True).stdout
