@@ -168,20 +168,19 @@ def summary(hooks: Sequence[Any]) -> Mapping[str, int]:
 def scheduled_rules(cfg: RulesConfig) -> tuple[list[Any], list[tuple[str, str]]]:
     """The configured Sigma rules as scheduled queries (Lucene through Canh's pipeline, the mapping the
     in-process engine uses), with the rules that cannot be queried and why (correlations run in-process)."""
-    from sigma.backends.elasticsearch import LuceneBackend
     from sigma.collection import SigmaCollection
     from sigma.exceptions import SigmaError
 
     from canh.rules.alerts import rule_fields
+    from canh.rules.convert import backend_for
     from canh.rules.engine import attack_ids
     from canh.rules.loader import load_config_rules
-    from canh.rules.pipelines import canh_pipeline
     from canh.store.scheduled import ScheduledRule
 
     loaded = load_config_rules(cfg.paths, cfg.include_pack)
     from canh.rules.placeholders import of_config
 
-    backend = LuceneBackend(canh_pipeline(of_config(cfg)))  # built once: per rule it costs 3x the conversion
+    backend = backend_for("lucene", of_config(cfg))  # built once: per rule it costs 3x the conversion
     out: list[Any] = []
     skipped: list[tuple[str, str]] = [(str(c.id or c.title), "correlation") for c in loaded.correlations]
     # A rule that only feeds a correlation raises no alert of its own (as in the stream engine),

@@ -42,13 +42,13 @@ class Converted:
 
 
 def backend_for(target: str, placeholders: Mapping[str, list[str]] | None = None) -> Any:
-    """pySigma's Elasticsearch backend for ``target`` with Canh's pipeline."""
+    """pySigma's Elasticsearch backend for ``target`` with Canh's query pipeline for it."""
     from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
 
-    from canh.rules.pipelines import canh_pipeline
+    from canh.rules.pipelines import query_pipeline
 
     cls = {"lucene": LuceneBackend, "eql": EqlBackend, "esql": ESQLBackend}[target]
-    return cls(canh_pipeline(placeholders))
+    return cls(query_pipeline(target, placeholders))
 
 
 def referenced(corr: SigmaCorrelationRule) -> list[SigmaRule | SigmaCorrelationRule]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from sigma.conditions import SigmaCondition
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.conditions import (
     FieldNameProcessingItemAppliedCondition,
@@ -33,8 +34,12 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
     ValueListPlaceholderTransformation,
 )
-from sigma.processing.transformations.base import FieldMappingTransformationBase, ValueTransformation
-from sigma.rule import SigmaRule
+from sigma.processing.transformations.base import (
+    ConditionTransformation,
+    FieldMappingTransformationBase,
+    ValueTransformation,
+)
+from sigma.rule import SigmaDetection, SigmaRule
 from sigma.types import Placeholder, SigmaCIDRExpression, SigmaString, SigmaType
 
 from canh.rules import logsource as routing
@@ -248,12 +253,26 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
         name="Canh ECS mappings",
         priority=20,
         items=items,
-        # only conversion runs these (the engine routes by log source itself)
-        postprocessing_items=[
-            QueryPostprocessingItem(LuceneQueryTransformation(), identifier="canh_lucene_query")
-        ],
         vars={k: list(v) for k, v in (placeholders or {}).items()},
     )
+
+
+def query_pipeline(target: str, placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
+    """Canh's pipeline for converting rules to queries of ``target`` (a backend's name: lucene, eql,
+    esql, sqlite...): the field mapping, then the rule's log-source condition (the engine routes by
+    log source itself; a query runs over every event), then, for Lucene only, its regular
+    expressions made to search the value."""
+    pipeline = canh_pipeline(placeholders)
+    pipeline.items.append(
+        ProcessingItem(
+            identifier="canh_logsource_condition", transformation=LogsourceConditionTransformation()
+        )
+    )
+    if target == "lucene":
+        pipeline.postprocessing_items.append(
+            QueryPostprocessingItem(LuceneQueryTransformation(), identifier="canh_lucene_query")
+        )
+    return pipeline
 
 
 def map_field(name: str, product: str | None, category: str | None, service: str | None) -> str:
@@ -281,36 +300,31 @@ def map_field(name: str, product: str | None, category: str | None, service: str
 #
 # The engine routes each event to the rules of its log sources (canh.rules.logsource); a query runs
 # over every stored event, so it must carry the same routing as a condition. It is derived here
-# from that module's tables (never a second copy of them), as the inverse of event_source().
+# from that module's tables (never a second copy of them), as the inverse of event_source(), in a
+# form of no query language: all of some parts, each any of some terms, each term a field -> the
+# values it may hold. A Sigma detection is made of it for every backend (LogsourceConditionTransformation),
+# and a Lucene string for reading (logsource_query).
 
+Term = dict[str, list[str | int]]  # every field holds one of its values ("*" ends a prefix; "*" alone: any)
+Parts = list[list[Term]]  # all of the parts, each any of its terms
+
+NO_SOURCE_DATASET = "canh.no_such_log_source"  # no stored event fits: the engine would see none
 _PLAIN = re.compile(r"^[\w.@*]+$")
-_NO_SOURCE = "_exists_:canh.no_such_log_source"  # no stored event fits: the engine would see none
-_STRING_QUERY = re.compile(r"^(?:from\s|[\w*]+\s+where\s)")  # EQL (`any where`) and ES|QL (`from`)
 
 
-def _lit(value: str) -> str:
-    return value if _PLAIN.match(value) else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _term(**fields: list[str | int] | None) -> Term | None:
+    """A term of the fields given values (None, a field with no value to hold, makes none)."""
+    out: Term = {}
+    for name, values in fields.items():
+        if not values:
+            return None
+        out[name.replace("__", ".")] = list(dict.fromkeys(values))
+    return out
 
 
-def _any(field: str, values: list[str]) -> str | None:
-    vals = list(dict.fromkeys(values))
-    if not vals:
-        return None
-    if len(vals) == 1:
-        return f"{field}:{_lit(vals[0])}"
-    return f"{field}:(" + " OR ".join(_lit(v) for v in vals) + ")"
-
-
-def _or(parts: list[str | None]) -> str:
-    kept = [p for p in parts if p]
-    if not kept:
-        return _NO_SOURCE
-    return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
-
-
-def _and(*parts: str | None) -> str:
-    kept = [p for p in parts if p]
-    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+def _any_of(terms: list[Term | None]) -> list[Term]:
+    kept = [t for t in terms if t]
+    return kept or [{"event.dataset": [NO_SOURCE_DATASET]}]
 
 
 @lru_cache(maxsize=1)
@@ -326,74 +340,133 @@ def _channel(lower: str) -> str:
     return _channel_names().get(lower, lower)
 
 
-def _suricata(pick: int, wanted: str) -> str | None:
-    types = [t for t, parts in routing.SURICATA_TYPES.items() if wanted in parts[pick]]
+def _suricata(pick: int, wanted: str) -> Term | None:
+    types: list[str | int] = [t for t, parts in routing.SURICATA_TYPES.items() if wanted in parts[pick]]
     if pick == 2:
         types.append(wanted)  # event_type is a service of its own
-    sel = _any("suricata.eve.event_type", types)
-    return _and("event.dataset:suricata.eve", sel) if sel else None
+    return _term(event__dataset=["suricata.eve"], suricata__eve__event_type=types)
 
 
-def _product(product: str) -> str:
-    parts = [
-        f"event.module:{_lit(product)}",
-        _any("event.dataset", [d for d, p in routing.DATASETS.items() if product in p[0]]),
-    ]
+def _datasets(pick: int, wanted: str) -> Term | None:
+    return _term(event__dataset=[d for d, p in routing.DATASETS.items() if wanted in p[pick]])
+
+
+def _product(product: str) -> list[Term]:
+    terms = [_term(event__module=[product]), _datasets(0, product)]
     if product == "zeek":
-        parts.append("event.dataset:zeek.*")
+        terms.append(_term(event__dataset=["zeek.*"]))
     if product == "windows":
-        parts += ["_exists_:winlog.channel", "event.dataset:windows.*"]
-    parts.append(_suricata(0, product))
-    return _or(parts)
+        terms += [_term(winlog__channel=["*"]), _term(event__dataset=["windows.*"])]
+    terms.append(_suricata(0, product))
+    return _any_of(terms)
 
 
-def _category(category: str) -> str:
-    parts: list[str | None] = [
-        _any("event.dataset", [d for d, p in routing.DATASETS.items() if category in p[1]])
-    ]
-    parts.append(_suricata(1, category))
-    ids = [str(i) for i, cats in routing.SYSMON_CATEGORIES.items() if category in cats]
+def _category(category: str) -> list[Term]:
+    terms = [_datasets(1, category), _suricata(1, category)]
+    ids: list[str | int] = [i for i, cats in routing.SYSMON_CATEGORIES.items() if category in cats]
     if ids:
-        parts.append(
-            _and(f"winlog.channel:{_lit(_channel(routing.SYSMON_CHANNEL))}", _any("winlog.event_id", ids))
-        )
-    by_channel: dict[str, list[str]] = {}
+        terms.append(_term(winlog__channel=[_channel(routing.SYSMON_CHANNEL)], winlog__event_id=ids))
+    by_channel: dict[str, list[str | int]] = {}
     for (ch, eid), cats in routing.POWERSHELL_CATEGORIES.items():
         if category in cats:
-            by_channel.setdefault(ch, []).append(str(eid))
+            by_channel.setdefault(ch, []).append(eid)
     for ch, eids in by_channel.items():
-        parts.append(_and(f"winlog.channel:{_lit(_channel(ch))}", _any("winlog.event_id", eids)))
-    return _or(parts)
+        terms.append(_term(winlog__channel=[_channel(ch)], winlog__event_id=eids))
+    return _any_of(terms)
 
 
-def _service(service: str) -> str:
-    parts: list[str | None] = [
-        _any("event.dataset", [d for d, p in routing.DATASETS.items() if service in p[2]])
+def _service(service: str) -> list[Term]:
+    programs: list[str | int] = [name for name, svc in routing.AUTH_PROGRAMS.items() if svc == service]
+    channels: list[str | int] = [
+        _channel(ch) for ch, svc in routing.WINDOWS_CHANNELS.items() if svc == service
     ]
-    parts.append(f"event.dataset:{_lit('zeek.' + service)}")
-    programs = [name for name, svc in routing.AUTH_PROGRAMS.items() if svc == service]
-    if programs:
-        parts.append(_and("event.dataset:system.auth", _any("process.name", programs)))
-    parts.append(_suricata(2, service))
-    parts.append(
-        _any(
-            "winlog.channel", [_channel(ch) for ch, svc in routing.WINDOWS_CHANNELS.items() if svc == service]
-        )
+    return _any_of(
+        [
+            _datasets(2, service),
+            _term(event__dataset=["zeek." + service]),
+            _term(event__dataset=["system.auth"], process__name=programs),
+            _suricata(2, service),
+            _term(winlog__channel=channels),
+        ]
     )
-    return _or(parts)
 
 
-def logsource_query(product: str | None, category: str | None, service: str | None) -> str | None:
-    """A Lucene condition true for exactly the events the engine routes to a rule of this log
-    source (None when the rule names none)."""
+def logsource_parts(product: str | None, category: str | None, service: str | None) -> Parts | None:
+    """The condition true for exactly the events the engine routes to a rule of this log source
+    (None when the rule names none)."""
     parts = [
         _product(product.lower()) if product else None,
         _category(category.lower()) if category else None,
         _service(service.lower()) if service else None,
     ]
-    if not any(parts):
+    kept = [p for p in parts if p]
+    return kept or None
+
+
+def _lit(value: str | int) -> str:
+    text = str(value)
+    return text if _PLAIN.match(text) else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _lucene_term(term: Term) -> str:
+    parts = []
+    for name, values in term.items():
+        if values == ["*"]:
+            parts.append(f"_exists_:{name}")
+        elif len(values) == 1:
+            parts.append(f"{name}:{_lit(values[0])}")
+        else:
+            parts.append(f"{name}:(" + " OR ".join(_lit(v) for v in values) + ")")
+    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+
+def _joined(parts: list[str], op: str) -> str:
+    return parts[0] if len(parts) == 1 else "(" + f" {op} ".join(parts) + ")"
+
+
+def logsource_query(product: str | None, category: str | None, service: str | None) -> str | None:
+    """:func:`logsource_parts` as a Lucene condition (what the converted query carries, for reading)."""
+    parts = logsource_parts(product, category, service)
+    if parts is None:
         return None
-    return _and(*parts)
+    return _joined([_joined([_lucene_term(t) for t in terms], "OR") for terms in parts], "AND")
+
+
+def _sigma_value(value: str | int) -> str | int:
+    """A term's value as a Sigma value: a literal with Sigma's wildcards escaped, a trailing ``*``
+    kept as one (the only wildcard the terms use)."""
+    if isinstance(value, int):
+        return value
+    prefix = value.endswith("*")
+    text = value[:-1] if prefix else value
+    text = text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    return text + "*" if prefix else text
+
+
+@dataclass
+class LogsourceConditionTransformation(ConditionTransformation):
+    """The rule's log-source condition (:func:`logsource_parts`) as detections ANDed in front of its
+    condition, so every backend writes it in its own syntax."""
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> None:
+        self._names: list[str] = []
+        # pySigma converts the rule object in place: a second conversion (another backend) finds
+        # the condition already there
+        if isinstance(rule, SigmaRule) and "canh_logsource_0" not in rule.detection.detections:
+            ls = rule.logsource
+            for i, terms in enumerate(logsource_parts(ls.product, ls.category, ls.service) or []):
+                name = f"canh_logsource_{i}"
+                definition: list[dict[str, list[str | int]]] = [
+                    {k: [_sigma_value(v) for v in vals] for k, vals in t.items()} for t in terms
+                ]
+                # pySigma annotates a list of plain values; a list of maps (any of them) is what it parses
+                rule.detection.detections[name] = SigmaDetection.from_definition(definition)  # type: ignore[arg-type]
+                self._names.append(name)
+        super().apply(rule)
+
+    def apply_condition(self, cond: SigmaCondition) -> None:
+        if self._names:
+            cond.condition = " and ".join(self._names) + f" and ({cond.condition})"
 
 
 def _structure(pattern: str) -> Iterator[tuple[int, str, int]]:
@@ -535,20 +608,15 @@ def _escape_unicode_spaces(query: str) -> str:
 
 @dataclass
 class LuceneQueryTransformation(QueryPostprocessingTransformation):
-    """A rule's Lucene query made to mean what the engine does: its log-source condition in front,
-    and its regular expressions searching the value (Lucene's are anchored). EQL and ES|QL queries
-    and the dictionaries of other output formats are left as they are."""
+    """A rule's Lucene query made to mean what the engine does: its regular expressions searching
+    the value (Lucene's are anchored), its non-ASCII spaces escaped. Lucene strings only."""
 
     def apply(self, rule: SigmaRule | SigmaCorrelationRule, query: Any) -> Any:
         super().apply(rule, query)
-        if not isinstance(rule, SigmaRule) or not isinstance(query, str) or _STRING_QUERY.match(query):
+        if not isinstance(rule, SigmaRule) or not isinstance(query, str):
             return query
         if not query.isascii():
             query = _escape_unicode_spaces(query)
         if "/" in query:
             query = _searching_regexes(query)
-        ls = rule.logsource
-        cond = logsource_query(ls.product, ls.category, ls.service)
-        if cond is None:
-            return query
-        return f"{cond} AND ({query})"
+        return query

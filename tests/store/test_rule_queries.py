@@ -93,7 +93,7 @@ def test_logsource_condition_reads_as_the_routing_table() -> None:
         sysmon is not None
         and 'winlog.channel:"Microsoft-Windows-Sysmon/Operational" AND winlog.event_id:1' in sysmon
     )
-    assert logsource_query(None, "no_such_category", None) == "_exists_:canh.no_such_log_source"
+    assert logsource_query(None, "no_such_category", None) == "event.dataset:canh.no_such_log_source"
 
 
 _PIECES = [
