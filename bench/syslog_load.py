@@ -3,10 +3,13 @@
 
     python bench/syslog_load.py [--rate 20000] [--seconds 60] [--connections 4]
 
-A separate sender process paces RFC 5424 messages (sshd "Failed password" lines, MSGID ``seq=N``)
-over TCP, octet-counted, at ``--rate`` messages/s for ``--seconds``. The receiver is Canh's syslog
-source run by the same Runner as ``canh collect``, writing to a fresh SQLite store. At the end the
-store is scanned and every sequence number checked: sent, stored, missing, duplicates, and rates.
+One sender process per connection paces RFC 5424 messages (sshd "Failed password" lines, MSGID
+``seq=N``) over TCP, octet-counted, at ``--rate`` messages/s in total for ``--seconds``: every 10 ms
+tick it frames all the messages due by then (one stamp per tick) and writes them in one send. The
+clock starts when every sender is connected, so process start-up is not charged to the rate. The
+receiver is Canh's syslog source run by the same Runner as ``canh collect``, writing to a fresh
+SQLite store. At the end the store is scanned and every sequence number checked: sent, stored,
+missing, duplicates, and rates.
 """
 
 from __future__ import annotations
@@ -21,22 +24,35 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from canh.collectors.runner import Runner
-from canh.collectors.syslog_server import SyslogSettings, SyslogSource
-from canh.store.sqlite import SQLiteStore
+if TYPE_CHECKING:
+    from canh.store.sqlite import SQLiteStore
 
 SEQ = re.compile(r"seq=(\d+)")
+TICK = 0.01  # seconds between a sender's writes
+BODY = b"<38>1 %s web%02d sshd %d seq=%d - Failed password for root from 203.0.113.%d port %d ssh2"
 
 
-def message(seq: int) -> bytes:
-    """The RFC 5424 message numbered ``seq`` (MSGID ``seq=N``), stamped now."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return (
-        f"<38>1 {stamp} web{seq % 40:02d} sshd {1000 + seq % 5000} seq={seq} - "
-        f"Failed password for root from 203.0.113.{seq % 250} port {1024 + seq % 60000} ssh2"
-    ).encode()
+def now_stamp() -> bytes:
+    """The RFC 5424 stamp of this instant (UTC, microseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+
+
+def message(seq: int, stamp: bytes | None = None) -> bytes:
+    """The RFC 5424 message numbered ``seq`` (MSGID ``seq=N``), stamped ``stamp`` (default now)."""
+    return BODY % (stamp or now_stamp(), seq % 40, 1000 + seq % 5000, seq, seq % 250, 1024 + seq % 60000)
+
+
+def frames(seqs: range, stamp: bytes) -> bytes:
+    """The messages numbered ``seqs``, octet-counted (RFC 6587) and joined for one write."""
+    out = []
+    for seq in seqs:
+        msg = message(seq, stamp)
+        out.append(b"%d %s" % (len(msg), msg))
+    return b"".join(out)
 
 
 def stage_costs(filled: SQLiteStore, n: int = 20_000, batch: int = 2000) -> tuple[float, float, float]:
@@ -46,6 +62,7 @@ def stage_costs(filled: SQLiteStore, n: int = 20_000, batch: int = 2000) -> tupl
     from canh.collectors.registry import LineContext, get_parser
     from canh.events import local_zone
     from canh.ingest import fewer_collections
+    from canh.store.sqlite import SQLiteStore
 
     texts = [message(i).decode() for i in range(n)]
     parser = get_parser("syslog")
@@ -76,32 +93,39 @@ def stage_costs(filled: SQLiteStore, n: int = 20_000, batch: int = 2000) -> tupl
     return parse_s / n, empty_s / n, filled_s / n
 
 
-def sender(addr: tuple[str, int], first: int, step: int, rate: float, seconds: float, out: mp.Queue) -> None:
-    """Send messages first, first+step, ... at ``rate``/s for ``seconds``; report how many were sent."""
+def sender(
+    addr: tuple[str, int], first: int, step: int, rate: float, seconds: float, ready: Any, go: Any,
+    start: Any, progress: Any, slot: int, out: mp.Queue,
+) -> None:  # fmt: skip
+    """Send messages first, first+step, ... at ``rate``/s for ``seconds`` from the shared start time;
+    ``progress[slot]`` follows the count sent; reports (first, step, sent, end time, CPU seconds, most
+    seconds behind the schedule, seconds in sendall)."""
     sock = socket.create_connection(addr)
-    seq = first
+    ready.release()
+    go.wait()
+    t0 = start.value  # perf_counter is CLOCK_MONOTONIC: one clock for every process
+    total = round(rate * seconds)
+    per_tick = rate * TICK
     sent = 0
-    tick = 0.01
-    per_tick = rate * tick
-    start = time.perf_counter()
-    due = 0.0
-    while True:
-        now = time.perf_counter() - start
-        if now >= seconds:
-            break
-        due = min(now, seconds) * rate
-        chunk = []
-        while sent < due:
-            msg = message(seq)
-            chunk.append(b"%d " % len(msg) + msg)
-            seq += step
-            sent += 1
-        if chunk:
-            sock.sendall(b"".join(chunk))
-        sleep = tick - ((time.perf_counter() - start) % tick)
-        time.sleep(sleep if per_tick else tick)
+    behind = 0.0  # how late the sender ever was on its schedule, in seconds
+    blocked = 0.0  # seconds spent in sendall
+    while sent < total:
+        now = time.perf_counter()
+        behind = max(behind, now - t0 - sent / rate)
+        # A tick's messages go at its start; what is due follows the schedule, not the ticks counted,
+        # so a late wake-up (a busy machine) sends the messages it owes at once.
+        due = min(total, int((now - t0) * rate + per_tick))
+        if due > sent:
+            data = frames(range(first + step * sent, first + step * due, step), now_stamp())
+            c = time.perf_counter()
+            sock.sendall(data)
+            blocked += time.perf_counter() - c  # long only when TCP back-pressure holds the write
+            sent = due
+            progress[slot] = sent
+        time.sleep(max(0.0, TICK - (time.perf_counter() - t0) % TICK))
+    end = time.perf_counter()
     sock.close()
-    out.put((first, step, sent))
+    out.put((first, step, sent, end, time.process_time(), behind, blocked))
 
 
 def _children_cpu() -> float:
@@ -118,6 +142,10 @@ def main() -> int:
     ap.add_argument("--drain", type=float, default=120, help="seconds to wait for the store to catch up")
     args = ap.parse_args()
 
+    from canh.collectors.runner import Runner
+    from canh.collectors.syslog_server import SyslogSettings, SyslogSource
+    from canh.store.sqlite import SQLiteStore
+
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "canh.db")
         src = SyslogSource(
@@ -133,31 +161,40 @@ def main() -> int:
         ctx = mp.get_context("spawn")
         results: mp.Queue = ctx.Queue()
         n = args.connections
+        ready, go = ctx.Semaphore(0), ctx.Event()
+        start, progress = ctx.RawValue("d", 0.0), ctx.RawArray("q", n)
         procs = [
-            ctx.Process(target=sender, args=(addr, i, n, args.rate / n, args.seconds, results))
+            ctx.Process(
+                target=sender,
+                args=(addr, i, n, args.rate / n, args.seconds, ready, go, start, progress, i, results),
+            )
             for i in range(n)
         ]
-        t0 = time.perf_counter()
-        cpu0 = time.process_time()
         for p in procs:
             p.start()
+        for _ in procs:  # connected and waiting: start-up is not part of the measured sending
+            if not ready.acquire(timeout=120):
+                raise SystemExit("a sender did not connect within 120 s")
+        cpu0 = time.process_time()
+        start.value = t0 = time.perf_counter()
+        go.set()
         lag_max = 0
-        ticks = 0
+        samples = [(t0, 0)]  # (time, sent): the offered rate second by second
         while any(p.is_alive() for p in procs):
-            time.sleep(1)
-            ticks += 1
-            received = src.stats()["read"]
-            expected = int(min(time.perf_counter() - t0, args.seconds) * args.rate)
-            lag_max = max(lag_max, expected - received)
-            if ticks % 5 == 0:
-                print(f"  {ticks:4d} s: ~{expected:,} sent, {received:,} received, {runner.stats.events:,} stored",
-                      flush=True)  # fmt: skip
+            time.sleep(1 - (time.perf_counter() - t0) % 1)
+            sent_now, received = sum(progress), src.stats()["read"]
+            samples.append((time.perf_counter(), sent_now))
+            lag_max = max(lag_max, sent_now - received)
+            if len(samples) % 5 == 1:
+                (a, sa), (b, sb) = samples[-6], samples[-1]
+                print(f"  {b - t0:4.0f} s: {sent_now:,} sent ({(sb - sa) / (b - a):,.0f} msg/s over the last 5 s),"
+                      f" {received:,} received, {runner.stats.events:,} stored", flush=True)  # fmt: skip
         for p in procs:
             p.join()
         plan = [results.get() for _ in procs]
         senders_cpu = _children_cpu()
-        sent = sum(count for _, _, count in plan)
-        send_secs = time.perf_counter() - t0
+        sent = sum(r[2] for r in plan)
+        send_secs = max(r[3] for r in plan) - t0
         deadline = time.monotonic() + args.drain
         while runner.stats.events < sent and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -166,6 +203,8 @@ def main() -> int:
         until.set()
         rt.join(60)
         receiver_cpu = time.process_time() - cpu0 + _children_cpu() - senders_cpu  # main + parser workers
+        # Whole seconds inside the sending (the last sample may hold the end's part-second).
+        rates = [(sb - sa) / (b - a) for (a, sa), (b, sb) in pairwise(samples) if b - t0 <= send_secs]
 
         seen: dict[int, int] = {}
         for doc in store.scan(
@@ -180,7 +219,7 @@ def main() -> int:
         store.close()
         missing = sum(
             1
-            for first, step, count in plan
+            for first, step, count, *_ in plan
             for k in range(first, first + step * count, step)
             if k not in seen
         )
@@ -188,13 +227,18 @@ def main() -> int:
         st = src.stats()
         print(f"target:   {args.rate:,.0f} msg/s for {args.seconds:.0f} s over {n} TCP connection(s), "
           f"{args.workers} parser worker(s)")  # fmt: skip
-        print(f"sent:     {sent:,} in {send_secs:.1f} s = {sent / send_secs:,.0f} msg/s")
+        print(f"sent:     {sent:,} in {send_secs:.2f} s = {sent / send_secs:,.0f} msg/s; second by second"
+              f" {min(rates, default=0):,.0f}-{max(rates, default=0):,.0f} msg/s; at most"
+              f" {max(r[5] for r in plan) * 1e3:,.0f} ms behind the schedule; senders' CPU"
+              f" {sum(r[4] for r in plan):.1f} s, in send {max(r[6] for r in plan):.1f} s at most"
+              " (a send waits when the receiver's queue is full: TCP back-pressure)")  # fmt: skip
         print(f"stored:   {len(seen):,} distinct sequence numbers (all stored {caught_up:.1f} s after start,"
               f" {sent / caught_up:,.0f} msg/s end to end)")  # fmt: skip
         print(
             f"missing:  {missing:,}   duplicates: {dups:,}   dropped: {st['dropped']}   errors: {st['errors']}"
         )
-        print(f"max lag while sending: {max(lag_max, 0):,} messages ({max(lag_max, 0) / args.rate:.2f} s)")
+        print(f"max lag while sending: {max(lag_max, 0):,} messages sent and not yet received"
+              f" ({max(lag_max, 0) / args.rate:.2f} s)")  # fmt: skip
         per = receiver_cpu / max(sent, 1)
         print(f"receiver CPU: {receiver_cpu:.1f} s = {per * 1e6:.0f} us/message, i.e. {1 / per:,.0f} msg/s per busy"
               f" core (figure independent of other load on the machine; senders used {senders_cpu:.1f} s)")  # fmt: skip
