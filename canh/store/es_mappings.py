@@ -66,10 +66,12 @@ def mappings() -> dict[str, Any]:
             "ingested": {"type": "date", "format": "epoch_millis"},
             # Each text field's words as canh.query.tokens() cuts them, joined by spaces: searched
             # with the whitespace analyser, word queries mean exactly what they mean in SQLite
-            # (the standard analyser splits "out.7z" and "v2.1" where Canh does not).
+            # (the standard analyser splits "out.7z" and "v2.1" where Canh does not). No norms:
+            # they only serve scoring, and results are ordered by time, never scored.
             WORDS: {
                 "properties": {
-                    words_key(f): {"type": "text", "analyzer": "whitespace"} for f in sorted(TEXT_FIELDS)
+                    words_key(f): {"type": "text", "analyzer": "whitespace", "norms": False}
+                    for f in sorted(TEXT_FIELDS)
                 }
             },
         }
