@@ -191,6 +191,9 @@ def main() -> int:
                       f" {received:,} received, {runner.stats.events:,} stored", flush=True)  # fmt: skip
         for p in procs:
             p.join()
+        # What the receiving process got of the machine while messages came, and what it took.
+        sending_wall, sending_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        took = src.stats()["read"]
         plan = [results.get() for _ in procs]
         senders_cpu = _children_cpu()
         sent = sum(r[2] for r in plan)
@@ -242,6 +245,10 @@ def main() -> int:
         per = receiver_cpu / max(sent, 1)
         print(f"receiver CPU: {receiver_cpu:.1f} s = {per * 1e6:.0f} us/message, i.e. {1 / per:,.0f} msg/s per busy"
               f" core (figure independent of other load on the machine; senders used {senders_cpu:.1f} s)")  # fmt: skip
+        if not args.workers:  # a worker's CPU is only known once it has exited
+            print(f"receiving process while sending: {sending_cpu / sending_wall:.0%} of a core, took"
+                  f" {took / sending_wall:,.0f} msg/s; at its {per * 1e6:.0f} us/message, {args.rate:,.0f} msg/s"
+                  f" needs {per * args.rate:.0%} of a core")  # fmt: skip
         print(f"runner: {runner.stats.batches:,} batches, {runner.stats.written:,} written")
         own = (per - parse_per - filled_per) * 1e6, (per - parse_per - empty_per) * 1e6
         print(f"of which: parse alone {parse_per * 1e6:.1f} us/message; SQLite write alone {empty_per * 1e6:.1f}"
