@@ -163,6 +163,17 @@ def event_id(source: str, position: int | str) -> str:
 
 
 _PREFIXES: dict[str, str] = {}
+ID_POSITIONS: Final = 1 << 64
+"""Positions ``0 <= n < ID_POSITIONS`` (ints) make ids ``id_prefix(source) + n.to_bytes(8, "big").hex()``."""
+
+
+def id_prefix(source: str) -> str:
+    """The source part of :func:`event_id` for positions below :data:`ID_POSITIONS`.
+
+    A parser works it out once per batch and appends each line's offset itself: the call per line
+    cost a fortieth of a syslog line's parse.
+    """
+    return _PREFIXES.get(source) or _source_prefix(source)
 
 
 def _source_prefix(source: str) -> str:

@@ -20,6 +20,7 @@ from canh.collectors.registry import LineContext
 from canh.collectors.sshd import sshd_fields
 from canh.collectors.sudo import su_fields, sudo_fields
 from canh.events import (
+    ID_POSITIONS,
     OPTIONAL,
     VALUE,
     Event,
@@ -28,6 +29,7 @@ from canh.events import (
     event_id,
     format_ts,
     head,
+    id_prefix,
     new_event,
     parse_ts,
     set_many,
@@ -200,11 +202,15 @@ _PROGRAM_CACHE = 10_000
 
 
 # What lines of one batch share (same reading time, source, zone and file), worked out once per batch:
-# (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table, path).
+# (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table, path,
+# event id prefix of the source).
 # A plain tuple: read by index on every line, which a NamedTuple's attributes make slower.
 _State = tuple[
-    datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str], str | None
+    datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str], str | None, str
 ]
+# A parsed header: (index in _HEADS, @timestamp, message body, host, RFC 5424's msgid and structured
+# data (or nothing), program as written, pid as written, priority as written).
+_Header = tuple[int, str, str, str | None, tuple[Any, ...], str | None, str | None, str | None]
 
 
 class SyslogParser:
@@ -216,7 +222,7 @@ class SyslogParser:
         # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("Nov 21 07"), one
         # table per local year and month of the reading time and zone (the year is inferred from them).
         self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
-        self._state: _State = (None, None, None, "", (), 0, {}, None)
+        self._state: _State = (None, None, None, "", (), 0, {}, None, "")
         self._minutes: dict[tuple[str, str], str] = {}  # RFC 3339 minute + offset -> UTC minute prefix
         self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
         # One compiled builder per header kind and body shape, made on first use.
@@ -238,7 +244,8 @@ class SyslogParser:
         if hours is None or len(hours) > 100_000:
             hours = self._tables[key] = {}
         kind = 0 if path else _NOT_FILE
-        self._state = state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path)
+        prefix = id_prefix(source)
+        self._state = state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path, prefix)
         return state
 
     def _build(self, kind: int, shape: Shape) -> Callable[[tuple[Any, ...], tuple[Any, ...]], Event]:
@@ -249,23 +256,21 @@ class SyslogParser:
         text = line.rstrip("\r\n")
         if not text or text.isspace():
             return None
+        state = self._state
+        if (
+            state[0] is not ctx.now
+            or state[1] is not ctx.source
+            or state[2] is not ctx.tz
+            or state[7] is not ctx.path
+        ):
+            state = self._context(ctx)
         first = text[:1]
-        if first == "<":
-            m5 = _RFC5424.match(text)
-            if m5:
-                return self._rfc5424(m5, text, ctx)
-        m3 = _RFC3164.match(text)
+        m5 = _RFC5424.match(text) if first == "<" else None
+        m3 = None if m5 else _RFC3164.match(text)
+        stamp = None
         if m3:
             # RFC 3164, the common case, read here without further calls.
-            pri, hour, mmss, host, prog, pid, msg = m3.groups()
-            state = self._state
-            if (
-                state[0] is not ctx.now
-                or state[1] is not ctx.source
-                or state[2] is not ctx.tz
-                or state[7] is not ctx.path
-            ):
-                state = self._context(ctx)
+            pri, hour, mmss, host, prog_raw, pid, msg = m3.groups()
             hours = state[6]
             prefix = hours.get(hour)
             if prefix is None and hour[:3] in _MONTHS:
@@ -275,19 +280,47 @@ class SyslogParser:
                     stamp = f"{prefix}{mmss}.000Z"
                 else:
                     stamp = self._stamp_slow(hour, mmss, ctx)
-                if prog and "=" in prog:
-                    msg, prog = _no_program(m3, text)
-                return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
-            # Not a month name: not RFC 3164 after all.
-        if first.isdigit() or first == "<":
-            m = _RFC3339.match(text)
-            if m:
-                return self._rfc3339(m, text, ctx)
-        ev = new_event(
-            timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source, position=ctx.position,
-            original=text, message=text, host=ctx.host, ingested=self._context(ctx)[3], path=ctx.path,
-            observer=ctx.observer,
-        )  # fmt: skip
+                if prog_raw and "=" in prog_raw:
+                    msg, prog_raw = _no_program(m3, text)
+                kind, extra = state[5], ()
+            # else: not a month name, not RFC 3164 after all.
+        if stamp is None:
+            header = self._rfc5424(m5, text, ctx, state) if m5 else self._rfc3339(text, first, ctx, state)
+            if header is None:
+                return new_event(
+                    timestamp=ctx.now, dataset="syslog", module="system", source=ctx.source,
+                    position=ctx.position, original=text, message=text, host=ctx.host, ingested=state[3],
+                    path=ctx.path, observer=ctx.observer,
+                )  # fmt: skip
+            kind, stamp, msg, host, extra, prog_raw, pid, pri = header
+        # The event of the parsed header and its body; ``host`` and ``pid`` are as the header wrote
+        # them (``pid`` is RFC 5424's procid: any text). Inline, not a call: the call per line with
+        # its eleven arguments was a twentieth of the parse.
+        prog, handler, direct = self._programs.get(prog_raw) or self._program(prog_raw)
+        pid_number = int(pid) if pid and pid.isdecimal() else None
+        position = ctx.position
+        if type(position) is int and 0 <= position < ID_POSITIONS:
+            eid = state[8] + position.to_bytes(8, "big").hex()  # as event_id() makes it
+        else:
+            eid = event_id(ctx.source, position)
+        if pri:
+            p = int(pri)
+            head = (
+                stamp, eid, state[3], text, *state[4], msg, host or ctx.host or None, ctx.observer, host,
+                prog_raw, pid, *extra, prog or None, pid_number, p, p >> 3, p & 7,
+            )  # fmt: skip
+        else:
+            kind += _NO_PRIORITY
+            head = (
+                stamp, eid, state[3], text, *state[4], msg, host or ctx.host or None, ctx.observer, host,
+                prog_raw, pid, *extra, prog or None, pid_number,
+            )  # fmt: skip
+        body = direct(msg) if direct is not None else handler(msg, prog, ctx)
+        if isinstance(body, tuple):
+            shape, values = body
+            return (self._builds[kind].get(shape) or self._build(kind, shape))(head, values)
+        ev = (self._builds[kind].get(_NO_FIELDS) or self._build(kind, _NO_FIELDS))(head, ())
+        set_many(ev, body)
         return ev
 
     def _hour_prefix(self, hour: str, ctx: LineContext) -> str:
@@ -313,65 +346,6 @@ class SyslogParser:
         except ValueError:
             return format_ts(ctx.now)
 
-    def _finish(
-        self,
-        state: _State,
-        kind: int,
-        stamp: str,
-        text: str,
-        msg: str,
-        host: str | None,
-        extra: tuple[Any, ...],
-        prog_raw: str | None,
-        pid: str | None,
-        pri: str | None,
-        ctx: LineContext,
-    ) -> Event:
-        """The event of a parsed header (``extra``: RFC 5424's msgid and structured data) and its body.
-
-        ``host`` and ``pid`` are as the header wrote them (``pid`` is RFC 5424's procid: any text).
-        """
-        known = self._programs.get(prog_raw)
-        if known is None:
-            known = self._program(prog_raw)
-        prog, handler, direct = known
-        pid_number = int(pid) if pid and pid.isdecimal() else None
-        eid = event_id(ctx.source, ctx.position)
-        if pri:
-            p = int(pri)
-            head = (
-                stamp,
-                eid,
-                state[3],
-                text,
-                *state[4],
-                msg,
-                host or ctx.host or None,
-                ctx.observer,
-                host,
-                prog_raw,
-                pid,
-                *extra,
-                prog or None,
-                pid_number,
-                p,
-                p >> 3,
-                p & 7,
-            )
-        else:
-            kind += _NO_PRIORITY
-            head = (
-                stamp, eid, state[3], text, *state[4], msg, host or ctx.host or None, ctx.observer, host,
-                prog_raw, pid, *extra, prog or None, pid_number,
-            )  # fmt: skip
-        body = direct(msg) if direct is not None else handler(msg, prog, ctx)
-        if isinstance(body, tuple):
-            shape, values = body
-            return (self._builds[kind].get(shape) or self._build(kind, shape))(head, values)
-        ev = (self._builds[kind].get(_NO_FIELDS) or self._build(kind, _NO_FIELDS))(head, ())
-        set_many(ev, body)
-        return ev
-
     def _program(self, raw: str | None) -> tuple[str, Handler, Callable[[str], Body] | None]:
         prog = _program(raw)
         handler = PROGRAMS.get(prog) or _generic
@@ -381,7 +355,11 @@ class SyslogParser:
         self._programs[raw] = known
         return known
 
-    def _rfc3339(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+    def _rfc3339(self, text: str, first: str, ctx: LineContext, state: _State) -> _Header | None:
+        """The header of an RFC 3339-stamped line, or None when the line has no header Canh reads."""
+        m = _RFC3339.match(text) if first.isdigit() or first == "<" else None
+        if m is None:
+            return None
         ts = m.group("ts")
         try:
             when = parse_ts(ts)
@@ -393,11 +371,10 @@ class SyslogParser:
         msg, prog = m.group("msg"), m.group("prog")
         if prog and "=" in prog:
             msg, prog = _no_program(m, text)
-        state = self._context(ctx)
         host, pid, pri = m.group("host", "pid", "pri")
-        return self._finish(state, state[5], stamp, text, msg, host, (), prog, pid, pri, ctx)
+        return state[5], stamp, msg, host, (), prog, pid, pri
 
-    def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
+    def _rfc5424(self, m: re.Match[str], text: str, ctx: LineContext, state: _State) -> _Header:
         ts = m.group("ts")
         stamp = self._minute_stamp(ts)
         if stamp is None:
@@ -409,10 +386,7 @@ class SyslogParser:
         msg = m.group("msg").lstrip("\ufeff")
         sd = m.group("sd")
         extra = (msgid, structured_data(sd), sd) if sd and sd != "-" else (msgid, None, None)
-        state = self._context(ctx)
-        return self._finish(
-            state, state[5] + _IS_RFC5424, stamp, text, msg, host, extra, app, pid, m.group("pri"), ctx
-        )
+        return state[5] + _IS_RFC5424, stamp, msg, host, extra, app, pid, m.group("pri")
 
     def _minute_stamp(self, ts: str) -> str | None:
         """``@timestamp`` of an RFC 3339 stamp from a cache of its minute and offset, or None when the

@@ -218,3 +218,28 @@ def test_rfc5424_stamps_read_through_the_minute_cache_equal_a_full_parse(
     again = parser.parse(line, ctx())  # the second read comes from the cache
     assert first is not None and again is not None
     assert first["@timestamp"] == again["@timestamp"] == format_ts(parse_ts(ts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.sampled_from([0, 2**64 - 1, 2**64])),
+    st.sampled_from(["/var/log/auth.log", "/var/log/secure", "syslog://10.0.0.1"]),
+    st.sampled_from(
+        [
+            "Nov 21 07:00:01 h sshd[9]: Failed password for root from 1.2.3.4 port 22 ssh2",
+            "<38>1 2026-11-21T02:10:01.123+07:00 h sshd 21253 - - Invalid user x from 1.2.3.4",
+            "2026-11-21T02:10:01+07:00 h cron[1]: tick",
+        ]
+    ),
+)
+def test_event_id_is_event_id_of_source_and_position_on_every_header_path(
+    position: int, source: str, line: str
+) -> None:
+    from canh.events import event_id
+
+    parser = get_parser("syslog")  # one parser across sources: its per-batch id prefix must follow
+    for src in (source, "/var/log/other.log"):
+        context = ctx(src, position)
+        ev = parser.parse(line, context)
+        assert ev is not None
+        assert ev["event"]["id"] == event_id(src, position)
