@@ -169,7 +169,9 @@ class Flow:
         # Addresses and ports as the frames of each direction carry them (PacketAnalyzer.by_side keys).
         self.side_f: bytes | None = None
         self.side_r: bytes | None = None
-        self.watch = False  # a UDP flow on a DNS or DHCP port: payloads are parsed
+        # Which payloads go to a parser: 0 none, 1 every one (a UDP flow on a DNS or DHCP port, a TCP
+        # flow still probed or buffering a hello), 2 only HTTP heads (a known HTTP flow's body is not).
+        self.watch = 0
 
 
 class PacketAnalyzer:
@@ -328,11 +330,33 @@ class PacketAnalyzer:
                     else:
                         proto = 0
                 if proto:
+                    flow = by_side.get(side)
+                    if (
+                        flow is not None
+                        and ts <= next_sweep
+                        and flow.proto == proto
+                        and not flow.closing
+                        and not flags & 5
+                        and (not flow.watch or end <= pstart)
+                        and ts - flow.start <= active_timeout
+                    ):
+                        # Most packets of a busy link only add to their flow's counters (no sweep due,
+                        # no FIN/RST, no payload any parser wants): counted here, with none of the
+                        # general path's checks below, which would come to the same.
+                        flow.last = ts
+                        if side == flow.side_f:
+                            flow.pkts_f += 1
+                            flow.bytes_f += wirelen
+                            flow.flags_f |= flags
+                        else:
+                            flow.pkts_r += 1
+                            flow.bytes_r += wirelen
+                            flow.flags_r |= flags
+                        continue
                     data = buf
                     base = b
                     vlan = 0
                     raw = True  # side still holds addresses and ports to unpack
-                    flow = by_side.get(side)
                 else:
                     data = buf[b : b + n]
                     base = 0
@@ -408,18 +432,15 @@ class PacketAnalyzer:
                 if proto == TCP:
                     if flags & 5:
                         self._closing(flow, flags)
+                    # watch 2: in a known HTTP flow only a new request/response head matters, not body segments
+                    watch = flow.watch
                     wanted = (
-                        apps
+                        watch
                         and end > pstart
-                        and (
-                            flow.probe < probe_packets
-                            or flow.buf is not None
-                            # in a known HTTP flow only a new request/response head matters, not body segments
-                            or (flow.app == "http" and data.startswith(_HTTP_STARTS, base + pstart))
-                        )
+                        and (watch == 1 or data.startswith(_HTTP_STARTS, base + pstart))
                     )
                 elif proto == UDP:
-                    wanted = apps and end > pstart and flow.watch
+                    wanted = flow.watch and end > pstart
                 else:
                     wanted = False
                     if apps and proto in (ICMP, ICMP6):
@@ -441,6 +462,13 @@ class PacketAnalyzer:
                     r = (proto, src, dst, sport, dport, vlan, flags, base + pstart, base + end)
                     if proto == TCP:
                         self._tcp_payload(flow, fwd, r, data, ts, index)
+                        flow.watch = (
+                            1
+                            if flow.probe < probe_packets or flow.buf is not None
+                            else 2
+                            if flow.app == "http"
+                            else 0
+                        )
                     else:
                         self._udp_payload(flow, r, data, ts, index)
                     if len(self.out) >= 512:
@@ -507,8 +535,10 @@ class PacketAnalyzer:
     def _new(self, key: tuple, rev: bool, ts: float, index: int) -> Flow:
         flow = Flow(key, rev, ts, index)
         flow.origin = self.ev.source
-        if key[4] == UDP and (key[1] in _WATCHED_UDP or key[3] in _WATCHED_UDP):
-            flow.watch = True
+        if not self.settings.applications:
+            pass
+        elif key[4] == TCP or (key[4] == UDP and (key[1] in _WATCHED_UDP or key[3] in _WATCHED_UDP)):
+            flow.watch = 1
         self.flows[key] = flow
         self.idle_q.append(flow)
         self.stats["flows"] += 1
