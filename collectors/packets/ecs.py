@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from canh.collectors.packets.decode import ICMP, TCP, mac_text
+from canh.collectors.packets.decode import _MAC_TEXT, ICMP, TCP, mac_text
 from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, is_file_source, set_field
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ _TRANSPORT = {
     89: "ospf",
     112: "vrrp",
 }
+_IANA = {proto: str(proto) for proto in _TRANSPORT}
 _AF = {4: socket.AF_INET, 16: socket.AF_INET6}
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # the end of a timestamp, by milliseconds
 _monotonic = time.monotonic
@@ -219,35 +220,62 @@ class EventFactory:
         else:
             prefix, is_file = self._source(source)
             self._own = (source, prefix, is_file)
-        event: Event = {
-            "@timestamp": ts_text,
-            "ecs": {"version": ECS_VERSION},
-            "event": {
-                "id": (
-                    prefix + position.to_bytes(8, "big").hex()
-                    if prefix is not None and 0 <= position < 1 << 64
-                    else event_id(source, position)
-                ),
-                "kind": "event",
-                "dataset": dataset,
-                "module": MODULE,
-                "ingested": self._ing_text,
-                **ev,
-            },
+        event_part = {
+            "id": (
+                prefix + position.to_bytes(8, "big").hex()
+                if prefix is not None and 0 <= position < 1 << 64
+                else event_id(source, position)
+            ),
+            "kind": "event",
+            "dataset": dataset,
+            "module": MODULE,
+            "ingested": self._ing_text,
+            **ev,
         }
-        if is_file:
-            event["log"] = {"file": {"path": source}}
-        event["message"] = message
+        # One dict display per shape (the host and interface are fixed per factory): building the
+        # envelope key by key cost a dict resize and a store per field on every event.
         host = self.host
         if host:
-            event["host"] = {"name": host}
             observer: dict[str, Any] = {"hostname": host, "type": "sensor"}
-        else:
-            observer = {"type": "sensor"}
+            if self.interface:
+                observer["ingress"] = {"interface": {"name": self.interface}}
+            if is_file:
+                return {
+                    "@timestamp": ts_text,
+                    "ecs": {"version": ECS_VERSION},
+                    "event": event_part,
+                    "log": {"file": {"path": source}},
+                    "message": message,
+                    "host": {"name": host},
+                    "observer": observer,
+                }
+            return {
+                "@timestamp": ts_text,
+                "ecs": {"version": ECS_VERSION},
+                "event": event_part,
+                "message": message,
+                "host": {"name": host},
+                "observer": observer,
+            }
+        observer = {"type": "sensor"}
         if self.interface:
             observer["ingress"] = {"interface": {"name": self.interface}}
-        event["observer"] = observer
-        return event
+        if is_file:
+            return {
+                "@timestamp": ts_text,
+                "ecs": {"version": ECS_VERSION},
+                "event": event_part,
+                "log": {"file": {"path": source}},
+                "message": message,
+                "observer": observer,
+            }
+        return {
+            "@timestamp": ts_text,
+            "ecs": {"version": ECS_VERSION},
+            "event": event_part,
+            "message": message,
+            "observer": observer,
+        }
 
     def _base(
         self, ts: float, dataset: str, index: int, slot: int, message: str, source: str | None = None
@@ -267,64 +295,82 @@ class EventFactory:
 
     def flow(self, flow: Flow, reason: str) -> Event:
         """The ``network.flow`` event of a finished (or timed-out / evicted) flow."""
-        src, sport, dst, dport, proto, vlan = flow.key
+        # Built in final form, one dict display per object, with the timestamp and address-text
+        # caches read inline: a flow event per connection is the collector's most frequent event.
+        key = flow.key
+        src, sport, dst, dport, proto, vlan = key
         if flow.rev:
             src, sport, dst, dport = dst, dport, src, sport
-        ported = proto == 6 or proto == 17 or proto == 132
+        s_txt = _IP_TEXT.get(src) or ip_text(src)
+        d_txt = _IP_TEXT.get(dst) or ip_text(dst)
+        seconds = self._seconds
+        t0, t1 = flow.start, flow.last
+        ms = int(t0 * 1000 + 0.0005)  # as ts(): half a microsecond up
+        sec = ms // 1000
+        prefix = seconds.get(sec)
+        start = (prefix or self.ts(t0)[:-5]) + _MILLIS[ms - sec * 1000]
+        ms = int(t1 * 1000 + 0.0005)
+        sec = ms // 1000
+        prefix = seconds.get(sec)
+        end = (prefix or self.ts(t1)[:-5]) + _MILLIS[ms - sec * 1000]
+        pkts_f, pkts_r, bytes_f, bytes_r = flow.pkts_f, flow.pkts_r, flow.bytes_f, flow.bytes_r
+        cid = flow.cid
+        if cid is None:
+            cid = flow.cid = self._community_id(flow)
         transport = _TRANSPORT.get(proto) or str(proto)
-        s_txt, d_txt = ip_text(src), ip_text(dst)
-        message = (
-            f"{transport} {s_txt}:{sport} -> {d_txt}:{dport}" if ported else f"{transport} {s_txt} -> {d_txt}"
-        )
-        start = self.ts(flow.start)
+        network: dict[str, Any] = {
+            "transport": transport,
+            "iana_number": _IANA.get(proto) or str(proto),
+            "type": "ipv4" if len(src) == 4 else "ipv6",
+            "community_id": cid,
+            "bytes": bytes_f + bytes_r,
+            "packets": pkts_f + pkts_r,
+        }
+        if proto == 6 or proto == 17 or proto == 132:
+            message = f"{transport} {s_txt}:{sport} -> {d_txt}:{dport}"
+            source: dict[str, Any] = {"ip": s_txt, "bytes": bytes_f, "packets": pkts_f, "port": sport}
+            destination: dict[str, Any] = {"ip": d_txt, "bytes": bytes_r, "packets": pkts_r, "port": dport}
+            ports = self._ports
+            protocol = flow.app or ports.get(dport) or ports.get(sport)
+            if protocol:
+                network["protocol"] = protocol
+        else:
+            message = f"{transport} {s_txt} -> {d_txt}"
+            source = {"ip": s_txt, "bytes": bytes_f, "packets": pkts_f}
+            destination = {"ip": d_txt, "bytes": bytes_r, "packets": pkts_r}
+        if vlan:
+            network["vlan"] = {"id": str(vlan)}
         ev: dict[str, Any] = {
             "category": ["network"],
             "type": ["connection", "end"],
             "action": "network_flow",
             "start": start,
-            "end": self.ts(flow.last),
-            "duration": int((flow.last - flow.start) * 1e9),
+            "end": end,
+            "duration": int((t1 - t0) * 1e9),
             "reason": reason,
         }
-        source: dict[str, Any] = {"ip": s_txt, "bytes": flow.bytes_f, "packets": flow.pkts_f}
-        destination: dict[str, Any] = {"ip": d_txt, "bytes": flow.bytes_r, "packets": flow.pkts_r}
-        cid = flow.cid
-        if cid is None:
-            cid = flow.cid = self._community_id(flow)
-        network: dict[str, Any] = {
-            "transport": transport,
-            "iana_number": str(proto),
-            "type": "ipv4" if len(src) == 4 else "ipv6",
-            "community_id": cid,
-            "bytes": flow.bytes_f + flow.bytes_r,
-            "packets": flow.pkts_f + flow.pkts_r,
-        }
-        flow_info: dict[str, Any] = {"end_reason": reason}
-        if ported:
-            source["port"] = sport
-            destination["port"] = dport
-            protocol = flow.app or self._ports.get(dport) or self._ports.get(sport)
-            if protocol:
-                network["protocol"] = protocol
-        if vlan:
-            network["vlan"] = {"id": str(vlan)}
-        event = self._head(start, "network.flow", flow.first * 16, message, ev, flow.origin)
         if proto == TCP:
             ff, fr = flow.flags_f, flow.flags_r
             names = self._flag_lists
-            flow_info["tcp_flags"] = names[(ff | fr) & 0xFF].copy()
-            flow_info["source_tcp_flags"] = names[ff & 0xFF].copy()
-            flow_info["destination_tcp_flags"] = names[fr & 0xFF].copy()
+            flow_info: dict[str, Any] = {
+                "end_reason": reason,
+                "tcp_flags": names[(ff | fr) & 0xFF].copy(),
+                "source_tcp_flags": names[ff & 0xFF].copy(),
+                "destination_tcp_flags": names[fr & 0xFF].copy(),
+            }
             if fr & 0x12 == 0x12:
-                event["event"]["outcome"] = "success"
+                ev["outcome"] = "success"
             elif ff & 0x02:
-                event["event"]["outcome"] = "failure" if fr & 0x04 or not flow.pkts_r else "unknown"
-        elif proto == 1 or proto == 58:
-            event["icmp"] = {"type": flow.key[3] if flow.rev else flow.key[1]}
+                ev["outcome"] = "failure" if fr & 0x04 or not pkts_r else "unknown"
+        else:
+            flow_info = {"end_reason": reason}
+        event = self._head(start, "network.flow", flow.first * 16, message, ev, flow.origin)
+        if proto == 1 or proto == 58:
+            event["icmp"] = {"type": key[3] if flow.rev else key[1]}
         macs = flow.macs
         if macs:
-            source["mac"] = mac_text(macs[0])
-            destination["mac"] = mac_text(macs[1])
+            source["mac"] = _MAC_TEXT.get(macs[0]) or mac_text(macs[0])
+            destination["mac"] = _MAC_TEXT.get(macs[1]) or mac_text(macs[1])
         event["source"] = source
         event["destination"] = destination
         event["network"] = network
