@@ -50,6 +50,11 @@ class PacketSourceSettings:
     bpf: str | None = None
 
 
+_SWITCH = {word: True for word in ("true", "yes", "on", "1")} | {
+    word: False for word in ("false", "no", "off", "0")
+}
+
+
 def _flow_settings(opts: dict[str, Any], where: str) -> FlowSettings:
     s = FlowSettings()
     for key in ("idle_timeout", "active_timeout", "linger"):
@@ -60,9 +65,12 @@ def _flow_settings(opts: dict[str, Any], where: str) -> FlowSettings:
                                                  got=repr(opts.get("max_flows"))[:60]))  # fmt: skip
     s.max_flows = int(flows)
     value = opts.get("applications", s.applications)
-    s.applications = (
-        value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
-    )
+    word = value if isinstance(value, bool) else _SWITCH.get(str(value).strip().lower())
+    if word is None:
+        # A typo here would otherwise turn application events off without a word.
+        raise option_error(where, "applications", t("config.wrong_type", expected=t("config.type_bool"),
+                                                    got=repr(value)[:60]))  # fmt: skip
+    s.applications = word
     return s
 
 

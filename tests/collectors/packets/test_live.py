@@ -154,6 +154,9 @@ def test_build_reads_the_source_config() -> None:
         build({"type": "capture"}, None)
     with pytest.raises(ConfigError):
         build({"type": "pcap", "path": "/x", "max_flows": "lots"}, None)
+    # A misspelt switch is refused, not read as "off".
+    with pytest.raises(ConfigError, match="applications"):
+        build({"type": "pcap", "path": "/x", "applications": "ture"}, None)
 
 
 def test_rotating_folder_is_followed_and_resumed_from_the_checkpoint(tmp_path: Path) -> None:
