@@ -16,7 +16,18 @@ from typing import Any
 from canh.collectors.addresses import is_ip
 from canh.collectors.registry import LineContext
 from canh.errors import InputError
-from canh.events import OPTIONAL, Event, Shape, event_id, format_ts, head, new_event, set_many
+from canh.events import (
+    ID_POSITIONS,
+    OPTIONAL,
+    Event,
+    Shape,
+    event_id,
+    format_ts,
+    head,
+    id_prefix,
+    new_event,
+    set_many,
+)
 
 # Quoted fields as "[^"\\]*(?:\\.[^"\\]*)*": the same strings as (?:[^"\\]|\\.)*, six times faster in re.
 # No "^": match() anchors at its start anyway, and a "^" would never match at the offset after a vhost.
@@ -252,8 +263,9 @@ class WebLogParser:
     def __init__(self, vendor: str | None = None) -> None:
         self.vendor = vendor
         self.name = vendor or "web"
-        # What lines of one batch share, worked out once: (now, source, path, ingested, log.file.path, build).
-        self._state: tuple[Any, ...] = (None, None, None, "", (), None)
+        # What lines of one batch share, worked out once: (now, source, path, ingested, log.file.path,
+        # build, event id prefix of the source).
+        self._state: tuple[Any, ...] = (None, None, None, "", (), None, "")
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
         text = line.rstrip("\r\n")
@@ -285,28 +297,43 @@ class WebLogParser:
                 return self._nginx_error(em, text, ctx)
         raise InputError("collect.not_web_log")
 
-    def _context(
-        self, ctx: LineContext
-    ) -> tuple[str, tuple[str, ...], Callable[[tuple[Any, ...], tuple[Any, ...]], Event]]:
+    def _context(self, ctx: LineContext) -> tuple[Any, ...]:
         path = ctx.path
         state = self._state
         if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not path:
             vendor = self.vendor or _vendor_for(path or ctx.source)
             ingested = state[3] if state[0] is ctx.now else format_ts(ctx.now)
             build = _access_build(vendor, path is not None)
-            self._state = state = (ctx.now, ctx.source, path, ingested, (path,) if path else (), build)
-        return state[3], state[4], state[5]
+            log_file = (path,) if path else ()
+            self._state = state = (
+                ctx.now,
+                ctx.source,
+                path,
+                ingested,
+                log_file,
+                build,
+                id_prefix(ctx.source),
+            )
+        return state
 
     def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         ip, _ident, user, ts, req, status_text, size, ref, ua = m.groups()
-        ingested, log_file, build = self._context(ctx)
+        state = self._state
+        if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.path:
+            state = self._context(ctx)
+        _now, _source, _path, ingested, log_file, build, prefix = state
+        position = ctx.position
+        if type(position) is int and 0 <= position < ID_POSITIONS:
+            eid = prefix + position.to_bytes(8, "big").hex()  # as event_id() makes it, without the call
+        else:
+            eid = event_id(ctx.source, position)
         status = int(status_text) if status_text != "-" else None
         stamp = _access_ts(ts, ctx.tz)
         address = is_ip(ip)
         if "\\" in text:  # most lines have nothing to unescape
             req, ref, ua = _unescape(req), ref and _unescape(ref), ua and _unescape(ua)
         head_values = (
-            stamp, event_id(ctx.source, ctx.position), ingested, text, *log_file, ctx.host or None, ctx.observer,
+            stamp, eid, ingested, text, *log_file, ctx.host or None, ctx.observer,
             None if status is None else ("success" if status < 400 else "failure"),
             ip if address else None, None if address else ip,
             user if user and user != "-" else None, status, int(size) if size != "-" else None,

@@ -209,3 +209,15 @@ def test_vhost_in_front_of_an_access_line_is_the_server_asked() -> None:
         "destination.port": 443,
         "url.path": "/tra-cuu-ho-so.php",
     }
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.sampled_from([0, 2**64 - 1, 2**64])))
+def test_access_event_id_is_event_id_of_source_and_position(position: int) -> None:
+    from canh.events import event_id
+
+    parser = get_parser("web")  # one parser across sources: its per-batch id prefix must follow
+    for source in ("/var/log/nginx/access.log", "/var/log/nginx/other.log"):
+        ev = parser.parse(SQLMAP, ctx(source, position))
+        assert ev is not None
+        assert ev["event"]["id"] == event_id(source, position)
