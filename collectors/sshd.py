@@ -83,15 +83,30 @@ DISCONNECT = AUTH | {
 PEER = AUTH | {"source.ip": VALUE}
 
 
-def _source(ip: str | None, port: str | None) -> tuple[str | None, int | None, str | None]:
+_Peer = tuple[str | None, int | None, str | None]
+_NO_PEER: _Peer = (None, None, None)
+_PEERS: dict[str, _Peer] = {}  # a peer as written -> its fields without a port
+
+
+def _peer(ip: str) -> _Peer:
+    address = ip[7:] if ":" in ip and ip.startswith("::ffff:") and "." in ip else ip
+    peer = (address, None, None) if is_ip(address) else (None, None, address)
+    if len(ip) <= 64:
+        if len(_PEERS) >= 65_536:
+            _PEERS.clear()
+        _PEERS[ip] = peer
+    return peer
+
+
+def _source(ip: str | None, port: str | None) -> _Peer:
     """(source.ip, source.port, source.domain) of a peer as written."""
     if not ip:
-        return None, None, None
-    if ":" in ip and ip.startswith("::ffff:") and "." in ip:
-        ip = ip[7:]
-    if is_ip(ip):
-        return ip, int(port) if port and len(port) <= 5 else None, None
-    return None, None, ip
+        return _NO_PEER
+    # Remembered by the text (a brute force names the same peers over and over), the port apart.
+    peer = _PEERS.get(ip) or _peer(ip)
+    if port and peer[0] is not None and len(port) <= 5:
+        return peer[0], int(port), None
+    return peer
 
 
 def _disconnect(m: re.Match[str]) -> Shaped:

@@ -154,3 +154,28 @@ def test_any_sshd_body_parses_without_raising(body: str) -> None:
 )
 def test_prefixes_with_garbage_never_raise(prefix: str, rest: str) -> None:
     get_parser("syslog").parse(f"Nov 21 02:10:01 h sshd[1]: {prefix}{rest}", ctx())
+
+
+_PEER_TEXTS = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.from_regex(r"\A(::ffff:)?[a-z0-9.:-]{1,20}\Z"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PEER_TEXTS, st.one_of(st.none(), st.from_regex(r"\A[0-9]{1,7}\Z")))
+def test_peer_fields_are_the_same_read_first_or_remembered(peer: str, port: str | None) -> None:
+    from canh.collectors.addresses import is_ip
+
+    tail = f" port {port}" if port else ""
+    line = f"Nov 21 02:10:01 h sshd[1]: Failed password for root from {peer}{tail} ssh2"
+    first, again = parse(line), parse(line)  # the second names a peer already seen
+    want_ip = peer[7:] if peer.startswith("::ffff:") and "." in peer else peer
+    keys = ("source.ip", "source.port", "source.domain")
+    if is_ip(want_ip):
+        want = {"source.ip": want_ip, "source.port": int(port) if port and len(port) <= 5 else None}
+        want["source.domain"] = None
+    else:
+        want = {"source.ip": None, "source.port": None, "source.domain": want_ip}
+    assert fields(first, *keys) == fields(again, *keys) == want
