@@ -5,14 +5,22 @@ Zircolite method (rules converted by pysigma-backend-sqlite, SQL run over an in-
 Events: every EVTX record of ../shared/corpus/evtx plus the text logs of ../shared/corpus/logs,
 parsed to ECS by the real collectors (through `canh ingest` into a scratch store, then read back),
 so both methods see exactly the same events. Rules: rules/ + rules-emerging-threats +
-rules-threat-hunting (windows, linux, web, cloud...), the same pipeline for both methods. For SQLite
-each distinct log source gets its own table, so a rule's SQL runs only over the events its log
-source fits (what Zircolite's logsource pipelines add as conditions); every table has a column for
-every field of any event, like Zircolite's single table. Counts are printed both as distinct events
-and as rule matches (per-rule counts summed, which is what Zircolite calls matched events).
+rules-threat-hunting (windows, linux, web, cloud...), converted for SQLite through Canh's query
+pipeline (rules.pipelines.query_pipeline("sqlite")): the field mapping the engine uses and the rule's
+log-source condition (the engine's routing, as the Lucene, EQL and ES|QL queries carry it) in each
+query's WHERE. The events are split into one table per distinct log source, and a rule's SQL runs
+only over the tables its log source fits: the condition makes that split redundant, and it only
+spares SQLite scanning events a query cannot match (generous to the method; --sqlite-one-table runs
+every query over one table of all events, Zircolite's own layout). Every table has a column for
+every field of any event. What differs from the Lucene queries: their Lucene-only steps (a |re
+made a whole-value expression, non-ASCII spaces escaped) are not needed, SQL's REGEXP here
+searching the value as the engine does; and the tables compare without case (COLLATE NOCASE,
+Sigma's meaning), where Elasticsearch's keyword fields compare with case. Counts are printed
+both as distinct events and as rule matches (per-rule counts summed, which is what Zircolite calls matched events).
 
 Single process; pin to one core with `taskset -c 0`. Figures depend on machine load.
 Run: taskset -c 0 .venv/bin/python bench/detect.py [--corpus ../shared/corpus] [--repeat 3] [--no-sqlite]
+     [--sqlite-one-table]
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from canh.rules.compile import flatten
 from canh.rules.engine import Engine, compile_rules
 from canh.rules.loader import load_paths
 from canh.rules.logsource import EventSource, event_source, route_key
-from canh.rules.pipelines import canh_pipeline
+from canh.rules.pipelines import logsource_parts, query_pipeline
 from canh.store.sqlite import SQLiteStore
 
 RULE_DIRS = ("rules", "rules-emerging-threats", "rules-threat-hunting")
@@ -94,17 +102,27 @@ def _regexp(pattern: str, value: Any) -> bool:
         return False
 
 
-def bench_sqlite(rules_src: list[Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Zircolite's method: convert with pysigma-backend-sqlite, run each query over SQLite tables."""
+def _logsource_fields(rules_src: list[Any]) -> set[str]:
+    """The fields the rules' log-source conditions name (columns even where no event has them)."""
+    out: set[str] = set()
+    for rule in rules_src:
+        ls = rule.logsource
+        for terms in logsource_parts(ls.product, ls.category, ls.service) or []:
+            for term in terms:
+                out.update(term)
+    return out
+
+
+def bench_sqlite(
+    rules_src: list[Any], events: list[dict[str, Any]], one_table: bool = False
+) -> dict[str, Any]:
+    """Zircolite's method: convert with pysigma-backend-sqlite, run each query over SQLite tables
+    (one per log source, or, ``one_table``, a single table of every event as Zircolite has)."""
     from sigma.backends.sqlite import sqliteBackend
     from sigma.collection import SigmaCollection
 
     t0 = time.perf_counter()
-    pipeline = canh_pipeline()
-    # Its query postprocessing writes Lucene (the log-source condition, whole-value regexes): SQL
-    # queries get the field mapping only, their log source being the table they run over.
-    pipeline.postprocessing_items = []
-    backend = sqliteBackend(pipeline)
+    backend = sqliteBackend(query_pipeline("sqlite"))
     queries: list[tuple[Any, str]] = []
     failed = 0
     for rule in rules_src:
@@ -117,27 +135,29 @@ def bench_sqlite(rules_src: list[Any], events: list[dict[str, Any]]) -> dict[str
             queries.append((rule, sql[0]))
     convert_s = time.perf_counter() - t0
 
-    # one table per log source, columns = the flattened ECS fields present
-    groups: dict[EventSource, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[EventSource | None, list[dict[str, Any]]] = defaultdict(list)
     for ev in events:
         flat = flatten(ev)
-        groups[event_source(route_key(flat))].append(flat)
+        groups[None if one_table else event_source(route_key(flat))].append(flat)
     db = sqlite3.connect(":memory:")
     db.create_function("REGEXP", 2, _regexp, deterministic=True)
-    tables: list[tuple[EventSource, str, set[str]]] = []
+    tables: list[tuple[EventSource | None, str]] = []
     t0 = time.perf_counter()
-    # Every table has a column for every field of any event, as Zircolite's one table does: a
-    # field missing from an event is NULL, and a rule naming a field no event has fails (Zircolite
-    # logs the SQL error at debug level and reports no match for that rule).
+    # Every table has a column for every field of any event, as Zircolite's one table does, and
+    # for every field a log-source condition names: a field missing from an event is NULL, and a
+    # rule naming a field no event has fails (Zircolite logs the SQL error at debug level and
+    # reports no match for that rule).
     # SQLite column names are case-insensitive (ProcessId / ProcessID): one column per name.
     canon: dict[str, str] = {}
     for rows in groups.values():
         for r in rows:
             for k in r:
                 canon.setdefault(k.lower(), k)
+    for k in sorted(_logsource_fields(rules_src)):
+        canon.setdefault(k.lower(), k)
+    cols = sorted(canon.values())
     for n, (src, rows) in enumerate(groups.items()):
         rows = [{canon[k.lower()]: v for k, v in r.items()} for r in rows]
-        cols = sorted(canon.values())
         name = f"logs{n}"
         db.execute(f"CREATE TABLE {name} (" + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in cols) + ")")
         db.executemany(
@@ -151,7 +171,7 @@ def bench_sqlite(rules_src: list[Any], events: list[dict[str, Any]]) -> dict[str
                 for r in rows
             ],
         )  # fmt: skip
-        tables.append((src, name, set(cols)))
+        tables.append((src, name))
     load_s = time.perf_counter() - t0
 
     matched: set[tuple[str, int]] = set()
@@ -161,10 +181,12 @@ def bench_sqlite(rules_src: list[Any], events: list[dict[str, Any]]) -> dict[str
     t0 = time.process_time()
     for rule, sql in queries:
         ls = rule.logsource
-        for src, name, _cols in tables:
-            if not src.fits(ls.product, ls.category, ls.service):
+        for src, name in tables:
+            # the query carries its log-source condition; the split only spares scanning tables
+            # of events it cannot match
+            if src is not None and not src.fits(ls.product, ls.category, ls.service):
                 continue
-            q = sql.replace("FROM logs", f"FROM {name}").replace("SELECT *", "SELECT rowid")
+            q = sql.replace("FROM logs", f"FROM {name}", 1).replace("SELECT *", "SELECT rowid", 1)
             try:
                 rows = db.execute(q).fetchall()
             except sqlite3.Error as err:
@@ -195,6 +217,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--sqlite-one-table", action="store_true",
+                    help="SQLite method over one table of every event (Zircolite's layout), not one per log source")  # fmt: skip
     ap.add_argument("--profile", action="store_true", help="print where the engine's time goes")
     args = ap.parse_args()
     sigma = args.corpus / "sigma"
@@ -254,7 +278,9 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 
     if not args.no_sqlite:
-        sq = bench_sqlite(list(load_paths([sigma / d for d in RULE_DIRS]).rules), events)
+        sq = bench_sqlite(
+            list(load_paths([sigma / d for d in RULE_DIRS]).rules), events, args.sqlite_one_table
+        )
         print(f"sqlite (Zircolite method): {sq['queries']:,} queries ({sq['failed']} rules not convertible), "
               f"convert {sq['convert_s']:.1f} s, table load {sq['load_s']:.2f} s, "
               f"run {sq['run_s']:.3f} s CPU = {len(events) / sq['run_s']:,.0f} events/s; "
