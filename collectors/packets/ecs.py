@@ -203,29 +203,32 @@ class EventFactory:
             known = self._sources[source] = (_id_prefix(source), is_file_source(source))
         return known
 
-    def _head(
-        self, ts_text: str, dataset: str, position: int, message: str, ev: dict[str, Any], source: str | None
-    ) -> Event:
-        """An event with the envelope of ``new_event`` and ``observer``; ``ev`` holds more ``event.*`` fields."""
+    def _ident(self, position: int, source: str) -> tuple[str, bool]:
+        """(``event.id``, whether ``source`` is a file path); refreshes the ``event.ingested`` text."""
         now = _monotonic()
         if now - self._ing_at > 0.5:  # one clock reading per half second, not per event
             self._ing_at = now
             self._ing = self._ingested()
             self._ing_text = format_ts(self._ing)
-        if source is None:
-            source = self.source
         own = self._own
         if own[0] is source:
             prefix, is_file = own[1], own[2]
         else:
             prefix, is_file = self._source(source)
             self._own = (source, prefix, is_file)
+        if prefix is not None and 0 <= position < 1 << 64:
+            return prefix + position.to_bytes(8, "big").hex(), is_file
+        return event_id(source, position), is_file
+
+    def _head(
+        self, ts_text: str, dataset: str, position: int, message: str, ev: dict[str, Any], source: str | None
+    ) -> Event:
+        """An event with the envelope of ``new_event`` and ``observer``; ``ev`` holds more ``event.*`` fields."""
+        if source is None:
+            source = self.source
+        eid, is_file = self._ident(position, source)
         event_part = {
-            "id": (
-                prefix + position.to_bytes(8, "big").hex()
-                if prefix is not None and 0 <= position < 1 << 64
-                else event_id(source, position)
-            ),
+            "id": eid,
             "kind": "event",
             "dataset": dataset,
             "module": MODULE,
@@ -340,15 +343,6 @@ class EventFactory:
             destination = {"ip": d_txt, "bytes": bytes_r, "packets": pkts_r}
         if vlan:
             network["vlan"] = {"id": str(vlan)}
-        ev: dict[str, Any] = {
-            "category": ["network"],
-            "type": ["connection", "end"],
-            "action": "network_flow",
-            "start": start,
-            "end": end,
-            "duration": int((t1 - t0) * 1e9),
-            "reason": reason,
-        }
         if proto == TCP:
             ff, fr = flow.flags_f, flow.flags_r
             names = self._flag_lists
@@ -359,23 +353,106 @@ class EventFactory:
                 "destination_tcp_flags": names[fr & 0xFF].copy(),
             }
             if fr & 0x12 == 0x12:
-                ev["outcome"] = "success"
+                outcome: str | None = "success"
             elif ff & 0x02:
-                ev["outcome"] = "failure" if fr & 0x04 or not pkts_r else "unknown"
+                outcome = "failure" if fr & 0x04 or not pkts_r else "unknown"
+            else:
+                outcome = None
         else:
             flow_info = {"end_reason": reason}
-        event = self._head(start, "network.flow", flow.first * 16, message, ev, flow.origin)
-        if proto == 1 or proto == 58:
-            event["icmp"] = {"type": key[3] if flow.rev else key[1]}
+            outcome = None
         macs = flow.macs
         if macs:
             source["mac"] = _MAC_TEXT.get(macs[0]) or mac_text(macs[0])
             destination["mac"] = _MAC_TEXT.get(macs[1]) or mac_text(macs[1])
-        event["source"] = source
-        event["destination"] = destination
-        event["network"] = network
-        event["flow"] = flow_info
-        return event
+        origin = flow.origin if flow.origin is not None else self.source
+        eid, is_file = self._ident(flow.first * 16, origin)
+        ev: dict[str, Any] = {
+            "id": eid,
+            "kind": "event",
+            "dataset": "network.flow",
+            "module": MODULE,
+            "ingested": self._ing_text,
+            "category": ["network"],
+            "type": ["connection", "end"],
+            "action": "network_flow",
+            "start": start,
+            "end": end,
+            "duration": int((t1 - t0) * 1e9),
+            "reason": reason,
+        }
+        if outcome:
+            ev["outcome"] = outcome
+        host = self.host
+        if host:
+            observer: dict[str, Any] = {"hostname": host, "type": "sensor"}
+        else:
+            observer = {"type": "sensor"}
+        if self.interface:
+            observer["ingress"] = {"interface": {"name": self.interface}}
+        if proto == 1 or proto == 58:
+            # ICMP flows are few: the general layout, with icmp before source
+            event = self._head(start, "network.flow", flow.first * 16, message, {}, origin)
+            event["event"] = ev
+            event["observer"] = observer
+            event["icmp"] = {"type": key[3] if flow.rev else key[1]}
+            event["source"] = source
+            event["destination"] = destination
+            event["network"] = network
+            event["flow"] = flow_info
+            return event
+        # The whole event in one display (the four envelope shapes _head makes, as its key order).
+        if host:
+            if is_file:
+                return {
+                    "@timestamp": start,
+                    "ecs": {"version": ECS_VERSION},
+                    "event": ev,
+                    "log": {"file": {"path": origin}},
+                    "message": message,
+                    "host": {"name": host},
+                    "observer": observer,
+                    "source": source,
+                    "destination": destination,
+                    "network": network,
+                    "flow": flow_info,
+                }
+            return {
+                "@timestamp": start,
+                "ecs": {"version": ECS_VERSION},
+                "event": ev,
+                "message": message,
+                "host": {"name": host},
+                "observer": observer,
+                "source": source,
+                "destination": destination,
+                "network": network,
+                "flow": flow_info,
+            }
+        if is_file:
+            return {
+                "@timestamp": start,
+                "ecs": {"version": ECS_VERSION},
+                "event": ev,
+                "log": {"file": {"path": origin}},
+                "message": message,
+                "observer": observer,
+                "source": source,
+                "destination": destination,
+                "network": network,
+                "flow": flow_info,
+            }
+        return {
+            "@timestamp": start,
+            "ecs": {"version": ECS_VERSION},
+            "event": ev,
+            "message": message,
+            "observer": observer,
+            "source": source,
+            "destination": destination,
+            "network": network,
+            "flow": flow_info,
+        }
 
     def dns(
         self,

@@ -337,7 +337,11 @@ class PacketAnalyzer:
                         and flow.proto == proto
                         and not flow.closing
                         and not flags & 5
-                        and (not flow.watch or end <= pstart)
+                        and (
+                            not flow.watch
+                            or end <= pstart
+                            or (flow.watch == 2 and not buf.startswith(_HTTP_STARTS, b + pstart))
+                        )
                         and ts - flow.start <= active_timeout
                     ):
                         # Most packets of a busy link only add to their flow's counters (no sweep due,
@@ -408,6 +412,7 @@ class PacketAnalyzer:
                 else:
                     if raw:
                         src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
+                        raw = False  # unpacked: a payload below needs no second unpack
                     flow, fwd = self._lookup(
                         proto, src, dst, sport, dport, vlan, flags, ts, index, lt, data, base, n
                     )
