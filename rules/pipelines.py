@@ -40,8 +40,16 @@ from sigma.processing.transformations.base import (
     ValueTransformation,
 )
 from sigma.rule import SigmaDetection, SigmaRule
-from sigma.types import Placeholder, SigmaCIDRExpression, SigmaString, SigmaType
+from sigma.types import (
+    Placeholder,
+    SigmaCIDRExpression,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaType,
+    SpecialChars,
+)
 
+from canh.fields import is_date_field, is_ip_field
 from canh.rules import logsource as routing
 
 WINDOWS_SYSTEM_FIELDS = {
@@ -263,6 +271,10 @@ def query_pipeline(target: str, placeholders: Mapping[str, list[str]] | None = N
     log source itself; a query runs over every event), then, for Lucene only, its regular
     expressions made to search the value."""
     pipeline = canh_pipeline(placeholders)
+    if target == "lucene":
+        pipeline.items.append(
+            ProcessingItem(identifier="canh_caseless_values", transformation=CaselessValueTransformation())
+        )
     pipeline.items.append(
         ProcessingItem(
             identifier="canh_logsource_condition", transformation=LogsourceConditionTransformation()
@@ -604,6 +616,40 @@ def _escape_unicode_spaces(query: str) -> str:
             out.append("\\")
         out.append(ch)
     return "".join(out)
+
+
+def _regex_text(text: str) -> str:
+    # every character but a letter, digit, _, space or / escaped: the same literal to Python's re
+    # (the matcher, SQLite) and to Lucene's dialect (canh.store.esquery.lucene_regex keeps a \\x);
+    # pySigma's Lucene backend escapes the / itself
+    return "".join(ch if ch.isalnum() or ch in "_ /" else "\\" + ch for ch in text)
+
+
+@dataclass
+class CaselessValueTransformation(ValueTransformation):
+    """A string value with a cased letter as the ``(?i)`` whole-value expression of it: Sigma
+    compares strings without case, Lucene's ``field:value`` and wildcards on a keyword field with
+    it (and as words on a text field, where Sigma means the whole value). ``|cased`` values,
+    placeholders and field-less keywords are left as they are."""
+
+    def apply_value(self, field: str | None, val: SigmaType) -> SigmaType | None:
+        if field is None or type(val) is not SigmaString or is_ip_field(field) or is_date_field(field):
+            return None  # (an address or time field takes no regular expression)
+        out: list[str] = []
+        cased = False
+        for part in val.s:
+            if isinstance(part, str):
+                cased = cased or part.lower() != part.upper()
+                out.append(_regex_text(part))
+            elif part is SpecialChars.WILDCARD_MULTI:
+                out.append(".*")
+            elif part is SpecialChars.WILDCARD_SINGLE:
+                out.append(".")
+            else:
+                return None  # a placeholder
+        if not cased:
+            return None
+        return SigmaRegularExpression("(?i)^" + "".join(out) + "$")
 
 
 @dataclass

@@ -81,7 +81,8 @@ def test_convert_uses_the_same_field_mapping(home: Path, tmp_path: Path) -> None
     )
     (tmp_path / "w.yml").write_text(web, encoding="utf-8")
     code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "lucene")
-    assert code == 0 and "user_agent.original:*sqlmap*" in out
+    # Sigma compares without case: the value is a case-insensitive whole-value expression
+    assert code == 0 and "user_agent.original:/(?i).*sqlmap.*/" in out
     code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "esql")
     assert code == 0 and "user_agent.original" in out and "from " in out.lower()
     code, out = run(home, "rules", "convert", str(tmp_path / "w.yml"), "--to", "eql")
@@ -123,7 +124,7 @@ def test_convert_a_correlations_base_rule_by_title_in_every_language(home: Path)
         "lucene": (
             "(event.module:linux OR ",
             "(event.dataset:system.auth AND (process.name:(sshd OR sshd\\-session)))",
-            " AND (event.action:ssh_login AND event.outcome:failure)",
+            " AND (event.action:/(?i)ssh_login/ AND event.outcome:/(?i)failure/)",
         ),
         "eql": (
             'any where (event.module:"linux" or ',
@@ -157,7 +158,7 @@ def test_convert_a_file_gives_every_query_and_one_line_per_correlation_without_o
         and "correlates another correlation" in why
     )
     code, out = run(home, "rules", "convert", path, "--to", "lucene")
-    assert code == 0 and "event.action:ssh_login AND event.outcome:success" in out
+    assert code == 0 and "event.action:/(?i)ssh_login/ AND event.outcome:/(?i)success/" in out
     assert sum("no lucene query" in line for line in out.splitlines()) == 2
     code, out = run(home, "rules", "convert", path, "--to", "eql")
     assert "sequence by source.ip with maxspan=5m" in out and "with runs=10" in out

@@ -154,4 +154,41 @@ def test_unicode_spaces_in_rule_values_stay_inside_their_term() -> None:
     (res,) = convert([rule], "lucene")
     tree = parse(res.queries[0])
     terms = [t for t in tree.items[-1].items] if isinstance(tree.items[-1], Or) else [tree.items[-1]]  # type: ignore[union-attr]
-    assert [t.value for t in terms if isinstance(t, Term)] == ["*\\\u2005*", "*x*"]
+    # the space has no case (a wildcard term); x has, so it compares as a caseless expression
+    assert [t.value for t in terms if isinstance(t, Term)] == ["*\\\u2005*", "(?i).*x.*"]
+
+
+_CHARS = st.sampled_from([*"aAbBzZ09 _-./\\:*?\"'()[]{}|^$+#&<>~@%!=,;", "đ", "Đ", "ß", "\u2005"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    # with a cased letter: a value of none keeps pySigma's own form
+    needle=st.text(_CHARS, min_size=1, max_size=8).filter(lambda s: s.lower() != s.upper()),
+    hay=st.text(_CHARS, max_size=12),
+    how=st.sampled_from(["", "|contains", "|startswith", "|endswith"]),
+    field=st.sampled_from(["Image", "CommandLine"]),  # a keyword field and a text field
+)
+def test_rule_values_compare_without_case_as_sigma_does(needle: str, hay: str, how: str, field: str) -> None:
+    import json
+
+    from sigma.collection import SigmaCollection
+
+    from canh.rules.convert import convert
+
+    value = needle.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    rule = SigmaCollection.from_yaml(
+        "title: t\nlogsource:\n  product: windows\n  category: process_creation\ndetection:\n"
+        f"  sel:\n    {field}{how}: {json.dumps(value)}\n  condition: sel\n"
+    ).rules[0]
+    (res,) = convert([rule], "lucene")
+    n = needle.lower()
+    for text in (hay, needle + hay, hay + needle, needle.upper(), hay + needle.swapcase() + hay):
+        t = text.lower()
+        want = {"": t == n, "|contains": n in t, "|startswith": t.startswith(n), "|endswith": t.endswith(n)}[
+            how
+        ]
+        ev = {"event": {"dataset": "windows.sysmon_operational"},
+              "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1,
+                         "event_data": {field: text}}}  # fmt: skip
+        assert matcher(res.queries[0])(ev) is want, (res.queries[0], text)
