@@ -220,9 +220,10 @@ class Doc:
             return got
         return self._spaced_names().get(rest)
 
-    def winlog_fallback(self, rest: str) -> Any:
-        """Public form of the UserData / spaced-name lookup (for the prefilter's fast path)."""
-        return self._winlog_fallback(rest)
+    def winlog_fallbacks(self) -> dict[str, Any]:
+        """What :meth:`raw` finds for ``winlog.event_data.<name>`` missing from a nested event,
+        by name (the prefilter's fast path: one dict lookup per missing field)."""
+        return self._fallbacks()
 
     def _spaced_names(self) -> dict[str, Any]:
         got = self._spaced

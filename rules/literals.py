@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 GRAM = 4
 GATE_MIN, GATE_MAX = 4, 10  # shared-substring gate lengths: long enough to be rare and fast to find
@@ -27,12 +28,13 @@ PAIR_RARE = 0.1  # a pair costs a search: it must be rarer than a character to b
 Rules = tuple[int, ...]
 # (gate, literals other than the gate itself, rules of the gate when it is a literal too)
 Gate = tuple[str, tuple[tuple[str, Rules], ...], Rules]
+Plan = tuple[tuple[str, tuple[Gate, ...]], ...]  # (short gate or "", the gates under it)
 
 
 class LiteralIndex:
     """Maps a lower-cased value to the rules of the literals it contains (see the module doc)."""
 
-    __slots__ = ("_by_gram", "_chars", "_lits", "_plan", "_present", "_scans", "_seen", "_short")
+    __slots__ = ("_by_gram", "_chars", "_fast", "_lits", "_plan", "_present", "_scans", "_seen", "_short")
 
     def __init__(self, lits: Mapping[str, Rules], counts: Mapping[str, int]) -> None:
         self._lits = dict(lits)
@@ -42,8 +44,11 @@ class LiteralIndex:
         # Sharing is looked for among a few hundred literals; more are never scanned one by one.
         members = list(self._lits)
         gates = _gates(self._lits, members) if len(members) <= SHARE_MAX else _own_gates(self._lits)
-        self._plan: tuple[tuple[str, tuple[Gate, ...]], ...] = (("", gates),)
+        self._plan: Plan = (("", gates),)
         self._scans = float(len(self._plan[0][1]))
+        # the learning plan is walked in a loop: most indexes never see enough values to learn,
+        # and generating a function costs about what a thousand loop scans do
+        self._fast: Callable[[str], Rules] = _Scanner(self._plan)
         by_gram: dict[str, list[tuple[str, Rules]]] = {}
         short: dict[int, dict[str, Rules]] = {}
         for lit, rules in self._lits.items():
@@ -61,21 +66,12 @@ class LiteralIndex:
         if self._scans * (150 + len(x)) < 125 * len(x):
             if self._seen < LEARN:
                 self._learn(x)
-            return self._scan(x)
+            return self._fast(x)
         return self._grams(x)
 
     def _scan(self, x: str) -> Rules:
-        out: list[int] = []
-        for short, gates in self._plan:
-            if short and short not in x:
-                continue
-            for gate, group, own in gates:
-                if gate in x:
-                    out.extend(own)
-                    for lit, rules in group:
-                        if lit in x:
-                            out.extend(rules)
-        return tuple(out)
+        """The rules of the literals ``x`` holds, by the plan walked in a loop (reference)."""
+        return _Scanner(self._plan)(x)
 
     def _grams(self, x: str) -> Rules:
         out: list[int] = []
@@ -103,6 +99,63 @@ class LiteralIndex:
         self._seen += 1
         if self._seen == LEARN:
             self._plan, self._scans = _char_plan(self._lits, present, LEARN)
+            self._fast = scan_function(self._plan, self._scans)
+
+
+CODEGEN_MAX = 400  # gates per plan, at most, written out as one function (scanned only when few)
+
+
+def scan_function(plan: Plan, scans: float) -> Callable[[str], Rules]:
+    """:meth:`LiteralIndex._scan` of ``plan`` as one generated function of straight-line tests:
+    a gate is rarely found, and a loop step with its unpacking costs more than the C search
+    itself (about 40 of the 60 ns of one gate on a short value)."""
+    gates = sum(1 + len(group) for _, entries in plan for _, group, _ in entries)
+    if scans > CODEGEN_MAX or gates > 4 * CODEGEN_MAX:  # searched by n-grams, never scanned
+        return _Scanner(plan)
+    lines = ["def scan(x):", "    out = ()"]
+    for short, entries in plan:
+        pad = "    "
+        if short:
+            lines.append(f"    if {short!r} in x:")
+            pad = "        "
+        for gate, group, own in entries:
+            lines.append(f"{pad}if {gate!r} in x:")
+            lines.append(f"{pad}    out += {own!r}" if own else f"{pad}    pass")
+            for lit, rules in group:
+                lines.append(f"{pad}    if {lit!r} in x:")
+                lines.append(f"{pad}        out += {rules!r}")
+        if short and not entries:  # pragma: no cover - a gate always holds literals
+            lines.append("        pass")
+    lines.append("    return out")
+    scope: dict[str, Any] = {}
+    try:
+        exec(compile("\n".join(lines) + "\n", "<literal scan>", "exec"), scope)
+    except (RecursionError, MemoryError, SyntaxError):  # pragma: no cover - absurd plans
+        return _Scanner(plan)
+    fn: Callable[[str], Rules] = scope["scan"]
+    return fn
+
+
+class _Scanner:
+    """The plan walked in a loop (the reference :func:`scan_function` must agree with)."""
+
+    __slots__ = ("plan",)
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __call__(self, x: str) -> Rules:
+        out: list[int] = []
+        for short, gates in self.plan:
+            if short and short not in x:
+                continue
+            for gate, group, own in gates:
+                if gate in x:
+                    out.extend(own)
+                    for lit, rules in group:
+                        if lit in x:
+                            out.extend(rules)
+        return tuple(out)
 
 
 def _gate_candidates(lits: Mapping[str, Rules]) -> tuple[str, ...]:
@@ -117,9 +170,7 @@ def _gate_candidates(lits: Mapping[str, Rules]) -> tuple[str, ...]:
     return tuple(sorted(chars)) + tuple(sorted(p for p, _ in pairs.most_common(PAIRS)))
 
 
-def _char_plan(
-    lits: Mapping[str, Rules], present: Mapping[str, int], seen: int
-) -> tuple[tuple[tuple[str, tuple[Gate, ...]], ...], float]:
+def _char_plan(lits: Mapping[str, Rules], present: Mapping[str, int], seen: int) -> tuple[Plan, float]:
     """Literals grouped under their rarest short gate (when it is rare enough), the rest ungated."""
     # Each literal under its rarest character (memchr finds one fast), when it is rare enough;
     # then the literals left, under pairs many of them share that are rarer still (``::``).

@@ -213,6 +213,7 @@ class RouteIndex:
         hit: set[int] = set(self.always)
         event = doc.nested
         fallback = _EVENT_DATA
+        found: dict[str, Any] | None = None  # doc.winlog_fallbacks(), read once
         for parent, fields in self._groups:
             node: Any = event
             for part in parent:
@@ -227,8 +228,13 @@ class RouteIndex:
                 # (a list, a number, no parent) goes through doc.strs.
                 if node is not None:
                     value = node.get(leaf)
-                    if value is None and (fallback is not parent or doc.winlog_fallback(leaf) is None):
-                        continue
+                    if value is None:
+                        if fallback is not parent:
+                            continue
+                        if found is None:
+                            found = doc.winlog_fallbacks()
+                        if found.get(leaf) is None:
+                            continue
                 else:
                     value = None
                 for x in (value,) if type(value) is str else doc.strs(fld):

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from sigma.types import SigmaCasedString, SigmaString
 
@@ -84,6 +84,31 @@ def test_literal_index_is_exact(lits: dict[str, Any], values: list[str], learn: 
         for value in values * 2:
             want = sorted(n for lit, (n,) in rules.items() if lit in value)
             assert sorted(set(index(value))) == want
+    finally:
+        literals.LEARN = saved
+
+
+@settings(max_examples=200)
+@given(
+    # few letters and long literals: gates shared by several literals, and quotes and backslashes
+    st.dictionaries(st.text(alphabet="ab'\\\"=:", min_size=1, max_size=9), st.just(()), max_size=30),
+    st.lists(st.text(alphabet="ab'\\\"=:y", max_size=60), min_size=3, max_size=20),
+)
+@example({"ab=:ab": (), "xab=:abq": (), "ab=:abzz": (), "b'b": (), 'a"\\b': ()}, ["ab", "b'b", "zz"])
+def test_generated_scan_answers_as_the_loop_does(lits: dict[str, Any], values: list[str]) -> None:
+    rules = {lit: (n, n + 100) for n, lit in enumerate(lits)}
+    saved = literals.LEARN
+    literals.LEARN = 3
+    try:
+        index = LiteralIndex(rules, gram_counts([frozenset(("sub", "f", k) for k in rules)]))
+        for value in values[:3]:
+            index._learn(value)  # the character plan is picked, and its scan generated
+        assert not isinstance(index._fast, literals._Scanner)
+        loop = literals._Scanner(index._plan)
+        for value in values + [f"y{lit}y" for lit in rules]:  # every literal found at least once
+            want = sorted(r for lit, rs in rules.items() if lit in value for r in rs)
+            assert index._fast(value) == loop(value)
+            assert sorted(index._fast(value)) == want
     finally:
         literals.LEARN = saved
 
