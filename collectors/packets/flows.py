@@ -223,6 +223,8 @@ class PacketAnalyzer:
         ``index`` is the number of records before these (packet positions continue from it).
         """
         by_side = self.by_side
+        flows = self.flows
+        close_q = self.close_q
         stats = self.stats
         settings = self.settings
         active_timeout = settings.active_timeout
@@ -413,9 +415,25 @@ class PacketAnalyzer:
                     if raw:
                         src, dst, sport, dport = (_SIDE4 if len(side) == 12 else _SIDE6)(side)
                         raw = False  # unpacked: a payload below needs no second unpack
-                    flow, fwd = self._lookup(
-                        proto, src, dst, sport, dport, vlan, flags, ts, index, lt, data, base, n
-                    )
+                    flow = None
+                    if proto in (TCP, UDP):
+                        # The flow's other side, known by its canonical key: _lookup's answer without
+                        # the call. A new flow, a port reuse or an active timeout go through _lookup.
+                        if src < dst or (src == dst and sport <= dport):
+                            flow = flows.get((src, sport, dst, dport, proto, vlan))
+                            fwd = flow is not None and not flow.rev
+                        else:
+                            flow = flows.get((dst, dport, src, sport, proto, vlan))
+                            fwd = flow is not None and flow.rev
+                        if flow is not None and (
+                            (flow.closing and proto == TCP and flags & 0x12 == SYN)
+                            or ts - flow.start > active_timeout
+                        ):
+                            flow = None
+                    if flow is None:
+                        flow, fwd = self._lookup(
+                            proto, src, dst, sport, dport, vlan, flags, ts, index, lt, data, base, n
+                        )
                     if side is not None:
                         # Remember the flow under this side's bytes (the other side gets its own entry).
                         if fwd:
@@ -436,7 +454,19 @@ class PacketAnalyzer:
                     flow.flags_r |= flags
                 if proto == TCP:
                     if flags & 5:
-                        self._closing(flow, flags)
+                        # FIN or RST (was _closing(), inline: two packets of every TCP flow)
+                        if flags & RST:
+                            state = 3
+                        elif flow.flags_f & FIN and flow.flags_r & FIN:
+                            state = 2
+                        else:
+                            state = 1
+                        if state >= 2 and flow.closing < 2:
+                            flow.closing = state
+                            flow.queued = flow.last
+                            close_q.append(flow)
+                        elif state > flow.closing:
+                            flow.closing = state
                     # watch 2: in a known HTTP flow only a new request/response head matters, not body segments
                     watch = flow.watch
                     wanted = (
@@ -567,20 +597,6 @@ class PacketAnalyzer:
         return batch
 
     # -- flow lifecycle --------------------------------------------------------------------------
-
-    def _closing(self, flow: Flow, flags: int) -> None:
-        if flags & RST:
-            state = 3
-        elif flow.flags_f & FIN and flow.flags_r & FIN:
-            state = 2
-        else:
-            state = 1
-        if state >= 2 and flow.closing < 2:
-            flow.closing = state
-            flow.queued = flow.last
-            self.close_q.append(flow)
-        elif state > flow.closing:
-            flow.closing = state
 
     def _sweep(self, now: float) -> None:
         self.now = now
