@@ -39,10 +39,11 @@ from sigma.processing.transformations.base import (
     FieldMappingTransformationBase,
     ValueTransformation,
 )
-from sigma.rule import SigmaDetection, SigmaRule
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import (
     Placeholder,
     SigmaCIDRExpression,
+    SigmaNull,
     SigmaRegularExpression,
     SigmaString,
     SigmaType,
@@ -267,10 +268,15 @@ def canh_pipeline(placeholders: Mapping[str, list[str]] | None = None) -> Proces
 
 def query_pipeline(target: str, placeholders: Mapping[str, list[str]] | None = None) -> ProcessingPipeline:
     """Canh's pipeline for converting rules to queries of ``target`` (a backend's name: lucene, eql,
-    esql, sqlite...): the field mapping, then the rule's log-source condition (the engine routes by
-    log source itself; a query runs over every event), then, for Lucene only, its regular
-    expressions made to search the value."""
+    esql, sqlite...): the field mapping, ``null`` as missing or empty, ``|cidr`` on a field that is
+    not an address as address patterns, the rule's log-source
+    condition (the engine routes by log source itself; a query runs over every event), and for
+    Lucene only values compared without case and regular expressions made to search the value."""
     pipeline = canh_pipeline(placeholders)
+    pipeline.items += [
+        ProcessingItem(identifier="canh_null_or_empty", transformation=NullOrEmptyTransformation()),
+        ProcessingItem(identifier="canh_text_cidr", transformation=TextCidrTransformation()),
+    ]
     if target == "lucene":
         pipeline.items.append(
             ProcessingItem(identifier="canh_caseless_values", transformation=CaselessValueTransformation())
@@ -522,7 +528,12 @@ def _group_at_start(pattern: str) -> int | None:
 
 
 def _ends_with_anchor(alt: str) -> bool:
-    return alt.endswith("$") and not alt.endswith("\\$")
+    # a $ after an odd number of backslashes is a literal dollar; after an even number (C:\\$ of
+    # a path ending in a backslash) it is the anchor
+    if not alt.endswith("$"):
+        return False
+    body = alt[:-1]
+    return (len(body) - len(body.rstrip("\\"))) % 2 == 0
 
 
 def _optional(alts: list[str]) -> str:
@@ -583,9 +594,15 @@ def search_regex(pattern: str) -> str:
     return flags + _trail(_lead(pattern))
 
 
-def _searching_regexes(query: str) -> str:
+_PHRASE_ESCAPE = re.compile(r'\\([^"\\])')
+
+
+def _lucene_terms(query: str) -> str:
+    """Regular expressions made to search the value (:func:`search_regex`), and quoted values
+    without pySigma's escapes of operators (``"Microsoft\\-Windows\\-Windows Defender\\/Operational"``):
+    inside quotes Lucene reads ``\\-`` as ``-``, Canh's query parser as both characters."""
     from luqum.parser import parser
-    from luqum.tree import Regex
+    from luqum.tree import Phrase, Regex
 
     try:
         tree = parser.parse(query)
@@ -596,6 +613,8 @@ def _searching_regexes(query: str) -> str:
         node = stack.pop()
         if isinstance(node, Regex):
             node.value = "/" + search_regex(node.value[1:-1]) + "/"
+        elif isinstance(node, Phrase):
+            node.value = '"' + _PHRASE_ESCAPE.sub(r"\1", node.value[1:-1]) + '"'
         stack.extend(node.children)
     return str(tree)
 
@@ -626,11 +645,47 @@ def _regex_text(text: str) -> str:
 
 
 @dataclass
+class NullOrEmptyTransformation(ValueTransformation):
+    """A Sigma ``null`` as the engine reads it, a missing *or empty* field (Windows records carry
+    ``StartModule: ""``): pySigma writes only "does not exist"."""
+
+    def apply_value(self, field: str | None, val: SigmaType) -> list[SigmaType] | None:
+        if field is None or not isinstance(val, SigmaNull):
+            return None
+        return [val, SigmaString("")]
+
+
+@dataclass
+class TextCidrTransformation(ValueTransformation):
+    """A ``|cidr`` on a field that is not an address (``winlog.event_data.IpAddress``, a keyword) as
+    the address patterns of the network (``10.*``; ``fe8*`` ... for ``fe80::/10``): a query would
+    compare the network as a plain string there, the engine tests membership."""
+
+    def apply_value(self, field: str | None, val: SigmaType) -> list[SigmaType] | None:
+        if field is None or is_ip_field(field) or not isinstance(val, SigmaCIDRExpression):
+            return None
+        return [SigmaString(p) for p in val.expand(wildcard="*")]
+
+
+# A field's list of more values than this keeps pySigma's form (compared with case): a caseless
+# expression's automaton is far larger than a term's, and the 4,432 hashes of
+# driver_load_win_vuln_drivers as such expressions trip Elasticsearch's memory circuit breaker.
+CASELESS_MAX_VALUES = 100
+
+
+@dataclass
 class CaselessValueTransformation(ValueTransformation):
     """A string value with a cased letter as the ``(?i)`` whole-value expression of it: Sigma
     compares strings without case, Lucene's ``field:value`` and wildcards on a keyword field with
     it (and as words on a text field, where Sigma means the whole value). ``|cased`` values,
-    placeholders and field-less keywords are left as they are."""
+    placeholders, field-less keywords, lists of over :data:`CASELESS_MAX_VALUES` values and the
+    variants a modifier expands (``|windash``: pySigma's Lucene backend cannot group expressions
+    there) are left as they are."""
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
+        if len(detection_item.value) > CASELESS_MAX_VALUES:
+            return None
+        return super().apply_detection_item(detection_item)
 
     def apply_value(self, field: str | None, val: SigmaType) -> SigmaType | None:
         if field is None or type(val) is not SigmaString or is_ip_field(field) or is_date_field(field):
@@ -655,7 +710,8 @@ class CaselessValueTransformation(ValueTransformation):
 @dataclass
 class LuceneQueryTransformation(QueryPostprocessingTransformation):
     """A rule's Lucene query made to mean what the engine does: its regular expressions searching
-    the value (Lucene's are anchored), its non-ASCII spaces escaped. Lucene strings only."""
+    the value (Lucene's are anchored), its quoted values read as written, its non-ASCII spaces
+    escaped. Lucene strings only."""
 
     def apply(self, rule: SigmaRule | SigmaCorrelationRule, query: Any) -> Any:
         super().apply(rule, query)
@@ -663,6 +719,6 @@ class LuceneQueryTransformation(QueryPostprocessingTransformation):
             return query
         if not query.isascii():
             query = _escape_unicode_spaces(query)
-        if "/" in query:
-            query = _searching_regexes(query)
+        if "/" in query or '"' in query:
+            query = _lucene_terms(query)
         return query

@@ -221,3 +221,60 @@ def test_the_esql_query_finds_exactly_the_rules_log_source_on_the_node(es_index:
     )  # fmt: skip
     got = {row[0] for row in resp["values"]}
     assert got == _engine_ids() == {"ev-sshd", "ev-sshd-session"}
+
+
+def test_every_windows_channel_rule_finds_its_channels_events_by_lucene_query() -> None:
+    # pySigma escapes - and / inside a quoted value, which a Lucene reader takes as the characters
+    # but Canh's query parser took as backslashes ("Microsoft-Windows-Windows Defender/Operational").
+    from sigma.collection import SigmaCollection
+
+    from canh.rules.logsource import WINDOWS_CHANNELS
+    from canh.rules.pipelines import _channel
+
+    assert any(" " in _channel(ch) and "-" in _channel(ch) for ch in WINDOWS_CHANNELS)
+    for channel, service in WINDOWS_CHANNELS.items():
+        text = _rule_yaml("windows", None, service, "  sel:\n    EventID: 7")
+        (res,) = convert(SigmaCollection.from_yaml(text).rules, "lucene")
+        ev = {"event": {"dataset": "windows.x", "module": "windows", "code": "7"},
+              "winlog": {"channel": _channel(channel), "event_id": 7}}  # fmt: skip
+        assert matcher(res.queries[0])(ev), (channel, res.queries[0])
+        ev["event"]["code"] = "8"
+        assert not matcher(res.queries[0])(ev)
+
+
+def test_null_is_a_missing_or_empty_field_in_every_query_as_in_the_engine() -> None:
+    from sigma.backends.sqlite import sqliteBackend
+    from sigma.collection import SigmaCollection
+
+    text = _rule_yaml("windows", "create_remote_thread", None, "  sel:\n    StartModule: null")
+    base = {"event": {"dataset": "windows.sysmon_operational"},
+            "winlog": {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 8}}  # fmt: skip
+    events = {
+        "missing": {**base, "winlog": {**base["winlog"], "event_data": {}}},
+        "empty": {**base, "winlog": {**base["winlog"], "event_data": {"StartModule": ""}}},
+        "set": {**base, "winlog": {**base["winlog"], "event_data": {"StartModule": "C:\\x.dll"}}},
+    }
+    compiled, bad = compile_rules(SigmaCollection.from_yaml(text).rules)
+    assert not bad
+    engine = Engine(compiled)
+    want = {k for k, ev in events.items() if engine.match_rules(ev)[1]}
+    assert want == {"missing", "empty"}
+    (res,) = convert(SigmaCollection.from_yaml(text).rules, "lucene")
+    assert {k for k, ev in events.items() if matcher(res.queries[0])(ev)} == want
+    (sql,) = sqliteBackend(query_pipeline("sqlite")).convert(SigmaCollection.from_yaml(text))
+    assert "`winlog.event_data.StartModule` IS NULL OR `winlog.event_data.StartModule`=''" in sql
+
+
+def test_cidr_on_a_field_that_is_not_an_address_tests_membership_as_the_engine() -> None:
+    from sigma.collection import SigmaCollection
+
+    text = _rule_yaml("windows", None, "security",
+                      "  sel:\n    IpAddress|cidr: ['10.0.0.0/8', 'fe80::/10', '::1/128']")  # fmt: skip
+    compiled, bad = compile_rules(SigmaCollection.from_yaml(text).rules)
+    assert not bad
+    engine = Engine(compiled)
+    (res,) = convert(SigmaCollection.from_yaml(text).rules, "lucene")
+    for ip in ("10.1.2.3", "FE80::1", "fe80::abcd", "::1", "8.8.8.8", "110.1.2.3", "-", "fec0::1"):
+        ev = {"event": {"dataset": "windows.security", "module": "windows", "code": "4624"},
+              "winlog": {"channel": "Security", "event_id": 4624, "event_data": {"IpAddress": ip}}}  # fmt: skip
+        assert matcher(res.queries[0])(ev) is bool(engine.match_rules(ev)[1]), (ip, res.queries[0])

@@ -139,6 +139,9 @@ def test_search_regex_keeps_anchored_patterns_plain() -> None:
     assert search_regex("abc") == ".*abc.*"
     assert search_regex("(?i)(^|&)cmd=(id|ls)(&|$)") == "(?i)(?:.*&)?cmd=(id|ls)(?:&.*)?"
     assert search_regex("a|b") == ".*(?:a|b).*"
+    # a path ending in a backslash, anchored: \\ then the anchor, not an escaped dollar
+    assert search_regex(r"^C\:\\Windows\\$") == r"C\:\\Windows\\"
+    assert search_regex(r"cost\$") == r".*cost\$.*"
 
 
 def test_unicode_spaces_in_rule_values_stay_inside_their_term() -> None:
