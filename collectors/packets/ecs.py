@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from canh.collectors.packets.decode import _MAC_TEXT, ICMP, TCP, mac_text
-from canh.events import ECS_VERSION, Event, event_id, expand, format_ts, is_file_source, set_field
+from canh.events import (
+    ECS_VERSION,
+    ID_POSITIONS,
+    Event,
+    event_id,
+    expand,
+    format_ts,
+    id_prefix,
+    is_file_source,
+    set_field,
+)
 
 if TYPE_CHECKING:
     from canh.collectors.packets.flows import Flow
@@ -138,15 +148,6 @@ def ip_text(packed: bytes) -> str:
     return text
 
 
-def _id_prefix(source: str) -> str | None:
-    """The source part of :func:`canh.events.event_id`, when ids are ``prefix + 16 hex digits``."""
-    probe = event_id(source, 0x1234)
-    prefix = probe[:-16]
-    if probe[-16:] == f"{0x1234:016x}" and event_id(source, 0xABCD) == f"{prefix}{0xABCD:016x}":
-        return prefix
-    return None
-
-
 class EventFactory:
     """Builds the ECS events of one capture source (a file path or ``capture://iface``).
 
@@ -172,9 +173,9 @@ class EventFactory:
         self._ing_at = 0.0
         self._ing = datetime.now(UTC)
         self._ing_text = format_ts(self._ing)
-        self._sources: dict[str, tuple[str | None, bool]] = {}
+        self._sources: dict[str, tuple[str, bool]] = {}
         # The source of the last event and its _source(): events come in runs of one source.
-        self._own: tuple[str, str | None, bool] = (source, *self._source(source))
+        self._own: tuple[str, str, bool] = (source, *self._source(source))
         from canh.collectors.packets import flows  # flows imports this module; it is loaded by now
 
         self._ports = flows.PORT_PROTOCOLS
@@ -194,13 +195,13 @@ class EventFactory:
             prefix = self._seconds[sec] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
         return prefix + _MILLIS[ms - sec * 1000]
 
-    def _source(self, source: str) -> tuple[str | None, bool]:
-        """(event id prefix, or None when ids need :func:`event_id`; whether it is a file path)."""
+    def _source(self, source: str) -> tuple[str, bool]:
+        """(event id prefix, as :func:`canh.events.id_prefix`; whether it is a file path)."""
         known = self._sources.get(source)
         if known is None:
             if len(self._sources) > 4096:
                 self._sources.clear()
-            known = self._sources[source] = (_id_prefix(source), is_file_source(source))
+            known = self._sources[source] = (id_prefix(source), is_file_source(source))
         return known
 
     def _ident(self, position: int, source: str) -> tuple[str, bool]:
@@ -216,7 +217,7 @@ class EventFactory:
         else:
             prefix, is_file = self._source(source)
             self._own = (source, prefix, is_file)
-        if prefix is not None and 0 <= position < 1 << 64:
+        if 0 <= position < ID_POSITIONS:
             return prefix + position.to_bytes(8, "big").hex(), is_file
         return event_id(source, position), is_file
 
@@ -241,7 +242,7 @@ class EventFactory:
         event_part = {
             "id": (
                 prefix + position.to_bytes(8, "big").hex()
-                if prefix is not None and 0 <= position < 1 << 64
+                if 0 <= position < ID_POSITIONS
                 else event_id(source, position)
             ),
             "kind": "event",
