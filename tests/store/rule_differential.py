@@ -6,6 +6,7 @@ in tests/store/data/rule_query_limitations.txt (``<rule file name> <store> <reas
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canh.errors import QueryError
+from canh.errors import QueryError, StoreError
 from canh.store.base import Store
 
 LIMITATIONS = Path(__file__).parent / "data" / "rule_query_limitations.txt"
@@ -90,9 +91,13 @@ def store_ids(store: Store, queries: Sequence[str]) -> set[str]:
 
 
 def compare(
-    rules: Sequence[Any], events: Sequence[Mapping[str, Any]], stores: Mapping[str, Store]
+    rules: Sequence[Any],
+    events: Sequence[Mapping[str, Any]],
+    stores: Mapping[str, Store],
+    timings: list[tuple[float, str]] | None = None,
 ) -> tuple[list[RuleResult], dict[str, str]]:
-    """Every rule's results, and the rules that have no query (name -> reason)."""
+    """Every rule's results, and the rules that have no query (name -> reason); ``timings`` gets
+    (wall seconds, rule) per rule's queries on the stores."""
     engine, bad = engine_ids(rules, events)
     queries = lucene_queries(rules)
     results: list[RuleResult] = []
@@ -104,11 +109,14 @@ def compare(
         if name not in engine:
             continue
         res = RuleResult(name, got, engine[name])
+        w0 = time.perf_counter()
         for label, store in stores.items():
             try:
                 res.stores[label] = store_ids(store, got)
-            except QueryError as exc:
+            except (QueryError, StoreError) as exc:  # refused, or timed out
                 res.errors[label] = exc.render("en")[:200]
+        if timings is not None:
+            timings.append((time.perf_counter() - w0, name))
         results.append(res)
     return results, skipped
 
