@@ -34,7 +34,10 @@ Plan = tuple[tuple[str, tuple[Gate, ...]], ...]  # (short gate or "", the gates 
 class LiteralIndex:
     """Maps a lower-cased value to the rules of the literals it contains (see the module doc)."""
 
-    __slots__ = ("_by_gram", "_chars", "_fast", "_lits", "_plan", "_present", "_scans", "_seen", "_short")
+    __slots__ = (
+        "_by_gram", "_chars", "_fast", "_learning", "_lits", "_plan", "_present", "_scan_from", "_scans",
+        "_seen", "_short",
+    )  # fmt: skip
 
     def __init__(self, lits: Mapping[str, Rules], counts: Mapping[str, int]) -> None:
         self._lits = dict(lits)
@@ -46,6 +49,8 @@ class LiteralIndex:
         gates = _gates(self._lits, members) if len(members) <= SHARE_MAX else _own_gates(self._lits)
         self._plan: Plan = (("", gates),)
         self._scans = float(len(self._plan[0][1]))
+        self._scan_from = _scan_from(self._scans)
+        self._learning = True
         # the learning plan is walked in a loop: most indexes never see enough values to learn,
         # and generating a function costs about what a thousand loop scans do
         self._fast: Callable[[str], Rules] = _Scanner(self._plan)
@@ -61,17 +66,17 @@ class LiteralIndex:
         self._by_gram = {g: tuple(v) for g, v in by_gram.items()}
         self._short = tuple(sorted(short.items()))
 
-    def __call__(self, x: str) -> Rules:
+    def find(self, x: str) -> Rules:
+        """The rules of the literals ``x`` holds (call the bound method: calling the index itself
+        goes through a slower slot lookup, about 0.5 us here)."""
         # Scanning costs a search per gate over the whole value; n-grams a Python step per character.
-        if self._scans * (150 + len(x)) < 125 * len(x):
-            if self._seen < LEARN:
+        if len(x) > self._scan_from:
+            if self._learning:
                 self._learn(x)
             return self._fast(x)
         return self._grams(x)
 
-    def _scan(self, x: str) -> Rules:
-        """The rules of the literals ``x`` holds, by the plan walked in a loop (reference)."""
-        return _Scanner(self._plan)(x)
+    __call__ = find
 
     def _grams(self, x: str) -> Rules:
         out: list[int] = []
@@ -100,13 +105,25 @@ class LiteralIndex:
         if self._seen == LEARN:
             self._plan, self._scans = _char_plan(self._lits, present, LEARN)
             self._fast = scan_function(self._plan, self._scans)
+            self._scan_from = _scan_from(self._scans)
+        self._learning = self._seen < LEARN
+
+
+def _scan_from(scans: float) -> float:
+    """The value length above which scanning costs less than looking up the value's n-grams.
+    Measured here on the corpus's keyword texts (generated scans): a gate costs about 20 ns and
+    0.45 ns a character, n-grams about 2 us and 130 ns a character, so scans * (44 + n) < 4400 +
+    290 * n: scanning wins at any length up to ~90 gates, never beyond ~290."""
+    if scans >= 290:
+        return float("inf")
+    return max((44 * scans - 4400) / (290 - scans), 0.0)
 
 
 CODEGEN_MAX = 400  # gates per plan, at most, written out as one function (scanned only when few)
 
 
 def scan_function(plan: Plan, scans: float) -> Callable[[str], Rules]:
-    """:meth:`LiteralIndex._scan` of ``plan`` as one generated function of straight-line tests:
+    """The scan of ``plan`` (what :class:`_Scanner` does) as one generated function of straight-line tests:
     a gate is rarely found, and a loop step with its unpacking costs more than the C search
     itself (about 40 of the 60 ns of one gate on a short value)."""
     gates = sum(1 + len(group) for _, entries in plan for _, group, _ in entries)

@@ -180,7 +180,7 @@ class _Table:
             return lambda x: keys.get(x, ())
         if self.kind == "tail":
             return lambda x: keys.get(x[x.rfind("\\") :], ()) if "\\" in x else ()
-        return LiteralIndex(keys, counts)
+        return LiteralIndex(keys, counts).find
 
 
 @dataclass
