@@ -121,8 +121,12 @@ def compare(
     return results, skipped
 
 
-def read_limitations(path: Path = LIMITATIONS) -> dict[tuple[str, str], str]:
-    """``(rule name, store)`` -> reason, from the committed list."""
+DATASETS = ("demo", "corpus")
+
+
+def read_limitations(path: Path = LIMITATIONS, dataset: str | None = None) -> dict[tuple[str, str], str]:
+    """``(rule name, store)`` -> reason, from the committed list; with ``dataset``, only the lines
+    that apply to it (a line may name ``demo`` or ``corpus`` after the store, else it applies to both)."""
     out: dict[tuple[str, str], str] = {}
     if not path.exists():
         return out
@@ -131,6 +135,11 @@ def read_limitations(path: Path = LIMITATIONS) -> dict[tuple[str, str], str]:
         if not line or line.startswith("#"):
             continue
         name, store, reason = line.split(None, 2)
+        scope, _, rest = reason.partition(" ")
+        if scope in DATASETS:
+            if dataset is not None and scope != dataset:
+                continue
+            reason = rest
         for s in STORES if store == "both" else (store,):
             out[(name, s)] = reason
     return out
