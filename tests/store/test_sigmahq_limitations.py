@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS
+
 LIST = Path(__file__).parent / "data" / "sigmahq_query_limitations.txt"
-SIGMA = Path(__file__).parents[2].parent / "shared" / "corpus" / "sigma"
+SIGMA = CORPUS / "sigma"
 CAUSES = {"keyword case", "value over the keyword copy", "elasticsearch differs from the matcher",
           "cidr on a non-ip field", "field-less keyword", "query refused"}  # fmt: skip
 
@@ -33,7 +35,7 @@ def test_every_listed_difference_has_a_known_cause_and_no_unexplained_one() -> N
 
 def test_every_listed_rule_is_a_rule_of_the_corpus() -> None:
     if not SIGMA.is_dir():
-        pytest.skip(f"no SigmaHQ rules at {SIGMA}")
+        pytest.skip(f"no SigmaHQ rules at {SIGMA} (set CANH_CORPUS to the shared corpus folder)")
     names = {f"{p.parent.name}/{p.name}" for d in ("rules", "rules-emerging-threats", "rules-threat-hunting")
              for p in (SIGMA / d).rglob("*.yml")}  # fmt: skip
     assert [n for n, _, _ in _lines() if n not in names] == []
