@@ -20,8 +20,9 @@ A difference's cause is found by testing the missed or extra events, not guessed
 - ``query refused``: the store rejected the query (the reason is printed);
 - ``unexplained``: none of these; a bug to look at.
 
-`--write FILE` writes the differences as the limitations list tests/store/test_sigmahq_differential.py
-compares with (tests/store/data/sigmahq_query_limitations.txt).
+`--write FILE` writes the differences as the committed limitations list
+(tests/store/data/sigmahq_query_limitations.txt, whose form and rule names
+tests/store/test_sigmahq_limitations.py checks; the run takes minutes, so CI does not repeat it).
 Run: .venv/bin/python bench/rule_differential.py [--corpus ../shared/corpus] [--url http://127.0.0.1:9200]
 """
 
