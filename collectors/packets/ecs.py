@@ -382,7 +382,24 @@ class EventFactory:
             source["mac"] = _MAC_TEXT.get(macs[0]) or mac_text(macs[0])
             destination["mac"] = _MAC_TEXT.get(macs[1]) or mac_text(macs[1])
         origin = flow.origin if flow.origin is not None else self.source
-        eid, is_file = self._ident(flow.first * 16, origin)
+        # _ident inline, as in _head (a call costs about as much as its lines here)
+        now = _monotonic()
+        if now - self._ing_at > 0.5:
+            self._ing_at = now
+            self._ing = self._ingested()
+            self._ing_text = format_ts(self._ing)
+        own = self._own
+        if own[0] is origin:
+            prefix, is_file = own[1], own[2]
+        else:
+            prefix, is_file = self._source(origin)
+            self._own = (origin, prefix, is_file)
+        position = flow.first * 16
+        eid = (
+            prefix + position.to_bytes(8, "big").hex()
+            if 0 <= position < ID_POSITIONS
+            else event_id(origin, position)
+        )
         ev: dict[str, Any] = {
             "id": eid,
             "kind": "event",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from binascii import b2a_base64
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from canh.collectors.packets import dns as dns_parser
 from canh.collectors.packets import http as http_parser
 from canh.collectors.packets import tls as tls_parser
 from canh.collectors.packets.capfile import MAX_RECORD, Block, as_blocks
-from canh.collectors.packets.community_id import hashed, icmp_ports, is_one_way
+from canh.collectors.packets.community_id import _WITH_PORTS, _sha1, hashed, icmp_ports, is_one_way
 from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, decode
 from canh.collectors.packets.ecs import EventFactory
 from canh.collectors.packets.neighbours import Neighbours, gateway_like
@@ -497,11 +498,20 @@ class PacketAnalyzer:
                     r = (proto, src, dst, sport, dport, vlan, flags, base + pstart, base + end)
                     if proto == TCP:
                         self._tcp_payload(flow, fwd, r, data, ts, index)
+                        # A known HTTP flow wants only its heads from now on (a body segment would
+                        # pass through _tcp_payload for nothing until the probe count ran out), and
+                        # an SSH one nothing; unless on port 53, where a payload may still be DNS.
+                        app = flow.app
                         flow.watch = (
-                            1
+                            (2 if app == "http" else 0)
+                            if (app == "http" or app == "ssh")
+                            and flow.buf is None
+                            and sport != 53
+                            and dport != 53
+                            else 1
                             if flow.probe < probe_packets or flow.buf is not None
                             else 2
-                            if flow.app == "http"
+                            if app == "http"
                             else 0
                         )
                     else:
@@ -896,6 +906,12 @@ def flag_names(flags: int) -> list[str]:
 def flow_community_id(flow: Flow) -> str:
     """Community ID of a flow, from its initiator's side (ICMP one-way messages hash in that order)."""
     src, sport, dst, dport, proto, _ = flow.key
+    if proto in (TCP, UDP):
+        # The key is already in the specification's order (lower address, then lower port first):
+        # hashed()'s work in one line, without its two calls.
+        return "1:" + b2a_base64(
+            _sha1(_WITH_PORTS[len(src)](0, src, dst, proto, sport, dport)).digest(), newline=False
+        ).decode("ascii")
     if flow.rev:
         src, sport, dst, dport = dst, dport, src, sport
     return hashed(src, dst, proto, sport, dport, is_one_way(proto, sport))
