@@ -33,6 +33,9 @@ Record = tuple  # (ts, linktype, frame, wirelen) or (None, reason, raw, offset)
 FLOAT_HEADER = struct.Struct("<dII")
 _FLOAT_UNPACK = FLOAT_HEADER.unpack_from
 BLOCK_BYTES = 1 << 20
+# pcap record header unpackers by byte order: one object each, so a consumer can tell a block's
+# layout by comparing its ``header`` (the packet loop has a faster path for little-endian files).
+PCAP_HEADERS = {order: struct.Struct(order + "IIII").unpack_from for order in "<>"}
 
 
 class Block:
@@ -151,7 +154,7 @@ class CaptureReader:
         order, scale = PCAP_MAGICS[head[:4]]
         linktype = struct.unpack_from(order + "I", head, 20)[0] & 0xFFFF
         self.linktype = linktype
-        hdr = struct.Struct(order + "IIII").unpack_from
+        hdr = PCAP_HEADERS[order]
         pos_base = max(self.offset, 24)
         fh = self.fh
         fh.seek(pos_base)
