@@ -372,8 +372,7 @@ class PacketAnalyzer:
                         flow is not None
                         and ts <= next_sweep
                         and flow.proto == proto
-                        and not flow.closing
-                        and not flags & 5
+                        and not flags & 7
                         and (
                             not flow.watch
                             or end <= pstart
@@ -383,7 +382,8 @@ class PacketAnalyzer:
                     ):
                         # Most packets of a busy link only add to their flow's counters (no sweep due,
                         # no FIN/RST, no payload any parser wants): counted here, with none of the
-                        # general path's checks below, which would come to the same.
+                        # general path's checks below, which would come to the same. A closing flow's
+                        # packets come here too (its last ACKs): without a SYN they only count.
                         flow.last = ts
                         if side == flow.side_f:
                             flow.pkts_f += 1
