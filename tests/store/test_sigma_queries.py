@@ -17,7 +17,6 @@ import pytest
 
 from canh.errors import QueryError
 from canh.query import matcher
-from canh.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +110,7 @@ def _converted(corpus: Path) -> list[tuple[str, str]]:
 
 
 def test_sigma_lucene_queries_agree_on_both_stores(corpus: Path, tmp_path: Path) -> None:
-    from tests.store.es_node import es_store_for_test
+    from tests.store.es_node import both_stores
 
     converted = _converted(corpus)
     assert len(converted) > 500
@@ -119,12 +118,7 @@ def test_sigma_lucene_queries_agree_on_both_stores(corpus: Path, tmp_path: Path)
     # referee, costs ~40 ms a query); which third is fixed so a failure reproduces.
     queries = converted[::3]
     events = _events(300)
-    es = es_store_for_test(tmp_path)
-    lite = SQLiteStore(tmp_path / "canh.db")
-    try:
-        assert es.write("events", events).written == len(events)
-        assert lite.write("events", events).written == len(events)
-        es.refresh()
+    with both_stores(tmp_path, events) as (lite, es):
         differ, refused, matched = [], [], 0
         for name, q in queries:
             expected = sorted(e["event"]["id"] for e in events if matcher(q)(e))
@@ -142,6 +136,3 @@ def test_sigma_lucene_queries_agree_on_both_stores(corpus: Path, tmp_path: Path)
         assert differ == []
         assert len(refused) <= max(2, len(queries) // 100), refused
         assert matched >= 10  # the generated events do trigger part of the pack (12 of the sampled third)
-    finally:
-        es.close()
-        lite.close()
