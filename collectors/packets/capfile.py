@@ -184,9 +184,26 @@ class CaptureReader:
             if not more:
                 break
             pos_base += pos
-            buf = buf[pos:] + more
-            nbuf = len(buf)
+            rest = buf[pos:]
             pos = 0
+            if rest:
+                # The record cut by the chunk's end goes alone into a small block of its own, and the
+                # new chunk is walked as read: joining the rest to the new chunk copied a megabyte
+                # per megabyte read. When that record cannot be completed from the new chunk (or
+                # was not walked) the two are joined as before.
+                end = _record_end(rest, more, hdr)
+                if end:
+                    bridge = rest + more[:end]
+                    block = Block(bridge, 0, linktype, hdr, scale)
+                    yield block
+                    if block.count:
+                        self.index += block.count
+                        self.offset = pos_base + block.used
+                        pos_base += len(rest)
+                        rest = b""
+                        pos = end
+            buf = rest + more if rest else more
+            nbuf = len(buf)
         if pos < nbuf:
             self.incomplete = True
             yield (None, "truncated_file", buf[pos : pos + 64], pos_base + pos)
@@ -304,6 +321,22 @@ class CaptureReader:
         if pos < len(buf):
             self.incomplete = True
             yield (None, "truncated_file", buf[pos : pos + 64], pos_base + pos)
+
+
+def _record_end(rest: bytes, more: bytes, hdr: Any) -> int:
+    """Where in ``more`` the pcap record that starts ``rest`` ends (0 when it does not end there).
+
+    ``rest`` is shorter than one whole record; a length above MAX_RECORD is left to the caller's
+    check, which reports it.
+    """
+    head = rest if len(rest) >= 16 else rest + more[: 16 - len(rest)]
+    if len(head) < 16:
+        return 0
+    incl = hdr(head, 0)[2]
+    end = 16 + incl - len(rest)
+    if incl > MAX_RECORD or end <= 0 or end > len(more):
+        return 0
+    return end
 
 
 def _pcapng_structs(order: str) -> tuple[Any, Any, Any, Any]:

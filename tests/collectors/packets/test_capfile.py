@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import PcapNgWriter, wrpcap
 
-from canh.collectors.packets.capfile import CaptureReader, is_capture
+from canh.collectors.packets import capfile
+from canh.collectors.packets.capfile import Block, CaptureReader, is_capture, records_in
 
 
 def _pkts(n: int = 5) -> list:
@@ -112,3 +116,51 @@ def test_resume_from_offset_reads_only_new_records(tmp_path: Path) -> None:
     with path.open("rb") as fh:
         more = list(CaptureReader(fh, offset=offset, index=index))
     assert [r[2] for r in more] == [bytes(p) for p in _pkts(5)[3:]]
+
+
+def _pcap_bytes(frames: list[bytes]) -> bytes:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, frame in enumerate(frames):
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, i, len(frame), len(frame) + 3) + frame)
+    return b"".join(out)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=40),
+    chunk=st.integers(min_value=1, max_value=400),
+    cut=st.integers(min_value=0, max_value=20),
+)
+def test_records_cut_by_chunk_ends_read_whole(sizes: list[int], chunk: int, cut: int) -> None:
+    # Records cut by a chunk's end (header or frame, by one byte or more, longer than a chunk) come
+    # out whole and in order, each once, with the offset and index a reader resumes from.
+    frames = [bytes((i + j) & 0xFF for j in range(size)) for i, size in enumerate(sizes)]
+    data = _pcap_bytes(frames)
+    cut = min(cut, len(data) - 24)
+    if cut:
+        data = data[:-cut]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(capfile, "CHUNK", chunk)
+        reader = CaptureReader(io.BytesIO(data))
+        recs = list(reader)
+        with_blocks = CaptureReader(io.BytesIO(data))
+        walked = [
+            r
+            for item in with_blocks.blocks()
+            for r in (records_in(item) if isinstance(item, Block) else [item])
+        ]
+    whole = [r for r in recs if r[0] is not None]
+    assert [r[2] for r in whole] == frames[: len(whole)]
+    assert [r[3] for r in whole] == [len(f) + 3 for f in frames[: len(whole)]]
+    assert [r[0] for r in whole] == [1_700_000_000 + i + i * 1e-6 for i in range(len(whole))]
+    assert walked == recs
+    ends = [24]
+    for frame in frames:
+        ends.append(ends[-1] + 16 + len(frame))
+    # offset 0 means the file's start: it stays so until a record is read
+    assert reader.offset == (ends[len(whole)] if whole else 0) and reader.index == len(whole)
+    if ends[len(whole)] < len(data):  # a record cut by the file's end
+        assert len(recs) == len(whole) + 1 and recs[-1][1] == "truncated_file"
+        assert recs[-1][3] == ends[len(whole)]
+    else:
+        assert len(recs) == len(whole) and not reader.incomplete
