@@ -29,7 +29,12 @@ _PORTED = frozenset({6, 17, 132, 1, 58})
 # The hashed input in one pack per address size: seed, addresses, protocol, a zero pad, ports.
 _WITH_PORTS = {4: struct.Struct("!H4s4sBxHH").pack, 16: struct.Struct("!H16s16sBxHH").pack}
 _NO_PORTS = {4: struct.Struct("!H4s4sBx").pack, 16: struct.Struct("!H16s16sBx").pack}
-_sha1 = hashlib.sha1
+try:
+    # CPython's own SHA-1: for a 40-byte input, OpenSSL's (hashlib.sha1) costs about twice as much in
+    # setting up its context as in hashing (one hash per flow).
+    from _sha1 import sha1 as _sha1
+except ImportError:  # an interpreter built without its own hashes
+    _sha1 = hashlib.sha1
 
 
 def icmp_ports(proto: int, itype: int, code: int) -> tuple[int, int, bool]:
