@@ -92,16 +92,17 @@ DHCP6_PORTS = frozenset({546, 547})
 _WATCHED_UDP = DNS_PORTS | {67} | DHCP6_PORTS  # UDP flows whose payloads go to an application parser
 _HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
 # IP and TCP/UDP headers of an Ethernet frame in one unpack (from offset 14): version/IHL, lengths,
-# fragment field, protocol, addresses, ports, UDP length, TCP data offset and flags. The TCP fields
-# are read whatever the protocol and only used for TCP.
+# fragment field, protocol, addresses, ports, TCP data offset and flags. The TCP fields are read
+# whatever the protocol and only used for TCP; the UDP length is read apart, for UDP only (a field
+# fewer costs every TCP packet a conversion, a store and an int).
 # The addresses and ports come as one bytes object, the packet's "side": it is the key of the
 # by_side table, so a packet of a known flow costs one lookup without building its canonical key.
 # Read little-endian (as x86 and most pcap files store their record headers), so that one unpack can
 # take a record header and these fields together (_REC_V4): the EtherType is then 0x0008 for IPv4 and
 # 0xDD86 for IPv6, the fragment mask 0xFF1F, and the two lengths are byte-swapped through _SWAP16.
-_ETH_V4 = struct.Struct("<HBxH2xHxB2x12sH6xBB").unpack_from  # from the EtherType; 48 bytes of frame
+_ETH_V4 = struct.Struct("<HBxH2xHxB2x12s8xBB").unpack_from  # from the EtherType; 48 bytes of frame
 # A little-endian pcap record header and _ETH_V4's fields of the frame after it: 64 bytes from the record.
-_REC_V4 = struct.Struct("<IIII12xHBxH2xHxB2x12sH6xBB").unpack_from
+_REC_V4 = struct.Struct("<IIII12xHBxH2xHxB2x12s8xBB").unpack_from
 _PCAP_LE = PCAP_HEADERS["<"]
 # _SWAP16[v] is v with its two bytes swapped: the items' memory is the big-endian encoding of 0..65535,
 # laid out with bytes operations (a Python loop over 65,536 values cost over 10 ms at every import).
@@ -112,7 +113,7 @@ _SWAP16 = array("H", _pairs)
 if sys.byteorder == "big":
     _SWAP16.byteswap()
 del _pairs
-_ETH_V6 = struct.Struct("!B3xHBx36sH6xBB").unpack_from  # needs 68 bytes of frame
+_ETH_V6 = struct.Struct("!B3xHBx36s8xBB").unpack_from  # needs 68 bytes of frame
 _SIDE4 = struct.Struct("!4s4sHH").unpack
 _SIDE6 = struct.Struct("!16s16sHH").unpack
 PROBE_PACKETS = 4  # payload packets per TCP flow examined for an application protocol
@@ -282,7 +283,7 @@ class PacketAnalyzer:
             first = index
             while pos <= last:
                 if pos <= last_v4:
-                    sec, frac, n, wirelen, etype, vihl, total, frag, proto, side, ulen, doff, flags = rec_v4(
+                    sec, frac, n, wirelen, etype, vihl, total, frag, proto, side, doff, flags = rec_v4(
                         buf, pos
                     )
                     ts = sec + frac * scale
@@ -308,7 +309,7 @@ class PacketAnalyzer:
                 # ``data[base]``: the block's buffer here, the frame alone after decode().
                 if lt == 1 and n >= 48:
                     if not have_v4:
-                        etype, vihl, total, frag, proto, side, ulen, doff, flags = eth_v4(buf, b + 12)
+                        etype, vihl, total, frag, proto, side, doff, flags = eth_v4(buf, b + 12)
                     if etype == 0x0008:  # IPv4 (read little-endian, see _ETH_V4)
                         total = swap16[total]
                         if vihl != 0x45 or frag & 0xFF1F or total < 28:
@@ -328,7 +329,7 @@ class PacketAnalyzer:
                             elif proto == 17:
                                 flags = 0
                                 pstart = 42
-                                ulen = swap16[ulen]
+                                ulen = buf[b + 38] << 8 | buf[b + 39]
                                 if ulen >= 8:
                                     if 34 + ulen < end:
                                         end = 34 + ulen
@@ -337,7 +338,7 @@ class PacketAnalyzer:
                             else:
                                 proto = 0
                     elif etype == 0xDD86 and n >= 68:  # IPv6 (0x86DD read little-endian)
-                        vihl, total, proto, side, ulen, doff, flags = eth_v6(buf, b + 14)
+                        vihl, total, proto, side, doff, flags = eth_v6(buf, b + 14)
                         if vihl >> 4 != 6:
                             proto = 0
                         else:
@@ -355,6 +356,7 @@ class PacketAnalyzer:
                             elif proto == 17 and end >= 62:
                                 flags = 0
                                 pstart = 62
+                                ulen = buf[b + 58] << 8 | buf[b + 59]
                                 if ulen >= 8:
                                     if 54 + ulen < end:
                                         end = 54 + ulen
