@@ -286,11 +286,13 @@ class PacketAnalyzer:
                     sec, frac, n, wirelen, etype, vihl, total, frag, proto, side, doff, flags = rec_v4(
                         buf, pos
                     )
-                    ts = sec + frac * scale
+                    # float operand first: the int's add and multiply are tried before the float's
+                    # when the int is on the left (same value: IEEE addition and product commute)
+                    ts = scale * frac + sec
                     have_v4 = True  # _ETH_V4's fields are read (meaningful only when n >= 48)
                 elif scale:
                     sec, frac, n, wirelen = hdr(buf, pos)
-                    ts = sec + frac * scale
+                    ts = scale * frac + sec
                     have_v4 = False
                 else:
                     ts, n, wirelen = hdr(buf, pos)
