@@ -90,6 +90,7 @@ PORT_PROTOCOLS = {
 DNS_PORTS = frozenset({53, 5353, 5355})
 DHCP6_PORTS = frozenset({546, 547})
 _WATCHED_UDP = DNS_PORTS | {67} | DHCP6_PORTS  # UDP flows whose payloads go to an application parser
+_NOT_DNS = DHCP6_PORTS | {67}  # the other end's ports that make a port-53 payload DHCP's (_udp_payload)
 _HTTP_STARTS = (*http_parser.METHODS, b"HTTP/1.")
 # IP and TCP/UDP headers of an Ethernet frame in one unpack (from offset 14): version/IHL, lengths,
 # fragment field, protocol, addresses, ports, TCP data offset and flags. The TCP fields are read
@@ -552,6 +553,9 @@ class PacketAnalyzer:
                             if app == "http"
                             else 0
                         )
+                    elif (sport == 53 and dport not in _NOT_DNS) or (dport == 53 and sport not in _NOT_DNS):
+                        # DNS, most of the UDP payloads parsed: _udp_payload's choice made here, a call fewer
+                        self._dns(data[base + pstart : base + end], r, ts, index, flow)
                     else:
                         self._udp_payload(flow, r, data, ts, index)
                     if len(self.out) >= 512:
@@ -601,31 +605,35 @@ class PacketAnalyzer:
             # A new connection reusing the ports: finish the old one now (tshark splits here too).
             self._end(flow, "reuse")
             flow = None
+        macs = None
         if flow is None:
             if len(flows) >= self.settings.max_flows:
                 self._evict()
             # The initiator is the packet's sender, unless we first see the SYN-ACK.
             synack = flags & 0x12 == 0x12
-            flow = self._new(key, not rev if synack else rev, ts, index)
+            if synack:
+                rev = not rev
             if lt == 1 and n >= 14:
                 dst_mac, src_mac = data[base : base + 6], data[base + 6 : base + 12]
-                flow.macs = (dst_mac, src_mac) if synack else (src_mac, dst_mac)
+                macs = (dst_mac, src_mac) if synack else (src_mac, dst_mac)
+            fwd = not synack
         elif ts - flow.start > self.settings.active_timeout:
             self._end(flow, "active_timeout")
-            flow = self._new(key, rev, ts, index)
-        return flow, rev == flow.rev
-
-    def _new(self, key: tuple, rev: bool, ts: float, index: int) -> Flow:
+            fwd = True
+        else:
+            return flow, rev == flow.rev
+        # A new flow, made here rather than in a method of its own: a call fewer for every flow.
         flow = Flow(key, rev, ts, index)
         flow.origin = self.ev.source
+        flow.macs = macs
         if not self.settings.applications:
             pass
-        elif key[4] == TCP or (key[4] == UDP and (key[1] in _WATCHED_UDP or key[3] in _WATCHED_UDP)):
+        elif proto == TCP or (proto == UDP and (key[1] in _WATCHED_UDP or key[3] in _WATCHED_UDP)):
             flow.watch = 1
-        self.flows[key] = flow
+        flows[key] = flow
         self.idle_q.append(flow)
         self.stats["flows"] += 1
-        return flow
+        return flow, fwd
 
     def finish(self) -> list[Event]:
         """End every flow still open (end of the capture or shutdown) and return what is left."""
