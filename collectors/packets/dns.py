@@ -67,8 +67,32 @@ _RR = struct.Struct("!HHIH").unpack_from
 MAX_RECORDS = 64
 
 
+# Text of names without compression pointers by their wire form: a link asks for the same names
+# over and over, and the wire form is found by walking the label lengths alone.
+_PLAIN: dict[bytes, str] = {}
+
+
 def _name(msg: bytes, pos: int) -> tuple[str, int]:
     """(dotted name, position after it); raises ValueError (or IndexError) on a bad or looping name."""
+    start = pos
+    length = msg[pos]
+    while 0 < length < 0x40:
+        pos += 1 + length
+        length = msg[pos]  # IndexError past the end, as _walk's: a label past the end is a bad name
+    if length:
+        return _walk(msg, start)  # a pointer (or a bad label)
+    wire = msg[start : pos + 1]
+    text = _PLAIN.get(wire)
+    if text is None:
+        text = _walk(msg, start)[0]
+        if len(_PLAIN) >= 4096:
+            _PLAIN.clear()
+        _PLAIN[wire] = text
+    return text, pos + 1
+
+
+def _walk(msg: bytes, pos: int) -> tuple[str, int]:
+    """_name's answer by following every label and pointer."""
     labels: list[bytes] = []
     end = -1
     jumps = 0
@@ -154,29 +178,41 @@ def parse(msg: bytes) -> dict[str, Any] | None:
         out["response_code"] = RCODES.get(flags & 0xF) or str(flags & 0xF)
     try:
         pos = 12
+        qname = None  # the first question's name when it has no compression pointer
         for i in range(qd):
             name, pos = _name(msg, pos)
             if pos + 4 > len(msg):
                 return None
             qtype, qclass = _QUESTION(msg, pos)
-            pos += 4
             if i == 0:
+                # A name ending in a pointer ends with its two bytes, the first 0xC0 or above.
+                if msg[pos - 2] < 0xC0:
+                    qname = name
                 out["question"] = {
                     "name": name,
                     "type": TYPES.get(qtype) or str(qtype),
                     "class": CLASSES.get(qclass) or str(qclass),
                 }
+            pos += 4
         answers: list[dict[str, Any]] = []
         resolved: list[str] = []
         for _ in range(min(an, MAX_RECORDS)):
-            name, pos = _name(msg, pos)
+            if qname is not None and msg[pos] == 0xC0 and msg[pos + 1] == 12:
+                # A pointer to the first question's name (most answers): that name, already read.
+                name = qname
+                pos += 2
+            else:
+                name, pos = _name(msg, pos)
             if pos + 10 > len(msg):
                 break
             rtype, rclass, ttl, rdlen = _RR(msg, pos)
             pos += 10
             if pos + rdlen > len(msg):
                 break
-            data = _rdata(msg, rtype, pos, rdlen)
+            if rtype == 1 and rdlen == 4:  # _rdata's first case, without the call
+                data = _inet_ntop(_AF_INET, msg[pos : pos + 4])
+            else:
+                data = _rdata(msg, rtype, pos, rdlen)
             pos += rdlen
             answers.append(
                 {
