@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from canh.collectors.addresses import is_ip
+from canh.collectors.addresses import SEEN_IP, is_ip
 from canh.collectors.registry import LineContext
 from canh.errors import InputError
 from canh.events import (
@@ -273,20 +273,64 @@ class WebLogParser:
             return None
         access = _ACCESS if "\\" in text else _ACCESS_PLAIN
         m = access.match(text)
+        groups = None if m is None else m.groups()
+        vhost = None
         # A vhost in front reads as a client "host:port" with the client address as ident (a real
         # ident is almost always "-", so only then is the vhost form tried).
-        if (m is None and text[:1] != "[") or (m is not None and m.group("ident") != "-"):
+        if (groups is None and text[:1] != "[") or (groups is not None and groups[1] != "-"):
             vh = _VHOST.match(text)
             if vh:
                 mv = access.match(text, vh.end())
                 if mv is not None:
-                    ev = self._access(mv, text, ctx)
-                    set_many(ev, vhost_fields(vh.group("vhost")))
-                    return ev
-        if m is None and '] "' in text:
-            m = _ACCESS_LOOSE.match(text)
-        if m is not None:
-            return self._access(m, text, ctx)
+                    groups, vhost = mv.groups(), vh.group("vhost")
+        if groups is None:
+            loose = _ACCESS_LOOSE.match(text) if '] "' in text else None
+            if loose is None:
+                return self._error_line(text, ctx)
+            groups = loose.groups()
+        # The access event, inline: a call per line for it, its stamp, address and request was
+        # a tenth of the parse.
+        ip, _ident, user, ts, req, status_text, size, ref, ua = groups
+        state = self._state
+        if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.path:
+            state = self._context(ctx)
+        _now, _source, _path, ingested, log_file, build, prefix = state
+        position = ctx.position
+        if type(position) is int and 0 <= position < ID_POSITIONS:
+            eid = prefix + position.to_bytes(8, "big").hex()  # as event_id() makes it, without the call
+        else:
+            eid = event_id(ctx.source, position)
+        status = int(status_text) if status_text != "-" else None
+        hour, offset, hour_prefix = _LAST_HOUR  # _access_ts's common case: the last stamp's hour
+        if (
+            len(ts) == 26
+            and hour_prefix
+            and ts.startswith(hour)
+            and ts.endswith(offset)
+            and (mmss := ts[15:20]) in _MMSS
+        ):
+            stamp = f"{hour_prefix}{mmss}.000Z"
+        else:
+            stamp = _access_ts(ts, ctx.tz)
+        address = SEEN_IP.get(ip)
+        if address is None:
+            address = is_ip(ip)
+        if "\\" in text:  # most lines have nothing to unescape
+            req, ref, ua = _unescape(req), ref and _unescape(ref), ua and _unescape(ua)
+        head_values = (
+            stamp, eid, ingested, text, *log_file, ctx.host or None, ctx.observer,
+            None if status is None else ("success" if status < 400 else "failure"),
+            ip if address else None, None if address else ip,
+            user if user and user != "-" else None, status, int(size) if size != "-" else None,
+            ref if ref and ref != "-" else None, ua if ua and ua != "-" else None,
+        )  # fmt: skip
+        ev = build(head_values, _REQUESTS.get(req) or _request(req))
+        if vhost is not None:
+            set_many(ev, vhost_fields(vhost))
+        return ev
+
+    def _error_line(self, text: str, ctx: LineContext) -> Event:
+        """An nginx or Apache error line (anything else is no web log line)."""
         if text[:1] == "[":
             em = _APACHE_ERROR.match(text)
             if em:
@@ -315,31 +359,6 @@ class WebLogParser:
                 id_prefix(ctx.source),
             )
         return state
-
-    def _access(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
-        ip, _ident, user, ts, req, status_text, size, ref, ua = m.groups()
-        state = self._state
-        if state[0] is not ctx.now or state[1] is not ctx.source or state[2] is not ctx.path:
-            state = self._context(ctx)
-        _now, _source, _path, ingested, log_file, build, prefix = state
-        position = ctx.position
-        if type(position) is int and 0 <= position < ID_POSITIONS:
-            eid = prefix + position.to_bytes(8, "big").hex()  # as event_id() makes it, without the call
-        else:
-            eid = event_id(ctx.source, position)
-        status = int(status_text) if status_text != "-" else None
-        stamp = _access_ts(ts, ctx.tz)
-        address = is_ip(ip)
-        if "\\" in text:  # most lines have nothing to unescape
-            req, ref, ua = _unescape(req), ref and _unescape(ref), ua and _unescape(ua)
-        head_values = (
-            stamp, eid, ingested, text, *log_file, ctx.host or None, ctx.observer,
-            None if status is None else ("success" if status < 400 else "failure"),
-            ip if address else None, None if address else ip,
-            user if user and user != "-" else None, status, int(size) if size != "-" else None,
-            ref if ref and ref != "-" else None, ua if ua and ua != "-" else None,
-        )  # fmt: skip
-        return build(head_values, _request(req))
 
     def _nginx_error(self, m: re.Match[str], text: str, ctx: LineContext) -> Event:
         try:
