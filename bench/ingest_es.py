@@ -114,7 +114,7 @@ def main() -> None:
         finally:
             ref.drop()
 
-        # The same documents Canh indexes (its bookkeeping and pre-cut words included), prepared
+        # The same documents Canh indexes (its bookkeeping included), prepared
         # outside the clock: what remains is the cost of the writer itself.
         prefix = "canhbench-" + uuid.uuid4().hex[:8]
         same = ElasticsearchStore(client, prefix=prefix, url=args.url)

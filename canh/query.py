@@ -29,6 +29,7 @@ from typing import Any, Literal
 from canh.errors import QueryError
 from canh.events import format_ts, get, parse_ts
 from canh.fields import DEFAULT_TEXT_FIELDS, is_date_field, is_ip_field, is_text_field
+from canh.words import words
 
 TermKind = Literal["exact", "wildcard", "phrase", "regex"]
 
@@ -83,13 +84,12 @@ class MatchAll:
 MATCH_ALL = MatchAll()
 Node = Term | Range | Exists | And | Or | Not | MatchAll
 
-_TOKEN = re.compile(r"\w+(?:[.'’]\w+)*")
 _ESCAPE = re.compile(r"\\(.)")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words of a text field, close to Elasticsearch's standard analyser."""
-    return _TOKEN.findall(text.lower())
+    """Lower-cased words of a text field, as Elasticsearch's standard analyser cuts them."""
+    return words(text)
 
 
 def unescape(value: str) -> str:

@@ -26,9 +26,9 @@ from elasticsearch import exceptions as es_exc
 
 from canh.errors import ConfigError, ConflictError, NotFoundError, QueryError, StoreError
 from canh.events import get, set_field, to_epoch_ms
-from canh.fields import TEXT_FIELDS, is_text_field
+from canh.fields import is_text_field
 from canh.i18n import t
-from canh.query import matcher, parse, tokens
+from canh.query import matcher, parse
 from canh.store.base import (
     ANY,
     NEW,
@@ -43,7 +43,7 @@ from canh.store.base import (
     record_id,
 )
 from canh.store.bulk import BulkOutcome, BulkWriter, Unavailable
-from canh.store.es_mappings import META, WORDS, events_template, template, words_key
+from canh.store.es_mappings import META, events_template, template
 from canh.store.esquery import to_dsl
 from canh.store.spool import Spool
 
@@ -69,29 +69,6 @@ def _secret(value: str | None, file: str | None, env: str) -> str | None:
     return value
 
 
-_TEXT_PATHS = tuple((f, tuple(f.split("."))) for f in sorted(TEXT_FIELDS))
-
-
-def _words(rec: Mapping[str, Any]) -> dict[str, Any]:
-    """The words of each text field present, cut as canh.query.tokens() cuts them."""
-    out: dict[str, Any] = {}
-    flat = any("." in k for k in rec)  # dotted keys ("event.original"): the general lookup
-    for field, parts in _TEXT_PATHS:
-        if flat:
-            value = get(rec, field)
-        else:
-            value = rec
-            for part in parts:  # the hot path: plain nested dicts, most fields absent
-                value = value.get(part) if type(value) is dict else None
-                if value is None:
-                    break
-        if value is None:
-            continue
-        if isinstance(value, list):
-            out[words_key(field)] = [" ".join(tokens(str(v))) for v in value if v is not None]
-        elif not isinstance(value, dict):
-            out[words_key(field)] = " ".join(tokens(value if isinstance(value, str) else str(value)))
-    return out
 
 
 def _doc_version(source: Mapping[str, Any], es_version: Any) -> int:
@@ -273,9 +250,6 @@ class ElasticsearchStore(Store):
                 continue
             doc = dict(rec)
             doc[META] = {"id": rid, "ts": ts, "ingested": ingested}
-            words = _words(rec)
-            if words:
-                doc[META][WORDS] = words
             yield self.index_for(stream, ts), str(rid), doc
 
     def write(self, stream: Stream, records: Iterable[Mapping[str, Any]]) -> WriteResult:
@@ -568,10 +542,7 @@ class ElasticsearchStore(Store):
                 for path, value in fields.items():
                     set_field(doc, path, value)
                 meta = doc.get(META) if isinstance(doc.get(META), dict) else {}
-                meta.pop(WORDS, None)
-                words = _words({k: v for k, v in doc.items() if k != META})
-                if words:
-                    meta[WORDS] = words
+                meta.pop("words", None)  # pre-cut words of indices made before canh.words
                 doc[META] = meta
                 try:
                     self.client.index(
@@ -610,9 +581,6 @@ class ElasticsearchStore(Store):
         index = self.index_for(kind)
         body = orjson.loads(orjson.dumps(doc, default=str))
         body[META] = {"id": doc_id}
-        words = _words(doc)
-        if words:
-            body[META][WORDS] = words
         kw: dict[str, Any] = {}
         # The readable version is Canh's own counter (as in SQLite: 1 on create, +1 per update, 1
         # again after a delete); Elasticsearch's _version keeps counting across deletes.

@@ -14,17 +14,6 @@ from canh.fields import DATE_FIELDS, TEXT_FIELDS
 
 DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 META = "canh_meta"
-WORDS = "words"
-
-
-def words_key(field: str) -> str:
-    """The sub-field of ``canh_meta.words`` holding a text field's words (dots would nest objects)."""
-    return field.replace(".", "__")
-
-
-def words_field(field: str) -> str:
-    """The full path of a text field's words."""
-    return f"{META}.{WORDS}.{words_key(field)}"
 
 
 def _field_tree(paths: set[str], leaf: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +39,16 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def mappings() -> dict[str, Any]:
     """The mapping every Canh index shares (events, alerts, audit and versioned documents)."""
-    # Text fields are searched through their pre-cut words (below), so the standard-analysed copy
-    # is not indexed: one word index per field instead of two (+45% ingest rate). The `.keyword`
-    # sub-field serves exact values and aggregations.
-    text = {"type": "text", "index": False, "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}}}
+    # Text fields are cut into words by the standard analyser, which canh.words follows for the
+    # SQLite store, so a word query means the same on both (and Kibana's searches work on them).
+    # No norms: they only serve scoring, and results are ordered by time, never scored. The
+    # `.keyword` sub-field serves exact values, whole-value patterns and aggregations.
+    text = {
+        "type": "text",
+        "analyzer": "standard",
+        "norms": False,
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},
+    }
     date = {"type": "date", "format": DATE_FORMAT, "ignore_malformed": True}
     props = _merge(_field_tree(set(TEXT_FIELDS), text), _field_tree(set(DATE_FIELDS), date))
     # The store's own bookkeeping, stripped from every record read back: the record id and the
@@ -64,16 +59,6 @@ def mappings() -> dict[str, Any]:
             "version": {"type": "long"},
             "ts": {"type": "date", "format": "epoch_millis"},
             "ingested": {"type": "date", "format": "epoch_millis"},
-            # Each text field's words as canh.query.tokens() cuts them, joined by spaces: searched
-            # with the whitespace analyser, word queries mean exactly what they mean in SQLite
-            # (the standard analyser splits "out.7z" and "v2.1" where Canh does not). No norms:
-            # they only serve scoring, and results are ordered by time, never scored.
-            WORDS: {
-                "properties": {
-                    words_key(f): {"type": "text", "analyzer": "whitespace", "norms": False}
-                    for f in sorted(TEXT_FIELDS)
-                }
-            },
         }
     }
     return {

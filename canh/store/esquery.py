@@ -15,7 +15,6 @@ from typing import Any
 from canh.events import to_epoch_ms
 from canh.fields import DEFAULT_TEXT_FIELDS, is_date_field, is_ip_field, is_text_field
 from canh.query import And, Exists, MatchAll, Node, Not, Or, Range, Term, tokens
-from canh.store.es_mappings import words_field
 
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
 
@@ -40,8 +39,6 @@ def _dsl(node: Node, tf: dict[str, str]) -> dict[str, Any]:
     if isinstance(node, Not):
         return {"bool": {"must_not": [to_dsl(node.item)]}}
     if isinstance(node, Exists):
-        if is_text_field(node.field):
-            return {"exists": {"field": words_field(node.field)}}  # the text itself is not indexed
         return {"exists": {"field": node.field}}
     if isinstance(node, Range):
         return _range(node, tf.get(node.field, node.field))
@@ -74,12 +71,11 @@ def _term(node: Term) -> dict[str, Any]:
         return {"bool": {"should": alts, "minimum_should_match": 1}}
     field = node.field
     if is_text_field(field):
-        words = words_field(field)
         if node.kind in ("exact", "phrase"):
             wanted = tokens(node.value)
             if not wanted:
                 return MATCH_NONE
-            return {"match_phrase": {words: {"query": " ".join(wanted)}}}
+            return {"match_phrase": {field: {"query": " ".join(wanted)}}}
         # Patterns test the whole value, as Sigma's contains/startswith/endswith do: on the exact
         # `.keyword` copy (values over its ignore_above are not there: docs/hunting.md).
         if node.kind == "wildcard":
