@@ -54,7 +54,8 @@ def epoch_ms(stamp: Any, default: int) -> int:
                 return base + sec + frac
     if not stamp:
         return default
-    if type(stamp) is str and _CANONICAL.fullmatch(stamp):
+    # Seconds 60-99 fit the pattern but are no time: the full parse refuses them (ValueError).
+    if type(stamp) is str and _CANONICAL.fullmatch(stamp) and stamp[16:20] in _SECONDS:
         if len(_MINUTES) >= 16384:
             _MINUTES.clear()
         base = _MINUTES[stamp[:16]] = to_epoch_ms(stamp[:16] + ":00Z")
