@@ -243,6 +243,9 @@ def _fingerprints(
     )
 
 
+_JA3S: dict[str, str] = {}  # JA3S string -> its hash
+
+
 def server_hello(record: bytes) -> dict[str, Any] | None:
     """ECS ``tls`` fields of a ServerHello record: negotiated version and cipher, JA3S."""
     body = _handshake(record, 2)
@@ -265,14 +268,16 @@ def server_hello(record: bytes) -> dict[str, Any] | None:
         elif etype == 16:
             alpn = _alpn_values(edata)
     ja3s_text = f"{legacy},{cipher},{'-'.join(str(e) for e, _ in exts)}"
+    ja3s = _JA3S.get(ja3s_text)
+    if ja3s is None:  # a server stack answers with the same few shapes: their hashes are kept
+        if len(_JA3S) >= 4096:
+            _JA3S.clear()
+        ja3s = _JA3S[ja3s_text] = hashlib.md5(ja3s_text.encode(), usedforsecurity=False).hexdigest()
     proto, ver = ECS_VERSIONS.get(version, ("tls", None))
     out: dict[str, Any] = {
         "cipher": CIPHERS.get(cipher, f"0x{cipher:04x}"),
         "version_protocol": proto,
-        "server": {
-            "ja3s": hashlib.md5(ja3s_text.encode(), usedforsecurity=False).hexdigest(),
-            "ja3s_string": ja3s_text,
-        },
+        "server": {"ja3s": ja3s, "ja3s_string": ja3s_text},
     }
     if ver:
         out["version"] = ver
