@@ -115,6 +115,12 @@ def _encode_events(
     null = NULL
     ingested, ingested_ms = None, now_ms  # a batch usually shares one ingest stamp
     minutes, seconds, millis = _MINUTES, _SECONDS, _MILLIS
+    # The last canonical minute read ("YYYY-MM-DDTHH:MM"), its epoch ms and the string after every
+    # string it starts (its last digit plus one): events come in time order, so most share it, and
+    # the strings in [minute_text, minute_end) are those starting with minute_text. Two string
+    # comparisons cost a fifth of slicing the minute out and looking it up (a slice is a new
+    # string, ~1,000 instructions). An empty range at first.
+    minute_text, minute_end, minute_ms = "1", "0", 0
     for rec in recs:
         try:
             ev = rec.get("event")
@@ -128,18 +134,22 @@ def _encode_events(
             if stamp is not ingested:
                 ingested, ingested_ms = stamp, epoch_ms(stamp, now_ms)
             host, src, dst, user = rec.get("host"), rec.get("source"), rec.get("destination"), rec.get("user")
-            # epoch_ms's cached path inlined (a call per event was a twentieth of the encoding).
+            # epoch_ms's cached path inlined (a call per event was a twentieth of the encoding), the
+            # minute compared with the last one (see minute_text).
             ts = rec.get("@timestamp")
             if (
                 type(ts) is str
                 and len(ts) == 24
-                and (minute := minutes.get(ts[:16])) is not None
+                and minute_text <= ts < minute_end
                 and (sec := seconds.get(ts[16:20])) is not None
                 and (frac := millis.get(ts[20:])) is not None
             ):
-                ts_ms = minute + sec + frac
+                ts_ms = minute_ms + sec + frac
             else:
                 ts_ms = epoch_ms(ts, now_ms)
+                if type(ts) is str and len(ts) == 24 and (minute := minutes.get(ts[:16])) is not None:
+                    minute_text, minute_ms = ts[:16], minute
+                    minute_end = minute_text[:15] + chr(ord(minute_text[15]) + 1)
             row = (
                 rid,
                 ts_ms,

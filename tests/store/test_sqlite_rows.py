@@ -88,6 +88,30 @@ def test_inlined_event_encoding_matches_the_generic_path(recs: list[dict[str, An
     assert [rid for rid, _ in failed] == [rid for rid, _ in want_failed]
 
 
+# Stamps of a few neighbouring minutes, some malformed after the minute, for the minute range the
+# encoder keeps from one record to the next.
+_minute_stamp = st.builds(
+    lambda minute, rest: minute + rest,
+    st.sampled_from(["2026-11-21T00:00", "2026-11-21T00:01", "2026-11-21T00:09", "2026-11-21T00:10",
+                     "2026-11-21T01:00", "2026-12-31T23:59", "2027-01-01T00:00"]),
+    st.one_of(
+        st.builds(lambda s, ms: f":{s:02d}.{ms:03d}Z", st.integers(0, 59), st.integers(0, 999)),
+        st.sampled_from([":60.000Z", ":00.000+", ":0a.000Z", ":00,000Z", ":00.000Z ", ":00Z", "Z"]),
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_minute_stamp, min_size=1, max_size=30))
+def test_stamps_sharing_minutes_encode_as_the_generic_path(stamps: list[str]) -> None:
+    recs = [{"@timestamp": ts, "event": {"id": str(i)}} for i, ts in enumerate(stamps)]
+    failed: list[tuple[str, str]] = []
+    got = encode("events", recs, 0, failed)
+    want, want_failed = _generic_values(recs, 0)
+    assert got[1 :: WIDTH["events"]] == want[1 :: WIDTH["events"]]
+    assert failed == want_failed
+
+
 _COLS = "id, ts, ingested, host, dataset, action, src_ip, dst_ip, user_name, doc"
 _examples = itertools.count()
 
