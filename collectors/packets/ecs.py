@@ -222,9 +222,18 @@ class EventFactory:
         return event_id(source, position), is_file
 
     def _head(
-        self, ts_text: str, dataset: str, position: int, message: str, ev: dict[str, Any], source: str | None
+        self,
+        ts_text: str,
+        dataset: str,
+        position: int,
+        message: str,
+        source: str | None,
+        category: list[str] | None = None,
+        types: list[str] | None = None,
+        action: str = "",
     ) -> Event:
-        """An event with the envelope of ``new_event`` and ``observer``; ``ev`` holds more ``event.*`` fields."""
+        """An event with the envelope of ``new_event`` and ``observer``; with a ``category``, its
+        ``event`` object has ``category``, ``type`` and ``action`` after the envelope's fields."""
         if source is None:
             source = self.source
         # _ident inline: on this path (every application event) the call costs more than its lines
@@ -239,18 +248,33 @@ class EventFactory:
         else:
             prefix, is_file = self._source(source)
             self._own = (source, prefix, is_file)
-        event_part = {
-            "id": (
-                prefix + position.to_bytes(8, "big").hex()
-                if 0 <= position < ID_POSITIONS
-                else event_id(source, position)
-            ),
-            "kind": "event",
-            "dataset": dataset,
-            "module": MODULE,
-            "ingested": self._ing_text,
-            **ev,
-        }
+        eid = (
+            prefix + position.to_bytes(8, "big").hex()
+            if 0 <= position < ID_POSITIONS
+            else event_id(source, position)
+        )
+        # One display with the application fields (merging a dict of them made that dict and grew
+        # this one past its first size on every application event)
+        event_part: dict[str, Any] = (
+            {
+                "id": eid,
+                "kind": "event",
+                "dataset": dataset,
+                "module": MODULE,
+                "ingested": self._ing_text,
+            }
+            if category is None
+            else {
+                "id": eid,
+                "kind": "event",
+                "dataset": dataset,
+                "module": MODULE,
+                "ingested": self._ing_text,
+                "category": category,
+                "type": types,
+                "action": action,
+            }
+        )
         # One dict display per shape (the host and interface are fixed per factory): building the
         # envelope key by key cost a dict resize and a store per field on every event.
         host = self.host
@@ -299,7 +323,7 @@ class EventFactory:
     def _base(
         self, ts: float, dataset: str, index: int, slot: int, message: str, source: str | None = None
     ) -> Event:
-        return self._head(self.ts(ts), dataset, index * 16 + slot, message, {}, source)
+        return self._head(self.ts(ts), dataset, index * 16 + slot, message, source)
 
     def _flow_side(self, flow: Flow) -> tuple[bytes, int, bytes, int, int]:
         src, sport, dst, dport, proto, _ = flow.key
@@ -425,7 +449,7 @@ class EventFactory:
             observer["ingress"] = {"interface": {"name": self.interface}}
         if proto == 1 or proto == 58:
             # ICMP flows are few: the general layout, with icmp before source
-            event = self._head(start, "network.flow", flow.first * 16, message, {}, origin)
+            event = self._head(start, "network.flow", flow.first * 16, message, origin)
             event["event"] = ev
             event["observer"] = observer
             event["icmp"] = {"type": key[3] if flow.rev else key[1]}
@@ -500,22 +524,22 @@ class EventFactory:
         q = dns.get("question", _NONE)
         kind = dns["type"]
         message = f"DNS {kind} {q.get('name', '')} {q.get('type', '')}"
-        ev: dict[str, Any] = {
-            "category": ["network"],
-            "type": ["protocol"],
-            "action": f"dns_{kind}",
-        }
+        outcome = None
         if kind == "answer":
             rcode = dns.get("response_code")
             message += f" {rcode if rcode is not None else ''}"
-            ev["outcome"] = "success" if rcode == "NOERROR" else "failure"
-        if rtt is not None:
-            ev["duration"] = int(rtt * 1e9)
+            outcome = "success" if rcode == "NOERROR" else "failure"
         ms = int(ts * 1000 + 0.0005)  # self.ts(ts) with its cache read inline
         sec = ms // 1000
         prefix = self._seconds.get(sec)
         ts_text = (prefix or self.ts(ts)[:-5]) + _MILLIS[ms - sec * 1000]
-        event = self._head(ts_text, "network.dns", index * 16 + 1, message, ev, None)
+        event = self._head(
+            ts_text, "network.dns", index * 16 + 1, message, None, ["network"], ["protocol"], f"dns_{kind}"
+        )
+        if outcome is not None:
+            event["event"]["outcome"] = outcome
+        if rtt is not None:
+            event["event"]["duration"] = int(rtt * 1e9)
         proto = r[0]
         network: dict[str, Any] = {
             "transport": _TRANSPORT.get(proto) or str(proto),
@@ -567,7 +591,9 @@ class EventFactory:
         slot: int,
         dataset: str,
         message: str,
-        ev: dict[str, Any],
+        category: list[str],
+        types: list[str],
+        action: str,
         protocol: str,
     ) -> Event:
         """An application event on the flow's orientation (source = initiator), with its network fields."""
@@ -578,7 +604,7 @@ class EventFactory:
         sec = ms // 1000
         prefix = self._seconds.get(sec)
         ts_text = (prefix or self.ts(ts)[:-5]) + _MILLIS[ms - sec * 1000]
-        event = self._head(ts_text, dataset, index * 16 + slot, message, ev, None)
+        event = self._head(ts_text, dataset, index * 16 + slot, message, None, category, types, action)
         cid = flow.cid
         if cid is None:
             cid = flow.cid = self._community_id(flow)
@@ -596,8 +622,18 @@ class EventFactory:
     def tls(self, flow: Flow, ts: float, index: int, kind: str, tls: dict[str, Any]) -> Event:
         """A TLS ClientHello or ServerHello, on the flow's orientation (source = client)."""
         sni = tls.get("client", _NONE).get("server_name", "")
-        ev = {"category": ["network"], "type": ["protocol"], "action": f"tls_{kind}"}
-        event = self._app_event(flow, ts, index, 1, "network.tls", f"TLS {kind} {sni}".rstrip(), ev, "tls")
+        event = self._app_event(
+            flow,
+            ts,
+            index,
+            1,
+            "network.tls",
+            f"TLS {kind} {sni}".rstrip(),
+            ["network"],
+            ["protocol"],
+            f"tls_{kind}",
+            "tls",
+        )
         event["tls"] = tls
         if sni:
             event["destination"]["domain"] = sni
@@ -617,15 +653,22 @@ class EventFactory:
         resp = response or _NONE
         status = resp.get("http.response.status_code")
         message = f"HTTP {req.get('http.request.method', '-')} {req.get('url.domain', '')}{req.get('url.original', '')}"
-        ev: dict[str, Any] = {
-            "category": ["network", "web"],
-            "type": ["protocol", "access"],
-            "action": "http_request",
-        }
         if status is not None:
             message += f" {status}"
-            ev["outcome"] = "failure" if status >= 400 else "success"
-        event = self._app_event(flow, ts, index, 15, "network.http", message, ev, "http")
+        event = self._app_event(
+            flow,
+            ts,
+            index,
+            15,
+            "network.http",
+            message,
+            ["network", "web"],
+            ["protocol", "access"],
+            "http_request",
+            "http",
+        )
+        if status is not None:
+            event["event"]["outcome"] = "failure" if status >= 400 else "success"
         _nest(event, req)
         _nest(event, resp)
         if "url.domain" in req:
