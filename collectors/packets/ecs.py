@@ -112,27 +112,6 @@ def put(event: Event, fields: dict[str, Any]) -> None:
         set_field(event, head, sub)
 
 
-_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
-
-
-def _nest(event: Event, fields: dict[str, Any]) -> None:
-    """:func:`canh.events.set_many` with each dotted path split once per process, not per event."""
-    for path, value in fields.items():
-        if value is None:
-            continue
-        split = _PATHS.get(path)
-        if split is None:
-            *parents, leaf = path.split(".")
-            split = _PATHS[path] = (tuple(parents), leaf)
-        node = event
-        for part in split[0]:
-            child = node.get(part)
-            if child.__class__ is not dict:
-                child = node[part] = {}
-            node = child
-        node[split[1]] = value
-
-
 _IP_TEXT: dict[bytes, str] = {}
 _inet_ntop = socket.inet_ntop
 
@@ -648,11 +627,17 @@ class EventFactory:
         request: dict[str, Any] | None,
         response: dict[str, Any] | None,
     ) -> Event:
-        """An HTTP transaction: request and its response (either may be missing)."""
-        req = request or _NONE
-        resp = response or _NONE
-        status = resp.get("http.response.status_code")
-        message = f"HTTP {req.get('http.request.method', '-')} {req.get('url.domain', '')}{req.get('url.original', '')}"
+        """An HTTP transaction: request and its response (either may be missing).
+
+        ``request`` and ``response`` are http.parse's objects; they become this event's own.
+        """
+        if request is not None:
+            url = request["url"]
+            message = f"HTTP {request['http']['request']['method']} {url.get('domain', '')}{url['original']}"
+        else:
+            url = None
+            message = "HTTP - "
+        status = response["http"]["response"]["status_code"] if response is not None else None
         if status is not None:
             message += f" {status}"
         event = self._app_event(
@@ -669,10 +654,21 @@ class EventFactory:
         )
         if status is not None:
             event["event"]["outcome"] = "failure" if status >= 400 else "success"
-        _nest(event, req)
-        _nest(event, resp)
-        if "url.domain" in req:
-            event["destination"]["domain"] = req["url.domain"]
+        # The objects in the order the request's then the response's fields were always set in: a
+        # response's http.version replaces the request's in place, its http.response comes after.
+        if request is not None:
+            http = event["http"] = request["http"]
+            event["url"] = url
+            if "user_agent" in request:
+                event["user_agent"] = request["user_agent"]
+            if response is not None:
+                answer = response["http"]
+                http["version"] = answer["version"]
+                http["response"] = answer["response"]
+        elif response is not None:
+            event["http"] = response["http"]
+        if url is not None and "domain" in url:
+            event["destination"]["domain"] = url["domain"]
         return event
 
     def dhcp(self, r: tuple, ts: float, index: int, dhcp: dict[str, Any], flow: Flow | None) -> Event:

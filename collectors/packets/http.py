@@ -34,7 +34,12 @@ def _headers(lines: list[bytes]) -> dict[str, str]:
 
 
 def parse(payload: bytes) -> tuple[str, dict[str, Any]] | None:
-    """("request"|"response", ECS fields) for an HTTP/1.x head at the start of ``payload``, else None."""
+    """("request"|"response", ECS objects) for an HTTP/1.x head at the start of ``payload``, else None.
+
+    The objects come nested as the event holds them: a request's ``http`` (``request``, ``version``),
+    ``url`` and ``user_agent``; a response's ``http`` (``version``, ``response``). Each message's
+    objects go into one event (ecs.EventFactory.http), so they are built once, in final form.
+    """
     head = payload[:MAX_HEAD]
     end = head.find(b"\r\n\r\n")
     lines = (head if end < 0 else head[:end]).split(b"\r\n")
@@ -42,49 +47,51 @@ def parse(payload: bytes) -> tuple[str, dict[str, Any]] | None:
     if len(start) < 2:
         return None
     hdrs = _headers(lines[1:])
-    fields: dict[str, Any] = {}
     if start[0].startswith(b"HTTP/1."):
         try:
             status = int(start[1])
         except ValueError:
             return None
-        fields["http.version"] = start[0][5:].decode("ascii", "replace")
-        fields["http.response.status_code"] = status
+        response: dict[str, Any] = {"status_code": status}
         if "content-length" in hdrs and hdrs["content-length"].isdigit():
-            fields["http.response.body.bytes"] = int(hdrs["content-length"])
+            response["body"] = {"bytes": int(hdrs["content-length"])}
         if "content-type" in hdrs:
-            fields["http.response.mime_type"] = hdrs["content-type"].split(";")[0].strip()
+            response["mime_type"] = hdrs["content-type"].split(";")[0].strip()
         if "server" in hdrs:
-            fields["http.response.server"] = hdrs["server"]
-        return "response", fields
+            response["server"] = hdrs["server"]
+        return "response", {
+            "http": {"version": start[0][5:].decode("ascii", "replace"), "response": response}
+        }
     if len(start) < 3 or not start[2].startswith(b"HTTP/1."):
         return None
-    method = start[0].decode("ascii", "replace")
     target = start[1].decode("utf-8", "replace")
-    fields["http.request.method"] = method
-    fields["http.version"] = start[2][5:].decode("ascii", "replace").strip()
-    fields["url.original"] = target
+    request: dict[str, Any] = {"method": start[0].decode("ascii", "replace")}
+    url: dict[str, Any] = {"original": target}
+    fields: dict[str, Any] = {
+        "http": {"request": request, "version": start[2][5:].decode("ascii", "replace").strip()},
+        "url": url,
+    }
     path, _, query = target.partition("?")
     if "://" in path:
         path = "/" + path.split("://", 1)[1].partition("/")[2]
-    fields["url.path"] = path
+    url["path"] = path
     if query:
-        fields["url.query"] = query
+        url["query"] = query
     leaf = path.rsplit("/", 1)[-1]
     if "." in leaf:
-        fields["url.extension"] = leaf.rsplit(".", 1)[1].lower()
+        url["extension"] = leaf.rsplit(".", 1)[1].lower()
     host = hdrs.get("host")
     if host:
         domain, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-        fields["url.domain"] = domain or host
+        url["domain"] = domain or host
         if port.isdigit():
-            fields["url.port"] = int(port)
+            url["port"] = int(port)
     if "user-agent" in hdrs:
-        fields["user_agent.original"] = hdrs["user-agent"]
+        fields["user_agent"] = {"original": hdrs["user-agent"]}
     if "referer" in hdrs:
-        fields["http.request.referrer"] = hdrs["referer"]
+        request["referrer"] = hdrs["referer"]
     if "content-length" in hdrs and hdrs["content-length"].isdigit():
-        fields["http.request.body.bytes"] = int(hdrs["content-length"])
+        request["body"] = {"bytes": int(hdrs["content-length"])}
     if "content-type" in hdrs:
-        fields["http.request.mime_type"] = hdrs["content-type"].split(";")[0].strip()
+        request["mime_type"] = hdrs["content-type"].split(";")[0].strip()
     return "request", fields
