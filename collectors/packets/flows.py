@@ -721,11 +721,13 @@ class PacketAnalyzer:
 
     def _tcp_payload(self, flow: Flow, fwd: bool, r: tuple, frame: bytes, ts: float, index: int) -> None:
         # A body segment of a known HTTP flow: only a new request/response head matters.
+        # (http.looks_like and tls.hello_length are inline here: this runs for the first payloads
+        # of every TCP flow, and a call costs more than their tests.)
         if (
             flow.app == "http"
             and flow.buf is None
             and flow.probe >= PROBE_PACKETS
-            and not http_parser.looks_like(frame[r[7] : r[7] + 9])
+            and not frame.startswith(_HTTP_STARTS, r[7])
         ):
             return
         payload = frame[r[7] : r[8]]
@@ -743,7 +745,11 @@ class PacketAnalyzer:
         app = flow.app
         key = flow.key
         if app is None or app == "tls":
-            need = tls_parser.hello_length(payload)
+            need = (
+                5 + ((payload[3] << 8) | payload[4])
+                if len(payload) >= 5 and payload[0] == 0x16 and payload[1] == 0x03
+                else 0
+            )
             if need:
                 flow.app = "tls"
                 if len(payload) >= 9:
@@ -753,7 +759,7 @@ class PacketAnalyzer:
                 else:
                     self._tls(flow, payload, ts, index)
                 return
-        if (app is None or app == "http") and http_parser.looks_like(payload):
+        if (app is None or app == "http") and payload.startswith(_HTTP_STARTS):
             flow.app = "http"
             self._http(flow, payload, ts, index)
             return
