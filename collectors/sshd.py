@@ -130,7 +130,11 @@ def sshd_fields(msg: str) -> Shaped:
         if m:
             ev, method, _invalid, user, ip, port = m.groups()
             shape = ACCEPTED if ev == "Accepted" else FAILED
-            return shape, (user, _METHODS.get(method, method), *_source(ip, port))
+            # _source inline for the commonest lines (ip is never empty here).
+            peer = _PEERS.get(ip) or _peer(ip)
+            if port and peer[0] is not None and len(port) <= 5:
+                return shape, (user, _METHODS.get(method, method), peer[0], int(port), None)
+            return shape, (user, _METHODS.get(method, method), *peer)
     # Each test starts with the first letter: most lines get past the ones not theirs in one step.
     if first in "Ii" and "nvalid user " in msg and (msg.startswith("Invalid") or msg.startswith("invalid")):
         m = _INVALID.match(msg)
