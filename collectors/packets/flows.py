@@ -704,9 +704,12 @@ class PacketAnalyzer:
         if self.flows.get(flow.key) is flow:
             del self.flows[flow.key]
         by_side = self.by_side
-        for side in (flow.side_f, flow.side_r):
-            if side is not None and by_side.get(side) is flow:
-                del by_side[side]
+        side = flow.side_f  # both sides written out: a loop over a tuple of them cost more (every flow)
+        if side is not None and by_side.get(side) is flow:
+            del by_side[side]
+        side = flow.side_r
+        if side is not None and by_side.get(side) is flow:
+            del by_side[side]
         if flow.dnsq:
             for q_index, q_ts, q_fields, q_r in flow.dnsq.values():
                 self.out.append(self.ev.dns(q_r, q_ts, q_index, q_fields, flow))
