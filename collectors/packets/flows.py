@@ -290,14 +290,17 @@ class PacketAnalyzer:
                     # float operand first: the int's add and multiply are tried before the float's
                     # when the int is on the left (same value: IEEE addition and product commute)
                     ts = scale * frac + sec
-                    have_v4 = True  # _ETH_V4's fields are read (meaningful only when n >= 48)
-                elif scale:
-                    sec, frac, n, wirelen = hdr(buf, pos)
-                    ts = scale * frac + sec
-                    have_v4 = False
+                    # (_ETH_V4's fields are meaningful only when n >= 48, tested below)
                 else:
-                    ts, n, wirelen = hdr(buf, pos)
-                    have_v4 = False
+                    if scale:
+                        sec, frac, n, wirelen = hdr(buf, pos)
+                        ts = scale * frac + sec
+                    else:
+                        ts, n, wirelen = hdr(buf, pos)
+                    if lt == 1 and n >= 48 and pos + 64 <= limit:
+                        # The frame's fields apart: the last records of a buffer, other layouts. (A
+                        # shorter buffer holds no whole frame of 48 bytes: the record is cut.)
+                        etype, vihl, total, frag, proto, side, doff, flags = eth_v4(buf, pos + 28)
                 b = pos + 16
                 if b + n > limit or n > max_record:
                     break  # the reader deals with an incomplete or bogus record
@@ -311,8 +314,6 @@ class PacketAnalyzer:
                 # ``pstart``/``end`` (the payload) are offsets into the frame, which starts at
                 # ``data[base]``: the block's buffer here, the frame alone after decode().
                 if lt == 1 and n >= 48:
-                    if not have_v4:
-                        etype, vihl, total, frag, proto, side, doff, flags = eth_v4(buf, b + 12)
                     if etype == 0x0008:  # IPv4 (read little-endian, see _ETH_V4)
                         total = swap16[total]
                         if vihl != 0x45 or frag & 0xFF1F or total < 28:
