@@ -114,6 +114,18 @@ _SWAP16 = array("H", _pairs)
 if sys.byteorder == "big":
     _SWAP16.byteswap()
 del _pairs
+_SWAP16_TUPLE: tuple[int, ...] = ()
+
+
+def _swap16_tuple() -> tuple[int, ...]:
+    """_SWAP16 as a tuple of ints, made at the first packet loop (2-6 ms and 2.6 MB, so not at
+    import): an array item read makes a new int for every packet, a tuple item is read in place."""
+    global _SWAP16_TUPLE
+    if not _SWAP16_TUPLE:
+        _SWAP16_TUPLE = tuple(_SWAP16)
+    return _SWAP16_TUPLE
+
+
 _ETH_V6 = struct.Struct("!B3xHBx36s8xBB").unpack_from  # needs 68 bytes of frame
 _SIDE4 = struct.Struct("!4s4sHH").unpack
 _SIDE6 = struct.Struct("!16s16sHH").unpack
@@ -257,7 +269,7 @@ class PacketAnalyzer:
         apps = settings.applications
         eth_v4 = _ETH_V4
         rec_v4 = _REC_V4
-        swap16 = _SWAP16
+        swap16 = _swap16_tuple()
         eth_v6 = _ETH_V6
         max_record = MAX_RECORD
         probe_packets = PROBE_PACKETS
