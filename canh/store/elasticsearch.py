@@ -11,6 +11,7 @@ the batch goes to the durable :class:`canh.store.spool.Spool` and is replayed, i
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import threading
@@ -25,7 +26,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
 from canh.errors import ConfigError, ConflictError, NotFoundError, QueryError, StoreError
-from canh.events import get, set_field, to_epoch_ms
+from canh.events import format_ts, get, set_field, to_epoch_ms
 from canh.fields import is_text_field
 from canh.i18n import t
 from canh.query import matcher, parse
@@ -43,7 +44,7 @@ from canh.store.base import (
     record_id,
 )
 from canh.store.bulk import BulkOutcome, BulkWriter, Unavailable
-from canh.store.es_mappings import META, events_template, template
+from canh.store.es_mappings import META, RESTORE, events_template, template
 from canh.store.esquery import to_dsl
 from canh.store.spool import Spool
 
@@ -54,6 +55,7 @@ log = logging.getLogger("canh.store.elasticsearch")
 
 _TIME = {"@timestamp": f"{META}.ts", "event.ingested": f"{META}.ingested"}
 _ID = f"{META}.id"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DOC_KINDS: tuple[DocKind, ...] = ("incidents", "systems", "state")
 
 
@@ -69,8 +71,6 @@ def _secret(value: str | None, file: str | None, env: str) -> str | None:
     return value
 
 
-
-
 def _doc_version(source: Mapping[str, Any], es_version: Any) -> int:
     meta = source.get(META)
     if isinstance(meta, Mapping) and isinstance(meta.get("version"), int):
@@ -79,8 +79,86 @@ def _doc_version(source: Mapping[str, Any], es_version: Any) -> int:
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
-    doc.pop(META, None)
+    """The record as written: Canh's bookkeeping dropped, stamps it made canonical put back."""
+    meta = doc.pop(META, None)
+    if isinstance(meta, dict) and RESTORE in meta:
+        for path, how in meta[RESTORE].items():
+            _put_back(doc, path, how)
     return doc
+
+
+def _is_canonical(stamp: Any) -> bool:
+    """Canh's own stamp form (``2026-11-22T08:00:00.000Z``), which Elasticsearch reads as is."""
+    return (
+        type(stamp) is str
+        and len(stamp) == 24
+        and stamp[23] == "Z"
+        and stamp[10] == "T"
+        and stamp[19] == "."
+        and stamp[4] == stamp[7] == "-"
+        and stamp[13] == stamp[16] == ":"
+    )
+
+
+def _canonical_times(
+    doc: dict[str, Any], ts: int, ingested: int, *, exact: bool = False
+) -> dict[str, Any] | None:
+    """Make the event's @timestamp and event.ingested canonical in ``doc`` (a shallow copy of the
+    record; its ``event`` dict is copied before a change): what to put back on reading, or None.
+    ``exact``: also replace a canonical stamp that is not ``ingested`` (a spool replay's)."""
+    restore: dict[str, Any] = {}
+    for path, parent, leaf, ms in (
+        ("@timestamp", None, "", ts),
+        ("event.ingested", "event", "ingested", ingested),
+    ):
+        ev = doc.get(parent) if parent else None
+
+        def keep(value: Any, ms: int = ms, path: str = path) -> bool:
+            return _is_canonical(value) and not (exact and path != "@timestamp" and _ms(value, 0) != ms)
+
+        if path in doc:  # top level, or a dotted key ("event.ingested")
+            if keep(doc[path]):
+                continue
+            restore[path] = {"at": "key", "v": doc[path]}
+            doc[path] = _stamp(ms)
+        elif parent is None:
+            restore[path] = {"at": "key"}  # absent: taken away again on reading
+            doc[path] = _stamp(ms)
+        elif type(ev) is dict:
+            if leaf in ev:
+                if keep(ev[leaf]):
+                    continue
+                restore[path] = {"at": "nested", "v": ev[leaf]}
+            else:
+                restore[path] = {"at": "nested"}
+            doc[parent] = {**ev, leaf: _stamp(ms)}
+        elif ev is None:
+            restore[path] = {"at": "nested", "made_parent": True}
+            doc[parent] = {leaf: _stamp(ms)}
+    return restore or None
+
+
+def _stamp(ms: int) -> str:
+    return format_ts(_EPOCH + timedelta(milliseconds=ms))
+
+
+def _put_back(doc: dict[str, Any], path: str, how: Mapping[str, Any]) -> None:
+    if how.get("at") == "key":
+        if "v" in how:
+            doc[path] = how["v"]
+        else:
+            doc.pop(path, None)
+        return
+    parent, leaf = path.split(".", 1)
+    ev = doc.get(parent)
+    if not isinstance(ev, dict):
+        return
+    if "v" in how:
+        ev[leaf] = how["v"]
+    else:
+        ev.pop(leaf, None)
+        if not ev and how.get("made_parent"):
+            doc.pop(parent, None)
 
 
 class ElasticsearchStore(Store):
@@ -249,7 +327,19 @@ class ElasticsearchStore(Store):
                 failed.append((str(rid), str(exc)))
                 continue
             doc = dict(rec)
-            doc[META] = {"id": rid, "ts": ts, "ingested": ingested}
+            if stream == "events":  # id and times are aliases of the event's own fields
+                # Canh's own events hold canonical stamps: nothing to change (the hot path).
+                if not (
+                    type(ev) is dict
+                    and _is_canonical(rec.get("@timestamp"))
+                    and _is_canonical(stamp)
+                    and "event.ingested" not in rec
+                ):
+                    restore = _canonical_times(doc, ts, ingested)
+                    if restore is not None:
+                        doc[META] = {RESTORE: restore}
+            else:
+                doc[META] = {"id": rid, "ts": ts, "ingested": ingested}
             yield self.index_for(stream, ts), str(rid), doc
 
     def write(self, stream: Stream, records: Iterable[Mapping[str, Any]]) -> WriteResult:
@@ -316,11 +406,7 @@ class ElasticsearchStore(Store):
             replayed_ms = int(time.time() * 1000)
             for stream, records, mark in self.spool.replay():
                 kind = cast(Stream, stream)
-                for r in records:
-                    # A spooled record reaches the cluster now: its ingest-time window is now, so
-                    # scheduled detection (which reads by ingest time) still sees it once.
-                    r[META]["ingested"] = max(int(r[META]["ingested"]), replayed_ms)
-                actions = [(self.index_for(kind, r[META]["ts"]), str(r[META]["id"]), r) for r in records]
+                actions = [self._replayed(kind, r, replayed_ms) for r in records]
                 out = self.writer.write(actions)
                 self._dead_letter(out)
                 self.spool.done(mark)
@@ -330,13 +416,34 @@ class ElasticsearchStore(Store):
             return False
         return self.spool.empty()
 
+    def _replayed(
+        self, stream: Stream, r: dict[str, Any], replayed_ms: int
+    ) -> tuple[str, str, dict[str, Any]]:
+        """A spooled document as it is sent now. It reaches the cluster now, so its ingest time is
+        now: scheduled detection (which reads by ingest time) still sees it once."""
+        found = r.get(META)
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
+        if stream != "events":
+            meta["ingested"] = max(int(meta["ingested"]), replayed_ms)
+            return self.index_for(stream, meta["ts"]), str(meta["id"]), r
+        # An event: its id and times are its own fields (a spool an older Canh wrote also has them
+        # under canh_meta, which today's event indices take no values for).
+        rec = _strip(r)
+        ts = int(meta["ts"]) if "ts" in meta else _ms(rec.get("@timestamp"), replayed_ms)
+        was = int(meta["ingested"]) if "ingested" in meta else _ms(get(rec, "event.ingested"), replayed_ms)
+        doc = dict(rec)
+        restore = _canonical_times(doc, ts, max(was, replayed_ms), exact=True)
+        if restore is not None:
+            doc[META] = {RESTORE: restore}
+        return self.index_for(stream, ts), str(record_id(stream, rec)), doc
+
     def _dead_letter(self, out: BulkOutcome) -> None:
         if not out.failed or self.dead_letter is None:
             return
         self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
         with open(self.dead_letter, "ab") as fh:
             for doc_id, index, why, doc in out.failed:
-                body = {k: v for k, v in doc.items() if k != META}
+                body = _strip(copy.deepcopy(doc))  # the record as it was given
                 fh.write(
                     orjson.dumps({"id": doc_id, "index": index, "reason": why, "record": body}, default=str)
                 )

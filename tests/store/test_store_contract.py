@@ -60,6 +60,38 @@ def test_records_read_back_as_written(loaded: Store) -> None:
     assert loaded.get_records("events", ["ev004"]) == [SAMPLE[3]]
 
 
+# Stamps in other forms than Canh's own, absent ones, dotted keys: each reads back exactly as
+# written and is found by the time it stands for (a store may index a canonical copy).
+ODD_STAMPS: list[dict[str, Any]] = [
+    {"@timestamp": "2026-11-21T10:00:00+07:00", "event": {"id": "odd1", "ingested": "2026-12-05T00:00:00Z"}},
+    {"@timestamp": 1795231200000, "event": {"id": "odd2"}, "message": "epoch ms, no ingest time"},
+    {
+        "@timestamp": "2026-11-21T03:00:00.000Z",
+        "event.id": "odd3",
+        "event.ingested": "2026-12-05T01:00:00.5Z",
+    },
+    {"event": {"id": "odd4", "ingested": "2026-12-05T02:00:00.000Z"}, "message": "no @timestamp"},
+    {"@timestamp": "2026-11-21T03:30:00.000Z", "event.id": "odd5", "message": "no event object"},
+]
+
+
+def test_odd_stamps_read_back_as_written_and_are_found_by_their_time(store: Store) -> None:
+    assert store.write("events", ODD_STAMPS).written == 5
+    store.refresh()
+    got = store.get_records("events", ["odd1", "odd2", "odd3", "odd4", "odd5"])
+    assert got == ODD_STAMPS
+    # odd1 (03:00Z), odd2 (1795231200000 = 2026-11-21T03:20Z), odd3 (03:00Z), odd5 (03:30Z).
+    since, until = utc("2026-11-21T03:00:00Z"), utc("2026-11-21T04:00:00Z")
+
+    def odd_ids(records: list[dict[str, Any]]) -> list[str]:
+        return sorted(r["event"]["id"] if "event" in r else r["event.id"] for r in records)
+
+    assert odd_ids(store.search("events", since=since, until=until)) == ["odd1", "odd2", "odd3", "odd5"]
+    late = store.search("events", since=utc("2026-12-05T00:30:00Z"), time_field="event.ingested")
+    assert odd_ids(late) == ["odd3", "odd4"]
+    assert store.search("events", "event.id:odd4", limit=5) == [ODD_STAMPS[3]]
+
+
 # -- hunting queries ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("query", QUERIES)
 def test_query_matches_exactly_what_the_python_matcher_says(loaded: Store, query: str) -> None:
