@@ -340,9 +340,10 @@ class PacketAnalyzer:
                         # shorter buffer holds no whole frame of 48 bytes: the record is cut.)
                         etype, vihl, total, frag, proto, side, doff, flags = eth_v4(buf, pos + 28)
                 b = pos + 16
-                if b + n > limit or n > max_record:
+                pos = b + n  # one add for the test and the next record (an int made per packet)
+                if pos > limit or n > max_record:
+                    pos = b - 16
                     break  # the reader deals with an incomplete or bogus record
-                pos = b + n
                 index += 1
                 nby += wirelen
                 # Fast path, inline: Ethernet, IPv4 without options (first fragment) or IPv6 without
