@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from binascii import b2a_base64
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from canh.collectors.packets import dns as dns_parser
 from canh.collectors.packets import http as http_parser
 from canh.collectors.packets import tls as tls_parser
 from canh.collectors.packets.capfile import MAX_RECORD, PCAP_HEADERS, Block, as_blocks
-from canh.collectors.packets.community_id import _WITH_PORTS, _sha1, hashed, icmp_ports, is_one_way
+from canh.collectors.packets.community_id import hashed, hashed_ordered, icmp_ports, is_one_way
 from canh.collectors.packets.decode import ARP, ERRORS, ICMP, ICMP6, TCP, UDP, decode
 from canh.collectors.packets.ecs import EventFactory
 from canh.collectors.packets.neighbours import Neighbours, gateway_like
@@ -994,11 +993,7 @@ def flow_community_id(flow: Flow) -> str:
     """Community ID of a flow, from its initiator's side (ICMP one-way messages hash in that order)."""
     src, sport, dst, dport, proto, _ = flow.key
     if proto in (TCP, UDP):
-        # The key is already in the specification's order (lower address, then lower port first):
-        # hashed()'s work in one line, without its two calls.
-        return "1:" + b2a_base64(
-            _sha1(_WITH_PORTS[len(src)](0, src, dst, proto, sport, dport)).digest(), newline=False
-        ).decode("ascii")
+        return hashed_ordered(src, dst, proto, sport, dport)  # the key is in the specification's order
     if flow.rev:
         src, sport, dst, dport = dst, dport, src, sport
     return hashed(src, dst, proto, sport, dport, is_one_way(proto, sport))
