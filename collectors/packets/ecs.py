@@ -183,23 +183,6 @@ class EventFactory:
             known = self._sources[source] = (id_prefix(source), is_file_source(source))
         return known
 
-    def _ident(self, position: int, source: str) -> tuple[str, bool]:
-        """(``event.id``, whether ``source`` is a file path); refreshes the ``event.ingested`` text."""
-        now = _monotonic()
-        if now - self._ing_at > 0.5:  # one clock reading per half second, not per event
-            self._ing_at = now
-            self._ing = self._ingested()
-            self._ing_text = format_ts(self._ing)
-        own = self._own
-        if own[0] is source:
-            prefix, is_file = own[1], own[2]
-        else:
-            prefix, is_file = self._source(source)
-            self._own = (source, prefix, is_file)
-        if 0 <= position < ID_POSITIONS:
-            return prefix + position.to_bytes(8, "big").hex(), is_file
-        return event_id(source, position), is_file
-
     def _head(
         self,
         ts_text: str,
@@ -215,7 +198,8 @@ class EventFactory:
         ``event`` object has ``category``, ``type`` and ``action`` after the envelope's fields."""
         if source is None:
             source = self.source
-        # _ident inline: on this path (every application event) the call costs more than its lines
+        # The event id and ingest stamp, inline here and in flow() (a method call for them cost more
+        # than their lines on these paths, every event); one clock reading per half second.
         now = _monotonic()
         if now - self._ing_at > 0.5:
             self._ing_at = now
@@ -385,7 +369,7 @@ class EventFactory:
             source["mac"] = _MAC_TEXT.get(macs[0]) or mac_text(macs[0])
             destination["mac"] = _MAC_TEXT.get(macs[1]) or mac_text(macs[1])
         origin = flow.origin if flow.origin is not None else self.source
-        # _ident inline, as in _head (a call costs about as much as its lines here)
+        # The event id and ingest stamp, inline as in _head (a call costs about as much as its lines)
         now = _monotonic()
         if now - self._ing_at > 0.5:
             self._ing_at = now
