@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -193,6 +194,11 @@ def content_id(*parts: str) -> str:
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+CANONICAL_STAMP: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+"""The shape :func:`format_ts` writes (``2026-11-22T08:00:00.000Z``), which the stores read without a
+full parse (the date itself may still be no date: 2026-13-40)."""
 
 
 def format_ts(when: datetime) -> str:

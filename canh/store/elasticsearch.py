@@ -26,7 +26,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_exc
 
 from canh.errors import ConfigError, ConflictError, NotFoundError, QueryError, StoreError
-from canh.events import format_ts, get, set_field, to_epoch_ms
+from canh.events import CANONICAL_STAMP, format_ts, get, set_field, to_epoch_ms
 from canh.fields import is_text_field
 from canh.i18n import t
 from canh.query import matcher, parse
@@ -88,16 +88,8 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_canonical(stamp: Any) -> bool:
-    """Canh's own stamp form (``2026-11-22T08:00:00.000Z``), which Elasticsearch reads as is."""
-    return (
-        type(stamp) is str
-        and len(stamp) == 24
-        and stamp[23] == "Z"
-        and stamp[10] == "T"
-        and stamp[19] == "."
-        and stamp[4] == stamp[7] == "-"
-        and stamp[13] == stamp[16] == ":"
-    )
+    """Canh's own stamp form (canh.events.CANONICAL_STAMP), which Elasticsearch reads as it is."""
+    return type(stamp) is str and CANONICAL_STAMP.fullmatch(stamp) is not None
 
 
 def _canonical_times(
@@ -105,36 +97,35 @@ def _canonical_times(
 ) -> dict[str, Any] | None:
     """Make the event's @timestamp and event.ingested canonical in ``doc`` (a shallow copy of the
     record; its ``event`` dict is copied before a change): what to put back on reading, or None.
-    ``exact``: also replace a canonical stamp that is not ``ingested`` (a spool replay's)."""
+    ``exact``: also replace a canonical ingest stamp that is not ``ingested`` (a spool replay's)."""
     restore: dict[str, Any] = {}
     for path, parent, leaf, ms in (
         ("@timestamp", None, "", ts),
         ("event.ingested", "event", "ingested", ingested),
     ):
         ev = doc.get(parent) if parent else None
-
-        def keep(value: Any, ms: int = ms, path: str = path) -> bool:
-            return _is_canonical(value) and not (exact and path != "@timestamp" and _ms(value, 0) != ms)
-
-        if path in doc:  # top level, or a dotted key ("event.ingested")
-            if keep(doc[path]):
-                continue
-            restore[path] = {"at": "key", "v": doc[path]}
-            doc[path] = _stamp(ms)
+        # Where the stamp is (a top-level or dotted key, or in the event object) and whether it is there.
+        if path in doc:
+            at, present, value = "key", True, doc[path]
         elif parent is None:
-            restore[path] = {"at": "key"}  # absent: taken away again on reading
-            doc[path] = _stamp(ms)
+            at, present, value = "key", False, None
         elif type(ev) is dict:
-            if leaf in ev:
-                if keep(ev[leaf]):
-                    continue
-                restore[path] = {"at": "nested", "v": ev[leaf]}
-            else:
-                restore[path] = {"at": "nested"}
-            doc[parent] = {**ev, leaf: _stamp(ms)}
+            at, present, value = "nested", leaf in ev, ev.get(leaf)
         elif ev is None:
-            restore[path] = {"at": "nested", "made_parent": True}
-            doc[parent] = {leaf: _stamp(ms)}
+            at, present, value = "nested", False, None
+        else:
+            continue  # an event that is no object: Elasticsearch refuses the record whole
+        if present and _is_canonical(value) and not (exact and parent and _ms(value, 0) != ms):
+            continue
+        # What to put back: the value as it was, or (absent) nothing, taken away again on reading.
+        how: dict[str, Any] = {"at": at, "v": value} if present else {"at": at}
+        if at == "key":
+            doc[path] = _stamp(ms)
+        elif parent is not None:  # (always, when nested)
+            if ev is None:
+                how["made_parent"] = True
+            doc[parent] = {**(ev or {}), leaf: _stamp(ms)}
+        restore[path] = how
     return restore or None
 
 

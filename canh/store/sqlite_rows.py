@@ -6,13 +6,12 @@ multi-row INSERT statements. Absent column values are :data:`NULL`, not ``None``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from canh.events import get, to_epoch_ms
+from canh.events import CANONICAL_STAMP, get, to_epoch_ms
 from canh.store.base import Stream, record_id
 
 NULL = float("nan")
@@ -31,7 +30,6 @@ _DOTTED_COLUMNS = frozenset({"event.id", "event.ingested", *_FIELDS["events"]})
 WIDTH: dict[Stream, int] = {s: 4 + len(f) for s, f in _FIELDS.items()}
 """Values per record: id, time, ingest time, the indexed fields above, the document."""
 
-_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 # A canonical stamp is read in three lookups: its minute (cached), ":SS." and "mmmZ"; the tables
 # accept only what the canonical form allows, so anything else takes the full parse.
 _SECONDS = {f":{i:02d}.": i * 1000 for i in range(60)}
@@ -68,7 +66,7 @@ def epoch_ms(stamp: Any, default: int) -> int:
     if not stamp:
         return default
     # Seconds 60-99 fit the pattern but are no time: the full parse refuses them (ValueError).
-    if type(stamp) is str and _CANONICAL.fullmatch(stamp) and stamp[16:20] in _SECONDS:
+    if type(stamp) is str and CANONICAL_STAMP.fullmatch(stamp) and stamp[16:20] in _SECONDS:
         if len(_MINUTES) >= 16384:
             _MINUTES.clear()
         base = _MINUTES[stamp[:16]] = to_epoch_ms(stamp[:16] + ":00Z")
