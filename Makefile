@@ -7,8 +7,9 @@ PYTEST_ARGS ?=
 .PHONY: run test install install-dev deps lint fmt bench clean
 
 # `make run` installs what Canh needs to run; `make test` adds the test and lint tools.
-# The native EVTX reader is built by that install: a change to its sources installs again.
-NATIVE_SRC := native/evtx/Cargo.toml native/evtx/Cargo.lock $(wildcard native/evtx/src/*.rs)
+# The native parts (native/*: EVTX reader, line parsers, row encoder) are built by that install: a
+# change to their sources installs again.
+NATIVE_SRC := $(wildcard native/*/Cargo.toml native/*/Cargo.lock native/*/src/*.rs)
 
 $(VENV)/.installed: pyproject.toml setup.py $(NATIVE_SRC)
 	python3 -m venv $(VENV)

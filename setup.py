@@ -1,6 +1,6 @@
 """Maps the top-level folders into the one import root `canh` (package list and dirs live here
 because setuptools cannot derive nested packages of remapped folders from pyproject alone), and
-builds the native EVTX reader (native/evtx, Rust) when cargo is there."""
+builds the native parts (native/*, Rust) when cargo is there."""
 
 from pathlib import Path
 
@@ -46,16 +46,22 @@ def _packages() -> tuple[list[str], dict[str, str]]:
     return names, dirs
 
 
-# Optional: without cargo Canh installs all the same and reads EVTX with the Python mapping.
+# Optional: without cargo Canh installs all the same, and the Python code does the native parts' work
+# (the EVTX mapping, the line parsers' fast path, the store's row encoder), only slower.
 # debug=False: an editable install (`pip install -e .`) would otherwise build unoptimised code.
 NATIVE = [
     RustExtension(
-        "canh.collectors._evtx_native",
-        path="native/evtx/Cargo.toml",
+        f"canh.{package}.{module}",
+        path=f"native/{crate}/Cargo.toml",
         binding=Binding.PyO3,
         optional=True,
         debug=False,
         args=["--locked"],
+    )
+    for package, module, crate in (
+        ("collectors", "_evtx_native", "evtx"),
+        ("collectors", "_lines_native", "lines"),
+        ("store", "_rows_native", "rows"),
     )
 ]
 
