@@ -313,8 +313,12 @@ class PacketAnalyzer:
             # Where a record header and _ETH_V4's fields still fit: one unpack for both (a call and
             # a tuple fewer per packet) on little-endian pcap files, wherever an Ethernet frame can be.
             last_v4 = limit - 64 if hdr == _PCAP_LE and lt == 1 else -1
+            # The least captured length the Ethernet fast path reads: ``lt == 1 and n >= 48`` in one
+            # compare for every packet (n is at most max_record there).
+            min_eth = 48 if lt == 1 else max_record + 1
             first = index
-            while pos <= last:
+            # One test for most records (last_v4 < last): the loop's own test would be a second.
+            while True:
                 if pos <= last_v4:
                     sec, frac, n, wirelen, etype, vihl, total, frag, proto, side, doff, flags = rec_v4(
                         buf, pos
@@ -323,7 +327,7 @@ class PacketAnalyzer:
                     # when the int is on the left (same value: IEEE addition and product commute)
                     ts = scale * frac + sec
                     # (_ETH_V4's fields are meaningful only when n >= 48, tested below)
-                else:
+                elif pos <= last:
                     if scale:
                         sec, frac, n, wirelen = hdr(buf, pos)
                         ts = scale * frac + sec
@@ -333,6 +337,8 @@ class PacketAnalyzer:
                         # The frame's fields apart: the last records of a buffer, other layouts. (A
                         # shorter buffer holds no whole frame of 48 bytes: the record is cut.)
                         etype, vihl, total, frag, proto, side, doff, flags = eth_v4(buf, pos + 28)
+                else:
+                    break
                 b = pos + 16
                 pos = b + n  # one add for the test and the next record (an int made per packet)
                 if pos > limit or n > max_record:
@@ -346,7 +352,7 @@ class PacketAnalyzer:
                 # addresses and ports as they sit in the frame: the by_side key of its flow.
                 # ``pstart``/``end`` (the payload) are offsets into the frame, which starts at
                 # ``data[base]``: the block's buffer here, the frame alone after decode().
-                if lt == 1 and n >= 48:
+                if n >= min_eth:
                     if etype == 0x0008:  # IPv4 (read little-endian, see _ETH_V4)
                         end = ip_end[total]
                         if vihl != 0x45 or fragment[frag] or end < 42:  # a total length under 28
