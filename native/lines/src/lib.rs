@@ -4,7 +4,9 @@
 //! the Python parser (the reference) makes for the same line; any line it does not handle it hands
 //! back (None) for the Python parser to read. Tests compare both on every line they parse.
 
+mod access_line;
 mod auth;
+mod clf_stamp;
 mod web;
 
 use pyo3::prelude::*;
