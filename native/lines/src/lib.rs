@@ -6,7 +6,10 @@
 
 mod access_line;
 mod auth;
+mod auth_body;
 mod clf_stamp;
+mod shape;
+mod syslog_head;
 mod web;
 
 use pyo3::prelude::*;
