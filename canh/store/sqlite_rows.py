@@ -2,11 +2,16 @@
 
 A batch is encoded into one flat list (``width`` values per record) that the store binds into
 multi-row INSERT statements. Absent column values are :data:`NULL`, not ``None`` (see there).
+Where the compiled encoder (``canh.store._rows_native``, built from native/rows) is installed, it
+encodes events, handing the few records it cannot encode identically to :func:`_encode_events`, which
+stays the reference; ``CANH_ROWS_NATIVE=0`` (read at import) turns it off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -102,6 +107,8 @@ def encode(
     Unless ``checked``, an event's column values are passed on as read (see :func:`_encode_events`).
     """
     if stream == "events":
+        if _NATIVE_EVENTS is not None:
+            return _native_events(recs, now_ms, failed, checked)
         return _encode_events(recs, now_ms, failed, checked)
     values: list[Any] = []
     for rec in recs:
@@ -110,6 +117,35 @@ def encode(
         except (ValueError, TypeError, orjson.JSONEncodeError) as exc:
             failed.append((str(record_id(stream, rec) or "?"), str(exc)))
     return values
+
+
+def _load_native() -> Callable[..., list[Any]] | None:
+    """The compiled event encoder, or None: not built, or CANH_ROWS_NATIVE=0."""
+    if os.environ.get("CANH_ROWS_NATIVE") == "0":
+        return None
+    try:
+        module = importlib.import_module("canh.store._rows_native")
+    except ImportError:
+        return None
+    encoder: Callable[..., list[Any]] | None = getattr(module, "encode_events", None)
+    return encoder
+
+
+_NATIVE_EVENTS = _load_native()
+
+
+def _native_events(
+    recs: Sequence[Mapping[str, Any]], now_ms: int, failed: list[tuple[str, str]], checked: bool
+) -> list[Any]:
+    """:func:`_encode_events`'s values from the compiled encoder; a record it hands back (a type or
+    stamp it does not read the same way, a record that fails) is encoded here, in its place."""
+
+    def one(rec: Mapping[str, Any], _why: str) -> list[Any]:
+        return _encode_events((rec,), now_ms, failed, checked)
+
+    assert _NATIVE_EVENTS is not None
+    batch = recs if type(recs) is list else list(recs)
+    return _NATIVE_EVENTS(batch, now_ms, checked, NULL, _DOTTED_COLUMNS, one)
 
 
 def _encode_events(
