@@ -7,12 +7,16 @@ firewall bodies ``fortinet.firewall``; anything else stays generic ``syslog`` wi
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from canh.collectors import pam, sshd, sudo
 from canh.collectors.accounts import ACCOUNT_PROGRAMS, account_fields
+from canh.collectors.addresses import is_ip
 from canh.collectors.kvfirewall import kv_firewall_fields, looks_like_kv_firewall
 from canh.collectors.netfilter import is_netfilter, netfilter_fields
 from canh.collectors.pam import pam_fields
@@ -203,11 +207,64 @@ _PROGRAM_CACHE = 10_000
 
 # What lines of one batch share (same reading time, source, zone and file), worked out once per batch:
 # (now, source, tz, ingested, log.file.path value or nothing, index in _HEADS, UTC hour table, path,
-# event id prefix of the source).
+# event id prefix of the source, the compiled fast path's call or None).
 # A plain tuple: read by index on every line, which a NamedTuple's attributes make slower.
 _State = tuple[
-    datetime | None, str | None, tzinfo | None, str, tuple[str, ...], int, dict[str, str], str | None, str
+    datetime | None,
+    str | None,
+    tzinfo | None,
+    str,
+    tuple[str, ...],
+    int,
+    dict[str, str],
+    str | None,
+    str,
+    Callable[[str, Any, str | None, str | None], Event | None] | None,
 ]
+
+# The bodies the compiled fast path (canh.collectors._lines_native, native/lines/src/auth.rs) fills,
+# in its order; it builds each event from these very specs, joined to each of the four RFC 3164 heads.
+_NATIVE_BODIES = (
+    _NO_FIELDS, pam.AUTH, sshd.FAILED, sshd.ACCEPTED, sshd.INVALID, sshd.DISCONNECT, pam.FAILURE,
+    pam.SESSION, pam.SESSION_BY, sudo.SUDO,
+)  # fmt: skip
+_NATIVE: list[Any] = []  # [the native module's Shapes, or None], made on first use
+
+
+def _spec(shape: Shape) -> list[tuple[str, int, Any]]:
+    return [(p, 1 if v is VALUE else 2 if v is OPTIONAL else 0, v) for p, v in shape.spec.items()]
+
+
+def native_shapes() -> Any | None:
+    """The fast path's shared tables, or None: module not built, or ``CANH_LINES_NATIVE=0`` (read once)."""
+    if not _NATIVE:
+        shapes = None
+        if os.environ.get("CANH_LINES_NATIVE") != "0":
+            try:
+                from canh.collectors import _lines_native
+            except ImportError:
+                _lines_native = None
+            # A build of the crate without this parser (only another one's part) has no Shapes.
+            make = getattr(_lines_native, "Shapes", None)
+            if make is not None:
+                specs = [
+                    [
+                        (_spec(_HEADS[kind] | body.spec), _HEADS[kind].paths, body.paths)
+                        for body in _NATIVE_BODIES
+                    ]
+                    for kind in range(4)
+                ]
+                # Programs with a parser of their own that the fast path does not follow.
+                own = {"sshd": _sshd, "sshd-session": _sshd, "sudo": _sudo}
+                others = [name for name, handler in PROGRAMS.items() if own.get(name) is not handler]
+                try:
+                    shapes = make(specs, others, is_ip)
+                except ValueError:
+                    shapes = None  # shapes changed on the Python side only: tests say so, users read on
+        _NATIVE.append(shapes)
+    return _NATIVE[0]
+
+
 # A parsed header: (index in _HEADS, @timestamp, message body, host, RFC 5424's msgid and structured
 # data (or nothing), program as written, pid as written, priority as written).
 _Header = tuple[int, str, str, str | None, tuple[Any, ...], str | None, str | None, str | None]
@@ -218,11 +275,13 @@ class SyslogParser:
 
     name = "syslog"
 
-    def __init__(self) -> None:
+    def __init__(self, *, native: bool = True) -> None:
         # RFC 3164 stamps: the UTC "YYYY-MM-DDTHH:" of each local hour as written ("Nov 21 07"), one
         # table per local year and month of the reading time and zone (the year is inferred from them).
         self._tables: dict[tuple[int, int, tzinfo], dict[str, str]] = {}
-        self._state: _State = (None, None, None, "", (), 0, {}, None, "")
+        self._state: _State = (None, None, None, "", (), 0, {}, None, "", None)
+        self._native: Any | None = None  # the compiled fast path (made with the first context)
+        self._native_on = native  # False: this parser reads every line in Python (the reference)
         self._minutes: dict[tuple[str, str], str] = {}  # RFC 3339 minute + offset -> UTC minute prefix
         self._programs: dict[str | None, tuple[str, Handler, Callable[[str], Body] | None]] = {}
         # One compiled builder per header kind and body shape, made on first use.
@@ -245,17 +304,32 @@ class SyslogParser:
             hours = self._tables[key] = {}
         kind = 0 if path else _NOT_FILE
         prefix = id_prefix(source)
-        self._state = state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path, prefix)
+        fast = None
+        shapes = native_shapes() if self._native_on else None
+        if shapes is not None:
+            if self._native is None:
+                from canh.collectors._lines_native import SyslogFast
+
+                self._native = SyslogFast(shapes)
+            # _hour_prefix reads the reading time and zone alone: a context of its own, not ctx kept.
+            clock = LineContext(source=source, position=0, tz=tz, now=now)
+            hour = functools.partial(self._hour_prefix, ctx=clock)
+            self._native.context(prefix, ingested, path or None, hours, hour)
+            fast = self._native.fast
+        state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path, prefix, fast)
+        self._state = state
         return state
+
+    def native_event(self, line: str, ctx: LineContext) -> Event | None:
+        """The compiled path's event for ``line``, or None when it leaves the line to Python (for tests)."""
+        state = self._context(ctx)
+        return state[9](line, ctx.position, ctx.host, ctx.observer) if state[9] is not None else None
 
     def _build(self, kind: int, shape: Shape) -> Callable[[tuple[Any, ...], tuple[Any, ...]], Event]:
         build = self._builds[kind][shape] = _HEADS[kind].joined(shape)
         return build
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
-        text = line.rstrip("\r\n")
-        if not text or text.isspace():
-            return None
         state = self._state
         if (
             state[0] is not ctx.now
@@ -264,6 +338,15 @@ class SyslogParser:
             or state[7] is not ctx.path
         ):
             state = self._context(ctx)
+        fast = state[9]
+        if fast is not None:
+            # The compiled path: the common lines whole, in one call (None: read here).
+            event = fast(line, ctx.position, ctx.host, ctx.observer)
+            if event is not None:
+                return event
+        text = line.rstrip("\r\n")
+        if not text or text.isspace():
+            return None
         first = text[0]  # not empty (an index is cheaper than a slice)
         m5 = _RFC5424.match(text) if first == "<" else None
         m3 = None if m5 else _RFC3164.match(text)
