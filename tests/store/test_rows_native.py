@@ -279,3 +279,25 @@ def test_corpus_events(corpus: Path, tmp_path: Path) -> None:
         handed = _assert_same(events, checked)
         # Only records with values the encoder cannot prove it writes as orjson does go back.
         assert sum(handed.values()) < len(events) // 100, handed
+
+
+class _Attrs:
+    def __init__(self) -> None:
+        self.a, self.b = 1, "two"
+
+
+def test_every_dict_layout_is_read_in_order() -> None:
+    # Combined str-key tables with removed members, general tables (a non-str key was there), split
+    # tables (an instance's __dict__): all walked in insertion order, as orjson does.
+    removed = {"a": 1, "b": 2, "c": 3, "d": 4}
+    del removed["b"]
+    removed["e"] = 5
+    general: dict[Any, Any] = {1: "x", "k": "v", "m": [1]}
+    del general[1]
+    split = _Attrs().__dict__
+    grown = {f"k{i}": i for i in range(300)}
+    for i in range(0, 300, 3):
+        del grown[f"k{i}"]
+    rec = {"event": {"id": "d"}, "removed": removed, "general": general, "split": split, "grown": grown}
+    handed = _assert_same([rec, {"event": {"id": "e"}, **split}])
+    assert handed == Counter()

@@ -66,6 +66,20 @@ pub unsafe fn ascii<'a>(o: *mut ffi::PyObject) -> Option<&'a [u8]> {
     Some(std::slice::from_raw_parts(ffi::PyUnicode_DATA(o) as *const u8, n))
 }
 
+/// The head of CPython 3.11's dict keys object (Include/internal/pycore_dict.h, `_dictkeysobject`):
+/// the index table follows it, then the entries.
+#[repr(C)]
+struct DictKeys311 {
+    refcnt: ffi::Py_ssize_t,
+    log2_size: u8,
+    log2_index_bytes: u8,
+    /// 0 general (entries of hash, key, value), 1 str keys (key, value), 2 split (values elsewhere).
+    kind: u8,
+    version: u32,
+    usable: ffi::Py_ssize_t,
+    nentries: ffi::Py_ssize_t,
+}
+
 /// An interned str's JSON text (with its quotes), kept with a reference to the str so that its
 /// address names it as long as the slot does.
 #[derive(Clone, Copy)]
@@ -85,12 +99,19 @@ pub struct Writer {
     pub ascii: bool,
     /// Interned strs (the keys, mostly: the same few dozen in every event) by address.
     slots: Box<[Slot; SLOTS]>,
+    /// Whether dicts have CPython 3.11's layout (read in place) or are walked with PyDict_Next.
+    pub dicts_311: bool,
 }
 
 impl Default for Writer {
     fn default() -> Self {
         let empty = Slot { str: std::ptr::null_mut(), len: 0, text: [0; SLOT_TEXT] };
-        Writer { buf: Vec::with_capacity(4096), ascii: true, slots: Box::new([empty; SLOTS]) }
+        Writer {
+            buf: Vec::with_capacity(4096),
+            ascii: true,
+            slots: Box::new([empty; SLOTS]),
+            dicts_311: false,
+        }
     }
 }
 
@@ -319,32 +340,62 @@ impl Writer {
             return Err("nesting depth");
         }
         self.buf.push(b'{');
-        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         let mut first = true;
-        while ffi::PyDict_Next(o, &mut pos, &mut k, &mut v) != 0 {
-            if !is_str(k) {
-                return Err("key type");
-            }
-            if !first {
-                self.buf.push(b',');
-            }
-            first = false;
-            if !dotted.is_null() && dotted_key(k) {
-                match ffi::PySet_Contains(dotted, k) {
-                    0 => {}
-                    1 => return Err("dotted column key"),
-                    _ => {
-                        ffi::PyErr_Clear();
-                        return Err("dotted column key");
-                    }
+        let d = o as *mut ffi::PyDictObject;
+        let keys = (*d).ma_keys as *const DictKeys311;
+        if self.dicts_311 && (*d).ma_values.is_null() && (*keys).kind <= 1 {
+            // A combined table: its entries in order, a removed one with a null value (as
+            // PyDict_Next reads them, without a call per member).
+            let (stride, key_at) = if (*keys).kind == 0 { (3, 1) } else { (2, 0) };
+            let entries = (keys as *const u8)
+                .add(std::mem::size_of::<DictKeys311>() + (1usize << (*keys).log2_index_bytes))
+                as *const *mut ffi::PyObject;
+            for i in 0..(*keys).nentries as usize {
+                let e = entries.add(i * stride + key_at);
+                let (k, v) = (*e, *e.add(1));
+                if !v.is_null() {
+                    self.member(k, v, &mut first, depth, dotted)?;
                 }
             }
-            self.string(k)?;
-            self.buf.push(b':');
-            self.value(v, depth + 1)?;
+        } else {
+            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            while ffi::PyDict_Next(o, &mut pos, &mut k, &mut v) != 0 {
+                self.member(k, v, &mut first, depth, dotted)?;
+            }
         }
         self.buf.push(b'}');
         Ok(())
+    }
+
+    #[inline(always)]
+    unsafe fn member(
+        &mut self,
+        k: *mut ffi::PyObject,
+        v: *mut ffi::PyObject,
+        first: &mut bool,
+        depth: u32,
+        dotted: *mut ffi::PyObject,
+    ) -> Result<(), Defer> {
+        if !is_str(k) {
+            return Err("key type");
+        }
+        if !*first {
+            self.buf.push(b',');
+        }
+        *first = false;
+        if !dotted.is_null() && dotted_key(k) {
+            match ffi::PySet_Contains(dotted, k) {
+                0 => {}
+                1 => return Err("dotted column key"),
+                _ => {
+                    ffi::PyErr_Clear();
+                    return Err("dotted column key");
+                }
+            }
+        }
+        self.string(k)?;
+        self.buf.push(b':');
+        self.value(v, depth + 1)
     }
 
     unsafe fn int(&mut self, o: *mut ffi::PyObject) -> Result<(), Defer> {
@@ -403,7 +454,7 @@ impl Writer {
 #[inline]
 unsafe fn dotted_key(k: *mut ffi::PyObject) -> bool {
     match ascii(k) {
-        Some(key) => memchr::memchr(b'.', key).is_some(),
+        Some(key) => key.contains(&b'.'),
         None => true,
     }
 }

@@ -271,6 +271,8 @@ fn encode_events<'py>(
         dotted: dotted.as_ptr(),
         ingested: None,
     };
+    let version = py.version_info();
+    batch.writer.dicts_311 = (version.major, version.minor) == (3, 11);
     // SAFETY: every object is used under the GIL, borrowed from a dict or list that no Python
     // code runs against between the read and its use (the fallback runs between records).
     unsafe {
