@@ -3,11 +3,16 @@
 Both servers write the same combined layout, so the file decides the vendor: ``--format nginx`` or
 ``apache``, or for detected files the path (``apache``/``httpd``/``access_log`` name Apache, the
 Red Hat and Debian defaults; anything else is taken as nginx).
+
+The plain common/combined access lines go through a compiled fast path when
+``canh.collectors._lines_native`` (native/lines) is built: it gives exactly the event the Python code
+below gives, or None for a line it leaves to it. ``CANH_LINES_NATIVE=0`` turns it off.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -17,6 +22,7 @@ from canh.collectors.addresses import SEEN_IP, is_ip
 from canh.collectors.registry import LineContext
 from canh.errors import InputError
 from canh.events import (
+    ECS_VERSION,
     ID_POSITIONS,
     OPTIONAL,
     Event,
@@ -253,6 +259,22 @@ def vhost_fields(vhost: str) -> dict[str, object]:
     }
 
 
+# Read once, as the parsers are made once per file or source.
+_NATIVE_ON = os.environ.get("CANH_LINES_NATIVE") != "0"
+
+
+def _native_access() -> Any:
+    """A new native access line parser, or None: not built (or built without it), or turned off."""
+    if not _NATIVE_ON:
+        return None
+    try:
+        from canh.collectors import _lines_native
+    except ImportError:
+        return None
+    maker = getattr(_lines_native, "WebAccess", None)
+    return None if maker is None else maker(ECS_VERSION, is_ip)
+
+
 def _unescape(text: str) -> str:
     return text.replace('\\"', '"') if "\\" in text else text
 
@@ -260,14 +282,33 @@ def _unescape(text: str) -> str:
 class WebLogParser:
     """Access and error lines of nginx/Apache; ``vendor`` None picks it from the file path."""
 
-    def __init__(self, vendor: str | None = None) -> None:
+    def __init__(self, vendor: str | None = None, *, native: bool = True) -> None:
         self.vendor = vendor
         self.name = vendor or "web"
         # What lines of one batch share, worked out once: (now, source, path, ingested, log.file.path,
         # build, event id prefix of the source).
         self._state: tuple[Any, ...] = (None, None, None, "", (), None, "")
+        # The compiled access line path (None: Python only) and the context it was given: (now,
+        # source, path, host, observer), compared by identity at each line as _state is.
+        self._native: Any = _native_access() if native else None
+        self._native_for: tuple[Any, ...] = (None,) * 5
 
     def parse(self, line: str, ctx: LineContext) -> Event | None:
+        native = self._native
+        if native is not None:
+            now, source, path, host, observer = self._native_for
+            if (
+                ctx.now is now
+                and ctx.source is source
+                and ctx.path is path
+                and ctx.host is host
+                and ctx.observer is observer
+            ):
+                ev: Event | None = native.parse(line, ctx.position)
+            else:
+                ev = self._native_context(line, ctx)
+            if ev is not None:
+                return ev
         text = line.rstrip("\r\n")
         if not text or text.isspace():
             return None
@@ -340,6 +381,21 @@ class WebLogParser:
             if em:
                 return self._nginx_error(em, text, ctx)
         raise InputError("collect.not_web_log")
+
+    def _native_context(self, line: str, ctx: LineContext) -> Event | None:
+        """The native path's event for the first line of a new context, given to it first."""
+        state = self._context(ctx)
+        _now, source, path, ingested, _log_file, _build, prefix = state
+        vendor = self.vendor or _vendor_for(path or source)
+        native = self._native
+        if path == "":
+            # log.file.path "" leaves _context's head values one short of its shape: not mirrored.
+            native.clear()
+        else:
+            native.context(prefix, ingested, path, ctx.host or None, ctx.observer, vendor)
+        self._native_for = (ctx.now, ctx.source, ctx.path, ctx.host, ctx.observer)
+        event: Event | None = native.parse(line, ctx.position)
+        return event
 
     def _context(self, ctx: LineContext) -> tuple[Any, ...]:
         path = ctx.path
