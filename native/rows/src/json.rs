@@ -92,6 +92,14 @@ struct Slot {
 const SLOT_TEXT: usize = 40;
 const SLOTS: usize = 512;
 
+/// A str's slot: its address's bits above the allocator's 16-byte alignment, folded so that
+/// strs allocated 8 KB apart do not take the same slot.
+#[inline]
+fn slot_of(o: *mut ffi::PyObject) -> usize {
+    let a = o as usize >> 4;
+    (a ^ (a >> 9) ^ (a >> 18)) % SLOTS
+}
+
 /// One document's text, reused from record to record.
 pub struct Writer {
     pub buf: Vec<u8>,
@@ -210,7 +218,7 @@ impl Writer {
                 self.escaped_ascii(text);
                 return Ok(());
             }
-            let slot = &mut self.slots[(o as usize >> 4) % SLOTS];
+            let slot = &mut self.slots[slot_of(o)];
             let buf = &mut self.buf;
             if slot.str == o {
                 buf.reserve(SLOT_TEXT);
@@ -224,7 +232,7 @@ impl Writer {
             self.escaped_ascii(text);
             let written = &self.buf[at..];
             if written.len() <= SLOT_TEXT {
-                let slot = &mut self.slots[(o as usize >> 4) % SLOTS];
+                let slot = &mut self.slots[slot_of(o)];
                 ffi::Py_INCREF(o);
                 if !slot.str.is_null() {
                     ffi::Py_DECREF(slot.str);
