@@ -226,7 +226,7 @@ _State = tuple[
 # in its order; it builds each event from these very specs, joined to each of the four RFC 3164 heads.
 _NATIVE_BODIES = (
     _NO_FIELDS, pam.AUTH, sshd.FAILED, sshd.ACCEPTED, sshd.INVALID, sshd.DISCONNECT, pam.FAILURE,
-    pam.SESSION, pam.SESSION_BY, sudo.SUDO,
+    pam.SESSION, pam.SESSION_BY, sudo.SUDO, sshd.MAX_TRIES, sshd.PEER,
 )  # fmt: skip
 _NATIVE: list[Any] = []  # [the native module's Shapes, or None], made on first use
 

@@ -147,6 +147,18 @@ def _body(draw: st.DrawFn) -> tuple[str, str]:
                 f"error: maximum authentication attempts exceeded for {user} from {ip}{p} ssh2",
                 f"User {user} from {ip} not allowed because not listed in AllowUsers",
                 f"Removed session {user}.",
+                f"reverse mapping checking getaddrinfo for {user} [{ip}] failed - POSSIBLE BREAK-IN ATTEMPT!",
+                f"error: Received disconnect from {ip}{p}:11: Bye [preauth]",
+                f"error: {user} from {ip}",
+                f"input_userauth_request: invalid user {user} [preauth]",
+                f"Unable to negotiate with {ip}{p}: no matching key exchange method found",
+                f"Connection from {ip}{p} on 10.0.0.1 port 22",
+                f"maximum authentication attempts exceeded for invalid user {user} from {ip}{p} ssh2 [preauth]",
+                f"maximum authentication attempts exceeded for {user}",
+                "Disconnecting: Too many authentication failures [preauth]",
+                f"fatal: Read from socket failed: Connection reset by peer [{ip}]",
+                f"Failed password for invalid user from {ip}{p}",
+                f"Accepted password for {user} with {ip}x for [{ip}]",
             ]
         )
     )

@@ -63,6 +63,8 @@ const BODY_PATHS: [&[&str]; SHAPES] = [
         "system.auth.sudo.pwd",
         "system.auth.sudo.error",
     ],
+    &["user.name", "source.ip", "source.port", "source.domain"],
+    &["source.ip"],
 ];
 
 const HEAD_PATHS: [&str; 16] = [

@@ -1,7 +1,7 @@
 //! The bodies of sshd, pam_unix and sudo lines, read as collectors/sshd.py, pam.py and sudo.py read
-//! them (same regexes, followed step by step), into a body shape and its values. None: a body the
-//! Python parser is to read (a rarer shape, or one whose regex would backtrack in ways not followed
-//! here).
+//! them (same regexes, followed step by step, backtracking included), into a body shape and its
+//! values. None from a public function: a body the Python parser is to read (a rarer shape); from a
+//! regex's reader: no match.
 
 /// The body shapes, in the order the Python side hands their specs over (see syslog.py).
 pub const NO_FIELDS: usize = 0;
@@ -14,7 +14,9 @@ pub const FAILURE: usize = 6;
 pub const SESSION: usize = 7;
 pub const SESSION_BY: usize = 8;
 pub const SUDO: usize = 9;
-pub const SHAPES: usize = 10;
+pub const MAX_TRIES: usize = 10;
+pub const PEER: usize = 11;
+pub const SHAPES: usize = 12;
 
 /// Text constants a body's values name (a list value is a new one-item list of it).
 #[derive(Clone, Copy)]
@@ -189,26 +191,53 @@ fn source<'a>(ip: &'a [u8], port: Option<&'a [u8]>, net: &mut dyn IsIp) -> Optio
     Some([V::Null, V::Null, V::Str(address)])
 }
 
-/// sshd_fields.
+/// sshd_fields. Its tests are tried in its order; a regex that does not match lets the next test
+/// go on, as there; the few tests not followed here give None.
 pub fn sshd<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
-    let first = *msg.first()?;
+    let mut msg = msg;
+    let mut first = *msg.first()?;
     if first == b'[' || msg.starts_with(b"message repeated") {
         return None;
     }
     if (first == b'F' && msg.starts_with(b"Failed "))
         || (first == b'A' && msg.starts_with(b"Accepted "))
     {
-        return login(msg, net);
+        if let Some(body) = login(msg, net) {
+            return Some(body);
+        }
     }
     if (first == b'I' || first == b'i') && starts(msg, 1, b"nvalid user ") {
-        let (user_end, ip, ip_end) = user_from(msg, 13)?;
-        let peer = source(&msg[ip..ip_end], port_at(msg, ip_end), net)?;
-        let mut v = Row::of(&[V::Str(&msg[13..user_end])]);
-        v.extend(&peer);
-        return Some((INVALID, v));
+        if let Some((user_end, ip, ip_end)) = user_from(msg, 13) {
+            let peer = source(&msg[ip..ip_end], port_at(msg, ip_end), net)?;
+            let mut v = Row::of(&[V::Str(&msg[13..user_end])]);
+            v.extend(&peer);
+            return Some((INVALID, v));
+        }
     }
     if first == b'R' || first == b'D' || first == b'C' {
-        return disconnect(msg, net);
+        if let Some(body) = disconnect(msg, net) {
+            return Some(body);
+        }
+    }
+    if first == b'e' && msg.starts_with(b"error: ") {
+        if msg.starts_with(b"error: PAM: ") {
+            return None; // _PAM_FAIL
+        }
+        msg = &msg[7..];
+        first = *msg.first()?;
+        if first == b'R' || first == b'D' || first == b'C' {
+            if let Some(body) = disconnect(msg, net) {
+                return Some(body);
+            }
+        }
+    }
+    if first == b'm' && msg.starts_with(b"maximum authentication") {
+        if let Some(body) = max_tries(msg, net) {
+            return Some(body);
+        }
+    }
+    if first == b'U' && msg.starts_with(b"User ") && find(msg, b" not allowed").is_some() {
+        return None; // _NOT_ALLOWED
     }
     if matches!(first, b'p' | b'(' | b'a')
         && (msg.starts_with(b"pam_unix(")
@@ -217,16 +246,81 @@ pub fn sshd<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
     {
         return pam(msg, net);
     }
-    if matches!(first, b'I' | b'i' | b'e' | b'm' | b'U' | b'P') {
-        return None; // a test of sshd_fields this does not follow
+    if first == b'P'
+        && msg.starts_with(b"PAM ")
+        && find(msg, b"more authentication failure").is_some()
+    {
+        return None; // read as a rewritten pam_unix line
     }
-    // The last test, `_PEER`: nothing it could match means no peer.
-    for key in [b"[".as_slice(), b"from ", b"FROM ", b"with ", b"for "] {
-        if find(msg, key).is_some() {
-            return None;
+    peer(msg, net)
+}
+
+/// `_PEER`'s first match (in finditer's order) that is an IP address, else no peer.
+fn peer<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
+    let mut p = 0;
+    while p < msg.len() {
+        match peer_at(msg, p) {
+            Some((g0, k)) => {
+                if net.is_ip(&msg[g0..k])? {
+                    return Some((PEER, Row::of(&[V::Str(&msg[g0..k])])));
+                }
+                p = k;
+            }
+            None => p += 1,
         }
     }
     Some((AUTH, Row::of(&[])))
+}
+
+/// `(?:\[|(?:from|FROM|with|for) )(?:::ffff:)?([0-9A-Fa-f.:]*[0-9A-Fa-f])\b` at `p`: the group.
+fn peer_at(msg: &[u8], p: usize) -> Option<(usize, usize)> {
+    let q = if msg[p] == b'[' {
+        p + 1
+    } else {
+        let key = [b"from ".as_slice(), b"FROM ", b"with ", b"for "]
+            .into_iter()
+            .find(|k| msg[p..].starts_with(k))?;
+        p + key.len()
+    };
+    if starts(msg, q, b"::ffff:") {
+        if let Some(k) = peer_group(msg, q + 7) {
+            return Some((q + 7, k));
+        }
+    }
+    peer_group(msg, q).map(|k| (q, k))
+}
+
+/// `[0-9A-Fa-f.:]*[0-9A-Fa-f]\b` at `g0`: the longest that ends in a hex digit before a non-word
+/// character (or the end).
+fn peer_group(msg: &[u8], g0: usize) -> Option<usize> {
+    let end = run(msg, g0, hexish);
+    (g0 + 1..=end)
+        .rev()
+        .find(|&k| msg[k - 1].is_ascii_hexdigit() && msg.get(k).is_none_or(|&c| !word(c)))
+}
+
+/// `_MAX_TRIES`.
+fn max_tries<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
+    const HEAD: &[u8] = b"maximum authentication attempts exceeded for ";
+    if !msg.starts_with(HEAD) {
+        return None;
+    }
+    let (u0, (user_end, ip, ip_end)) = lazy_user(msg, HEAD.len())?;
+    let peer = source(&msg[ip..ip_end], port_at(msg, ip_end), net)?;
+    let mut v = Row::of(&[V::Str(&msg[u0..user_end])]);
+    v.extend(&peer);
+    Some((MAX_TRIES, v))
+}
+
+/// `(?P<invalid>invalid user )?(?P<user>.*?) from (?P<ip>[^\s]+)` at `at`, the optional group
+/// given up when nothing follows it (as the regex backtracks): (user start, user_from's answer).
+fn lazy_user(msg: &[u8], at: usize) -> Option<(usize, (usize, usize, usize))> {
+    if starts(msg, at, b"invalid user ") {
+        if let Some(found) = user_from(msg, at + 13) {
+            return Some((at + 13, found));
+        }
+    }
+    user_from(msg, at).map(|found| (at, found))
 }
 
 fn login<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
@@ -246,12 +340,7 @@ fn login<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
     if !starts(msg, j, b" for ") {
         return None;
     }
-    let mut u0 = j + 5;
-    if starts(msg, u0, b"invalid user ") {
-        u0 += 13;
-    }
-    // With "invalid user " the regex would try again without it if nothing followed: not here.
-    let (user_end, ip, ip_end) = user_from(msg, u0)?;
+    let (u0, (user_end, ip, ip_end)) = lazy_user(msg, j + 5)?;
     let peer = source(&msg[ip..ip_end], port_at(msg, ip_end), net)?;
     let mut v = Row::of(&[V::Str(&msg[u0..user_end]), V::Str(&msg[m0..m1])]);
     v.extend(&peer);
