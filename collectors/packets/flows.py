@@ -317,15 +317,22 @@ class PacketAnalyzer:
             # compare for every packet (n is at most max_record there).
             min_eth = 48 if lt == 1 else max_record + 1
             first = index
+            last_sec = -1  # the last record's seconds and them as a float (see below)
+            sec_f = 0.0
             # One test for most records (last_v4 < last): the loop's own test would be a second.
             while True:
                 if pos <= last_v4:
                     sec, frac, n, wirelen, etype, vihl, total, frag, proto, side, doff, flags = rec_v4(
                         buf, pos
                     )
-                    # float operand first: the int's add and multiply are tried before the float's
-                    # when the int is on the left (same value: IEEE addition and product commute)
-                    ts = scale * frac + sec
+                    # float operand first: the int's multiply is tried before the float's when the
+                    # int is on the left (same value: IEEE product commutes). The seconds, a two-digit
+                    # int, are made a float once per second of capture: adding the int converted it
+                    # the slow way for every packet (the same double: it is exact below 2**53).
+                    if sec != last_sec:
+                        last_sec = sec
+                        sec_f = float(sec)
+                    ts = scale * frac + sec_f
                     # (_ETH_V4's fields are meaningful only when n >= 48, tested below)
                 elif pos <= last:
                     if scale:
