@@ -80,7 +80,7 @@ struct DictKeys311 {
     nentries: ffi::Py_ssize_t,
 }
 
-/// An interned str's JSON text (with its quotes), kept with a reference to the str so that its
+/// A shared str's JSON text (with its quotes), kept with a reference to the str so that its
 /// address names it as long as the slot does.
 #[derive(Clone, Copy)]
 struct Slot {
@@ -105,7 +105,7 @@ pub struct Writer {
     pub buf: Vec<u8>,
     /// Whether everything written so far is ASCII (then the str is made without a UTF-8 decode).
     pub ascii: bool,
-    /// Interned strs (the keys, mostly: the same few dozen in every event) by address.
+    /// Shared strs (the keys, mostly: the same few dozen in every event) by address.
     slots: Box<[Slot; SLOTS]>,
     /// Whether dicts have CPython 3.11's layout (read in place) or are walked with PyDict_Next.
     pub dicts_311: bool,
@@ -214,7 +214,10 @@ impl Writer {
         let data = ffi::PyUnicode_DATA(o);
         if ffi::PyUnicode_IS_ASCII(o) != 0 {
             let text = std::slice::from_raw_parts(data as *const u8, n);
-            if (*(o as *mut ffi::PyASCIIObject)).interned() == 0 || n + 2 > SLOT_TEXT {
+            // Interned strs, and strs shared by several objects (a parser's constants: "sshd",
+            // "system.auth"), are worth a slot; a str held once (a message, an address) is not.
+            let shared = (*(o as *mut ffi::PyASCIIObject)).interned() != 0 || (*o).ob_refcnt > 2;
+            if !shared || n + 2 > SLOT_TEXT {
                 self.escaped_ascii(text);
                 return Ok(());
             }
