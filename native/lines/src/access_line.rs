@@ -26,13 +26,52 @@ fn find(s: &[u8], from: usize, byte: u8) -> Option<usize> {
     memchr::memchr(byte, &s[from..]).map(|i| from + i)
 }
 
-/// The groups of `s` (ASCII, no control characters, no backslash, already cut of its line end).
+/// Where the quoted field starting at `from` ends: the first quote not escaped by a backslash, as
+/// `[^"\\]*(?:\\.[^"\\]*)*"` finds it (its only way to match). A backslash ending the text matches nothing.
+fn quoted_end(s: &[u8], from: usize, escaped: bool) -> Option<usize> {
+    if !escaped {
+        return find(s, from, b'"'); // no backslash in the line
+    }
+    let mut i = from;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', &s[i..])?;
+        if s[i] == b'"' {
+            return Some(i);
+        }
+        if i + 1 >= s.len() {
+            return None;
+        }
+        i += 2;
+    }
+}
+
+/// `\"` to `"`, as weblogs._unescape reads a quoted field (other escapes are kept as written).
+pub fn unescape(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(b'\\', v).is_none() {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'\\' && v.get(i + 1) == Some(&b'"') {
+            out.push(b'"');
+            i += 2;
+        } else {
+            out.push(v[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The groups of `s` (ASCII, no control characters, already cut of its line end; `escaped`: it
+/// holds a backslash).
 ///
 /// The regex's `(?P<user>.*?) \[` is lazy: it takes the first " [" after the ident for which the rest
 /// matches. Only that first one is tried here; a line whose rest fails there (a user name holding
 /// " [") is left to the regex. Everything after that point is forced (each field runs to the first
 /// byte that may end it), so the groups found are the regex's.
-pub fn split(s: &[u8]) -> Option<AccessLine> {
+pub fn split(s: &[u8], escaped: bool) -> Option<AccessLine> {
     // ip and ident: \S+ then a space (no other whitespace is in the line)
     let ip_end = find(s, 0, b' ')?;
     if ip_end == 0 {
@@ -55,7 +94,7 @@ pub fn split(s: &[u8]) -> Option<AccessLine> {
     }
     // req: [^"]* then "\" "
     let req_start = ts_end + 3;
-    let req_end = find(s, req_start, b'"')?;
+    let req_end = quoted_end(s, req_start, escaped)?;
     if s.get(req_end + 1) != Some(&b' ') {
         return None;
     }
@@ -98,12 +137,12 @@ pub fn split(s: &[u8]) -> Option<AccessLine> {
             return None;
         }
         let ref_start = p + 2;
-        let ref_end = find(s, ref_start, b'"')?;
+        let ref_end = quoted_end(s, ref_start, escaped)?;
         if s.get(ref_end + 1..ref_end + 3) != Some(b" \"") {
             return None;
         }
         let ua_start = ref_end + 3;
-        let ua_end = find(s, ua_start, b'"')?;
+        let ua_end = quoted_end(s, ua_start, escaped)?;
         Some(((ref_start, ref_end), (ua_start, ua_end)))
     })();
     Some(AccessLine {
@@ -237,6 +276,14 @@ mod tests {
         ] {
             assert!(!is_ipv4(bad.as_bytes()), "{bad}");
         }
+    }
+
+    #[test]
+    fn quoted() {
+        let s = br#"a\"b\\" x"#;
+        assert_eq!(quoted_end(s, 0, true), Some(6));
+        assert_eq!(quoted_end(b"ab\\", 0, true), None);
+        assert_eq!(&*unescape(br#"a\"b\\c\""#), br#"a"b\\c""#);
     }
 
     #[test]

@@ -78,12 +78,11 @@ fn list1(py: Python<'_>, item: &Py<PyString>) -> PyResult<Owned> {
     }
 }
 
-/// No control character, DEL or backslash in `s` (branch-free per 32 bytes, so it vectorises).
+/// No control character or DEL in `s` (branch-free per 32 bytes, so it vectorises).
 fn plain(s: &[u8]) -> bool {
     s.chunks(32).all(|c| {
-        !c.iter().fold(false, |bad, &b| {
-            bad | (b < 0x20) | (b == 0x7f) | (b == b'\\')
-        })
+        !c.iter()
+            .fold(false, |bad, &b| bad | (b < 0x20) | (b == 0x7f))
     })
 }
 
@@ -283,7 +282,7 @@ impl WebAccess {
             n -= 1;
         }
         let s = &full[..n];
-        // Control characters are whitespace to \S and \s; a backslash needs the escaped-quote reading.
+        // Control characters are whitespace to \S and \s (and a NUL no text of Python's regex).
         if s.is_empty() || !plain(s) {
             return Ok(None);
         }
@@ -294,7 +293,8 @@ impl WebAccess {
         let Ok(pos) = position.extract::<u64>() else {
             return Ok(None);
         };
-        let Some(a) = access_line::split(s) else {
+        let escaped = memchr::memchr(b'\\', s).is_some();
+        let Some(a) = access_line::split(s, escaped) else {
             return Ok(None);
         };
         let Some(stamp) = stamp(&mut self.last_hour, &s[a.ts.0..a.ts.1]) else {
@@ -318,7 +318,7 @@ impl WebAccess {
         } else {
             ascii(py, s)?
         };
-        self.event(py, ctx, s, &a, &stamp, pos, is_address, text)
+        self.event(py, ctx, s, &a, &stamp, pos, is_address, text, escaped)
             .map(Some)
     }
 }
@@ -336,16 +336,19 @@ impl WebAccess {
         pos: u64,
         is_address: bool,
         text: Owned,
+        escaped: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let k = &self.names;
         let sub = |span: Span| ascii(py, &s[span.0..span.1]);
         // "x" or None for "", "-": user, referrer, user agent
-        let given = |span: Span| -> PyResult<Option<Owned>> {
+        let given = |span: Span| given_text(py, &s[span.0..span.1]);
+        // the same for a quoted field, read with its \" as " (weblogs._unescape)
+        let given_quoted = |span: Span| {
             let v = &s[span.0..span.1];
-            if v.is_empty() || v == b"-" {
-                Ok(None)
+            if escaped {
+                given_text(py, &access_line::unescape(v))
             } else {
-                ascii(py, v).map(Some)
+                given_text(py, v)
             }
         };
         let ev = dict(py, 11)?;
@@ -416,7 +419,12 @@ impl WebAccess {
             set(py, &ev, &k.user, d.0)?;
         }
 
-        let req = &s[a.req.0..a.req.1];
+        let req_text = if escaped {
+            access_line::unescape(&s[a.req.0..a.req.1])
+        } else {
+            std::borrow::Cow::Borrowed(&s[a.req.0..a.req.1])
+        };
+        let req: &[u8] = &req_text;
         let r = access_line::split_request(req);
         let rsub = |span: Option<Span>| span.map(|(x, y)| ascii(py, &req[x..y])).transpose();
         let rcommon = |span: Option<Span>| {
@@ -446,7 +454,7 @@ impl WebAccess {
             set(py, &http, &k.response, response.0)?;
         }
         let (referrer, agent) = match a.ref_ua {
-            Some((r, u)) => (given(r)?, given(u)?),
+            Some((r, u)) => (given_quoted(r)?, given_quoted(u)?),
             None => (None, None),
         };
         let method = rcommon(r.method)?;
@@ -523,6 +531,15 @@ fn stamp(last_hour: &mut ([u8; 14], [u8; 6], [u8; 14]), ts: &[u8]) -> Option<[u8
         *last_hour = key;
     }
     Some(out)
+}
+
+/// `v` as a str, or None for "" and "-" (user, referrer, user agent).
+fn given_text(py: Python<'_>, v: &[u8]) -> PyResult<Option<Owned>> {
+    if v.is_empty() || v == b"-" {
+        Ok(None)
+    } else {
+        ascii(py, v).map(Some)
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
