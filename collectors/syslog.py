@@ -314,8 +314,9 @@ class SyslogParser:
             # _hour_prefix reads the reading time and zone alone: a context of its own, not ctx kept.
             clock = LineContext(source=source, position=0, tz=tz, now=now)
             hour = functools.partial(self._hour_prefix, ctx=clock)
-            self._native.context(prefix, ingested, path or None, hours, hour)
-            fast = self._native.fast
+            # False: the native state is in use by another thread; this batch reads in Python.
+            if self._native.context(prefix, ingested, path or None, hours, hour) is not False:
+                fast = self._native.fast
         state = (now, source, tz, ingested, (path,) if path else (), kind, hours, path, prefix, fast)
         self._state = state
         return state

@@ -232,3 +232,31 @@ def test_hours_come_from_the_python_table_once() -> None:
     ctx2 = _ctx(now=NOW + timedelta(seconds=1))
     assert parser.native_event(auth_lines(1)[0], ctx2) is not None
     assert calls == ["Nov 21 00"]
+
+
+def test_a_line_met_while_the_native_state_is_in_use_is_read_in_python() -> None:
+    # Another thread can run while this one is in a Python callback (a new hour): its lines go to
+    # Python, and a context pushed meanwhile leaves that batch to Python, rather than raise or wait.
+    parser = SyslogParser()
+    batch = _ctx()
+    first, second = auth_lines(2)
+    inner: list[Any] = []
+    real = parser._hour_prefix
+
+    def reentrant(hour: str, ctx: LineContext) -> str:
+        if inner:  # the Python reads below need this hour too
+            return real(hour, ctx)
+        inner.append(parser.native_event(second, batch))
+        inner.append(parser.parse(second, batch))
+        other = _ctx(now=NOW + timedelta(hours=1))
+        inner.append(parser.native_event(second, other))
+        inner.append(parser.parse(second, other))
+        return real(hour, ctx)
+
+    parser._hour_prefix = reentrant
+    event = parser.native_event(first, batch)
+    assert event is not None
+    assert inner[0] is None and inner[2] is None
+    assert orjson.dumps(inner[1]) == orjson.dumps(SLOW.parse(second, batch))
+    assert orjson.dumps(inner[3]) == orjson.dumps(SLOW.parse(second, _ctx(now=NOW + timedelta(hours=1))))
+    assert orjson.dumps(event) == orjson.dumps(SLOW.parse(first, batch))

@@ -7,6 +7,7 @@
 //! context with `context(...)` when that changes and calls `fast(line, position, host, observer)`.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
@@ -164,9 +165,15 @@ struct Batch {
 }
 
 /// The fast path of one SyslogParser.
-#[pyclass(module = "canh.collectors._lines_native")]
+#[pyclass(frozen, module = "canh.collectors._lines_native")]
 pub struct SyslogFast {
     shapes: Py<Shapes>,
+    // Taken with try_lock: a call made while another holds it (another thread, while this one is
+    // in a Python callback) leaves its line to Python rather than wait holding the GIL.
+    state: Mutex<State>,
+}
+
+struct State {
     batch: Option<Batch>,
     // UTC "YYYY-MM-DDTHH:" by local hour as written, "" (None here) for the zones whose hours
     // do not fall on UTC hours; the last one apart (lines come in time order).
@@ -260,7 +267,7 @@ fn lower_name<'o>(raw: &[u8], out: &'o mut [u8; 32]) -> Option<&'o [u8]> {
     Some(name)
 }
 
-impl SyslogFast {
+impl State {
     /// The UTC hour prefix of a local hour as written, through the Python hour table (and its
     /// `_hour_prefix` for a new one), as SyslogParser.parse looks it up.
     fn hour(&mut self, py: Python<'_>, hour: &[u8]) -> PyResult<Option<[u8; 14]>> {
@@ -304,26 +311,33 @@ impl SyslogFast {
 impl SyslogFast {
     #[new]
     fn new(shapes: Py<Shapes>) -> Self {
-        SyslogFast {
-            shapes,
+        let state = State {
             batch: None,
             last: (Vec::new(), None),
             seen: HashMap::new(),
+        };
+        SyslogFast {
+            shapes,
+            state: Mutex::new(state),
         }
     }
 
     /// The batch's context: event id prefix of the source, ingest stamp, log.file.path (or None),
-    /// the hour table of its year, month and zone, and the function that fills it.
+    /// the hour table of its year, month and zone, and the function that fills it. False: the
+    /// state is in use (see `state`), this context's lines are to be read in Python.
     fn context(
-        &mut self,
+        &self,
         id_prefix: &str,
         ingested: Py<PyAny>,
         path: Option<Py<PyAny>>,
         hours: Py<PyDict>,
         hour: Py<PyAny>,
-    ) {
+    ) -> bool {
+        let Ok(mut st) = self.state.try_lock() else {
+            return false;
+        };
         let kind = if path.is_some() { 0 } else { NOT_FILE };
-        self.batch = Some(Batch {
+        st.batch = Some(Batch {
             id_prefix: id_prefix.as_bytes().to_vec(),
             ingested,
             path,
@@ -331,20 +345,24 @@ impl SyslogFast {
             hours,
             hour,
         });
-        self.last = (Vec::new(), None);
-        self.seen.clear();
+        st.last = (Vec::new(), None);
+        st.seen.clear();
+        true
     }
 
     /// The event of `line` (SyslogParser.parse's), or None for the Python parser to read it.
     fn fast<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         line: &Bound<'py, PyString>,
         position: &Bound<'py, PyAny>,
         host: &Bound<'py, PyAny>,
         observer: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if self.batch.is_none() {
+        let Ok(mut st) = self.state.try_lock() else {
+            return Ok(None);
+        };
+        if st.batch.is_none() {
             return Ok(None);
         }
         // SAFETY: the GIL is held; PyUnicode_IS_ASCII/DATA read a ready str's own storage. A str
@@ -383,8 +401,7 @@ impl SyslogFast {
         let Some(head) = syslog_head::parse(text) else {
             return Ok(None);
         };
-        let shapes = self.shapes.clone_ref(py);
-        let shapes = shapes.get();
+        let shapes = self.shapes.get();
         let mut name_buf = [0u8; 32];
         let prog_name: &[u8] = match head.prog {
             Some(p) => match lower_name(p, &mut name_buf) {
@@ -418,10 +435,10 @@ impl SyslogFast {
         let Some((shape, body)) = body else {
             return Ok(None);
         };
-        let Some(prefix) = self.hour(py, head.hour)? else {
+        let Some(prefix) = st.hour(py, head.hour)? else {
             return Ok(None);
         };
-        let batch = self.batch.as_ref().expect("a context");
+        let batch = st.batch.as_ref().expect("a context");
         let kind = batch.kind + if head.pri.is_some() { 0 } else { NO_PRIORITY };
         let built = &shapes.built[kind * SHAPES + shape];
 
