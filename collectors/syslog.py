@@ -226,7 +226,7 @@ _State = tuple[
 # in its order; it builds each event from these very specs, joined to each of the four RFC 3164 heads.
 _NATIVE_BODIES = (
     _NO_FIELDS, pam.AUTH, sshd.FAILED, sshd.ACCEPTED, sshd.INVALID, sshd.DISCONNECT, pam.FAILURE,
-    pam.SESSION, pam.SESSION_BY, sudo.SUDO, sshd.MAX_TRIES, sshd.PEER,
+    pam.SESSION, pam.SESSION_BY, sudo.SUDO, sshd.MAX_TRIES, sshd.PEER, sudo.SU_FAILURE,
 )  # fmt: skip
 _NATIVE: list[Any] = []  # [the native module's Shapes, or None], made on first use
 
@@ -255,7 +255,7 @@ def native_shapes() -> Any | None:
                     for kind in range(4)
                 ]
                 # Programs with a parser of their own that the fast path does not follow.
-                own = {"sshd": _sshd, "sshd-session": _sshd, "sudo": _sudo}
+                own = {"sshd": _sshd, "sshd-session": _sshd, "sudo": _sudo, "su": _su, "kernel": _kernel}
                 others = [name for name, handler in PROGRAMS.items() if own.get(name) is not handler]
                 try:
                     shapes = make(specs, others, is_ip)

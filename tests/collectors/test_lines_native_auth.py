@@ -113,7 +113,8 @@ def _body(draw: st.DrawFn) -> tuple[str, str]:
     user, ip, port = draw(_NAME), draw(_IP), draw(_PORT)
     p = f" port {port}" if port else ""
     prog = draw(st.sampled_from(["sshd", "sshd", "sshd-session", "sudo", "CRON", "systemd-logind", "su",
-                                 "kernel", "useradd", "sshd(pam_unix)", "sudo(pam_unix)", "a=b", ""]))  # fmt: skip
+                                 "su(pam_unix)", "kernel", "useradd", "sshd(pam_unix)", "sudo(pam_unix)",
+                                 "a=b", ""]))  # fmt: skip
     body = draw(
         st.sampled_from(
             [
@@ -159,6 +160,16 @@ def _body(draw: st.DrawFn) -> tuple[str, str]:
                 f"fatal: Read from socket failed: Connection reset by peer [{ip}]",
                 f"Failed password for invalid user from {ip}{p}",
                 f"Accepted password for {user} with {ip}x for [{ip}]",
+                f"pam_unix(su:auth): authentication failure; logname={user} uid=1000 euid=0 tty=pts/0 ruser={user} rhost=  user=root",
+                f"pam_unix(su:session): session opened for user root by {user}(uid=1000)",
+                f"session opened for user {user} by (uid=0)",
+                f"(to root) {user} on pts/0",
+                f"FAILED SU (to root) {user} on pts/1",
+                f"+ pts/0 {user}:root",
+                f"Successful su for root by {user}",
+                f"Kernel logging (proc) stopped. {user}",
+                f"[UFW BLOCK] IN=eth0 OUT= MAC= SRC={ip} DST=10.0.0.1 LEN=40 PROTO=TCP SPT=1 DPT=22",
+                f"SRC={ip} only",
             ]
         )
     )

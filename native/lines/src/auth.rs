@@ -66,6 +66,7 @@ const BODY_PATHS: [&[&str]; SHAPES] = [
     ],
     &["user.name", "source.ip", "source.port", "source.domain"],
     &["source.ip"],
+    &["user.name", "source.ip", "source.domain"],
 ];
 
 const HEAD_PATHS: [&str; 16] = [
@@ -427,6 +428,8 @@ impl SyslogFast {
             name if shapes.programs.iter().any(|p| p == name) => None,
             b"sshd" | b"sshd-session" => auth_body::sshd(head.msg, &mut net),
             b"sudo" => auth_body::sudo(head.msg, &mut net),
+            b"su" => auth_body::su(head.msg, &mut net),
+            b"kernel" => auth_body::kernel(head.msg),
             _ => auth_body::generic(head.msg, &mut net),
         };
         if let Some(e) = net.failed {

@@ -16,7 +16,8 @@ pub const SESSION_BY: usize = 8;
 pub const SUDO: usize = 9;
 pub const MAX_TRIES: usize = 10;
 pub const PEER: usize = 11;
-pub const SHAPES: usize = 12;
+pub const SU_FAILURE: usize = 12;
+pub const SHAPES: usize = 13;
 
 /// Text constants a body's values name (a list value is a new one-item list of it).
 #[derive(Clone, Copy)]
@@ -592,6 +593,38 @@ pub fn sudo<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
         },
     ]);
     Some((SUDO, v))
+}
+
+/// su_fields, but for the lines its three regexes would match (those go to Python): pam_unix lines
+/// (a failure as su's), anything else no fields.
+pub fn su<'a>(msg: &'a [u8], net: &mut dyn IsIp) -> Option<Body<'a>> {
+    if msg.starts_with(b"pam_") {
+        let (shape, values) = pam(msg, net)?;
+        return Some((if shape == FAILURE { SU_FAILURE } else { shape }, values));
+    }
+    // The starts _SU, _SU_OLD and _SU_SUCCESS can match at.
+    for start in [
+        b"(to ".as_slice(),
+        b"FAILED SU ",
+        b"FAILED su ",
+        b"+ ",
+        b"- ",
+        b"Successful su for ",
+    ] {
+        if msg.starts_with(start) {
+            return None;
+        }
+    }
+    Some((AUTH, Row::of(&[])))
+}
+
+/// _kernel: a packet log line (netfilter.is_netfilter needs "SRC=") is left to Python, anything
+/// else has no fields.
+pub fn kernel<'a>(msg: &'a [u8]) -> Option<Body<'a>> {
+    if find(msg, b"SRC=").is_some() {
+        return None;
+    }
+    Some((NO_FIELDS, Row::of(&[])))
 }
 
 /// _generic's bodies that tell their kind whatever program wrote them: pam_unix lines, and plain
