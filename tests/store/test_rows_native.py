@@ -301,3 +301,13 @@ def test_every_dict_layout_is_read_in_order() -> None:
     rec = {"event": {"id": "d"}, "removed": removed, "general": general, "split": split, "grown": grown}
     handed = _assert_same([rec, {"event": {"id": "e"}, **split}])
     assert handed == Counter()
+
+
+def test_long_texts_with_escapes() -> None:
+    # event.original of an EVTX record is JSON text: quotes and backslashes every few bytes, at
+    # every offset within a word; the same with non-ASCII and astral characters.
+    inner = json.dumps({"Path": "C:\\Users\\IEUser\\AppData", "Tab": "a\tb", "Nul": "\x00", "Rule": ""})
+    texts = [inner * k + "x" * j for k in (1, 7) for j in range(9)]
+    texts += [t.replace("Users", "Người dùng") for t in texts] + [t + "\U0001f600\x1f" for t in texts]
+    recs = [{"event": {"id": str(i), "original": t}, "message": t[::-1]} for i, t in enumerate(texts)]
+    assert _assert_same(recs) == Counter()

@@ -189,19 +189,53 @@ impl Writer {
                 buf.set_len(start + n + 2);
                 return;
             }
-            buf.set_len(start + 1);
         }
-        let mut run = 0;
-        for (i, &c) in s.iter().enumerate() {
-            let e = ESCAPE[c as usize & 127];
-            if e != 0 {
-                buf.extend_from_slice(&s[run..i]);
-                push_escape(buf, c, e);
-                run = i + 1;
+        // Escapes to write (event.original of an EVTX record is JSON text, full of quotes): the
+        // text between them goes eight bytes at a time, the lowest flagged byte of a word being
+        // exactly the first to escape; written through a pointer within room for the longest form
+        // of every byte.
+        buf.reserve(6 * n + 2);
+        // SAFETY: a word written at `at` may run up to 7 bytes past what is kept, and at most 6
+        // bytes per input byte plus the closing quote are kept: all within the 6n + 2 reserved
+        // past `start` (n >= 1 here; a word is written only when 8 input bytes remain). Reads stay
+        // inside `s`; the length is set over what was kept.
+        unsafe {
+            let base = buf.as_mut_ptr().add(start);
+            let p = s.as_ptr();
+            let (mut i, mut at) = (0, 1);
+            while i < n {
+                if i + 8 <= n {
+                    let w = std::ptr::read_unaligned(p.add(i) as *const u64);
+                    std::ptr::write_unaligned(base.add(at) as *mut u64, w);
+                    let m = needs_escape(w);
+                    if m == 0 {
+                        i += 8;
+                        at += 8;
+                        continue;
+                    }
+                    let k = (m.trailing_zeros() / 8) as usize;
+                    i += k;
+                    at += k;
+                }
+                let c = *p.add(i);
+                let e = ESCAPE[c as usize & 127];
+                if e == 0 {
+                    *base.add(at) = c;
+                    at += 1;
+                } else if e == b'u' {
+                    let text = [b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+                    std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
+                    at += 6;
+                } else {
+                    *base.add(at) = b'\\';
+                    *base.add(at + 1) = e;
+                    at += 2;
+                }
+                i += 1;
             }
+            *base.add(at) = b'"';
+            buf.set_len(start + at + 1);
         }
-        buf.extend_from_slice(&s[run..]);
-        buf.push(b'"');
     }
 
     /// A str's JSON text; Err for a lone surrogate (orjson refuses it) or a str not ready.
@@ -248,45 +282,62 @@ impl Writer {
         }
         self.ascii = false;
         match ffi::PyUnicode_KIND(o) {
-            1 => self.wide(std::slice::from_raw_parts(data as *const u8, n).iter().map(|&c| c as u32)),
-            2 => self.wide(std::slice::from_raw_parts(data as *const u16, n).iter().map(|&c| c as u32)),
-            4 => self.wide(std::slice::from_raw_parts(data as *const u32, n).iter().copied()),
+            1 => self.wide(n, std::slice::from_raw_parts(data as *const u8, n).iter().map(|&c| c as u32)),
+            2 => self.wide(n, std::slice::from_raw_parts(data as *const u16, n).iter().map(|&c| c as u32)),
+            4 => self.wide(n, std::slice::from_raw_parts(data as *const u32, n).iter().copied()),
             _ => Err("str kind"),
         }
     }
 
-    fn wide(&mut self, chars: impl Iterator<Item = u32>) -> Result<(), Defer> {
+    /// A str of 1-, 2- or 4-byte code points as UTF-8 with orjson's escapes.
+    fn wide(&mut self, n: usize, chars: impl Iterator<Item = u32>) -> Result<(), Defer> {
         let buf = &mut self.buf;
-        buf.push(b'"');
-        for c in chars {
-            if c < 0x80 {
-                let e = ESCAPE[c as usize];
-                if e != 0 {
-                    push_escape(buf, c as u8, e);
+        let start = buf.len();
+        buf.reserve(6 * n + 2);
+        // SAFETY: at most 6 bytes per code point and the two quotes are written past `start`,
+        // within the room reserved; the length is set over what was written.
+        unsafe {
+            let base = buf.as_mut_ptr().add(start);
+            *base = b'"';
+            let mut at = 1;
+            for c in chars {
+                if c < 0x80 {
+                    let e = ESCAPE[c as usize];
+                    if e == 0 {
+                        *base.add(at) = c as u8;
+                        at += 1;
+                    } else if e == b'u' {
+                        let text = [b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+                        std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
+                        at += 6;
+                    } else {
+                        *base.add(at) = b'\\';
+                        *base.add(at + 1) = e;
+                        at += 2;
+                    }
+                } else if c < 0x800 {
+                    *base.add(at) = 0xC0 | (c >> 6) as u8;
+                    *base.add(at + 1) = 0x80 | (c & 0x3F) as u8;
+                    at += 2;
+                } else if c < 0x10000 {
+                    if (0xD800..0xE000).contains(&c) {
+                        return Err("lone surrogate");
+                    }
+                    *base.add(at) = 0xE0 | (c >> 12) as u8;
+                    *base.add(at + 1) = 0x80 | ((c >> 6) & 0x3F) as u8;
+                    *base.add(at + 2) = 0x80 | (c & 0x3F) as u8;
+                    at += 3;
                 } else {
-                    buf.push(c as u8);
+                    *base.add(at) = 0xF0 | (c >> 18) as u8;
+                    *base.add(at + 1) = 0x80 | ((c >> 12) & 0x3F) as u8;
+                    *base.add(at + 2) = 0x80 | ((c >> 6) & 0x3F) as u8;
+                    *base.add(at + 3) = 0x80 | (c & 0x3F) as u8;
+                    at += 4;
                 }
-            } else if c < 0x800 {
-                buf.extend_from_slice(&[0xC0 | (c >> 6) as u8, 0x80 | (c & 0x3F) as u8]);
-            } else if c < 0x10000 {
-                if (0xD800..0xE000).contains(&c) {
-                    return Err("lone surrogate");
-                }
-                buf.extend_from_slice(&[
-                    0xE0 | (c >> 12) as u8,
-                    0x80 | ((c >> 6) & 0x3F) as u8,
-                    0x80 | (c & 0x3F) as u8,
-                ]);
-            } else {
-                buf.extend_from_slice(&[
-                    0xF0 | (c >> 18) as u8,
-                    0x80 | ((c >> 12) & 0x3F) as u8,
-                    0x80 | ((c >> 6) & 0x3F) as u8,
-                    0x80 | (c & 0x3F) as u8,
-                ]);
             }
+            *base.add(at) = b'"';
+            buf.set_len(start + at + 1);
         }
-        buf.push(b'"');
         Ok(())
     }
 
@@ -482,15 +533,6 @@ fn needs_escape(w: u64) -> u64 {
     let b = w ^ (ONES * u64::from(b'\\'));
     let backslash = b.wrapping_sub(ONES) & !b;
     (control | quote | backslash) & HIGH
-}
-
-#[inline]
-fn push_escape(buf: &mut Vec<u8>, c: u8, e: u8) {
-    if e == b'u' {
-        buf.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]]);
-    } else {
-        buf.extend_from_slice(&[b'\\', e]);
-    }
 }
 
 fn push_int(buf: &mut Vec<u8>, mut n: u64, negative: bool) {
