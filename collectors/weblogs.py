@@ -272,7 +272,7 @@ def _native_access() -> Any:
     except ImportError:
         return None
     maker = getattr(_lines_native, "WebAccess", None)
-    return None if maker is None else maker(ECS_VERSION, is_ip)
+    return None if maker is None else maker(ECS_VERSION)
 
 
 def _unescape(text: str) -> str:

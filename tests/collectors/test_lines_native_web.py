@@ -9,6 +9,7 @@ zone edges, quotes and backslashes, cut lines, trailing \\r).
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import subprocess
 import sys
@@ -254,6 +255,34 @@ def test_generated_lines(
     if cut is not None:
         line = line[:cut]
     _check(line, _ctx(position=len(line)))
+
+
+_V6_TEXT = st.text(st.sampled_from("0123456789abcdefABCDEF:.:"), min_size=1, max_size=46).filter(
+    lambda t: ":" in t
+)
+_V6_REAL = st.builds(
+    lambda n, ipv4_tail, exploded: (
+        ipaddress.IPv6Address(n).exploded
+        if exploded
+        else str(ipaddress.IPv6Address(n))
+        if not ipv4_tail
+        else str(ipaddress.IPv6Address(n))[: str(ipaddress.IPv6Address(n)).rfind(":") + 1] + "10.0.0.1"
+    ),
+    st.one_of(
+        st.integers(0, 2**128 - 1),
+        st.integers(0, 2**32),
+        st.sampled_from([2**128 - 1, 1 << 112, 0xFFFF << 32]),
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(ip=st.one_of(_V6_TEXT, _V6_REAL))
+def test_ipv6_clients_read_as_addresses_or_names_as_python_does(ip: str) -> None:
+    line = f'{ip} - - [21/Nov/2026:03:21:09 +0700] "GET / HTTP/1.1" 200 10 "-" "curl/8"'
+    assert _check(line, _ctx())  # source.ip or source.domain, as is_ip (ipaddress) decides
 
 
 def test_switch_off_is_read_from_the_environment() -> None:

@@ -179,6 +179,80 @@ pub fn is_ipv4(s: &[u8]) -> bool {
     octets == 4
 }
 
+/// addresses.is_ip for a text with ":": hex digits, ":" and "." only, and an address to Python
+/// 3.11's ipaddress.IPv6Address (its rules, step by step: parts, a dotted IPv4 tail, one "::").
+pub fn is_ipv6(s: &[u8]) -> bool {
+    if s.is_empty()
+        || !s
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    {
+        return false;
+    }
+    // Up to 9 parts (8 hextets and the empty one of a "::"); an IPv4 tail stands for two hextets.
+    let mut parts: [&[u8]; 10] = [b""; 10];
+    let mut n = 0;
+    for part in s.split(|&b| b == b':') {
+        if n == 10 {
+            return false;
+        }
+        parts[n] = part;
+        n += 1;
+    }
+    if n < 3 {
+        return false;
+    }
+    if memchr::memchr(b'.', parts[n - 1]).is_some() {
+        if !is_ipv4(parts[n - 1]) || n + 1 > 9 {
+            return false;
+        }
+        parts[n - 1] = b"0";
+        parts[n] = b"0";
+        n += 1;
+    }
+    if n > 9 {
+        return false;
+    }
+    let mut skip = None;
+    for (i, part) in parts.iter().enumerate().take(n - 1).skip(1) {
+        if part.is_empty() {
+            if skip.is_some() {
+                return false;
+            }
+            skip = Some(i);
+        }
+    }
+    let (hi, lo) = match skip {
+        Some(k) => {
+            let (mut hi, mut lo) = (k, n - k - 1);
+            if parts[0].is_empty() {
+                hi -= 1;
+                if hi != 0 {
+                    return false;
+                }
+            }
+            if parts[n - 1].is_empty() {
+                lo -= 1;
+                if lo != 0 {
+                    return false;
+                }
+            }
+            if hi + lo >= 8 {
+                return false;
+            }
+            (hi, lo)
+        }
+        None => {
+            if n != 8 || parts[0].is_empty() || parts[n - 1].is_empty() {
+                return false;
+            }
+            (n, 0)
+        }
+    };
+    let hextet = |p: &[u8]| !p.is_empty() && p.len() <= 4 && p.iter().all(u8::is_ascii_hexdigit);
+    parts[..hi].iter().all(|p| hextet(p)) && parts[n - lo..n].iter().all(|p| hextet(p))
+}
+
 /// What weblogs._split_request gives for a request line: method, url.original, url.path, url.query,
 /// http.version, url.extension (None where there is none). Spans into the request; the extension
 /// is to be lower-cased.
@@ -275,6 +349,37 @@ mod tests {
             "1.2.3.260",
         ] {
             assert!(!is_ipv4(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6() {
+        for good in [
+            "::1",
+            "::",
+            "1::",
+            "fe80::1",
+            "2402:800:63b5:26::49",
+            "::ffff:1.2.3.4",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+        ] {
+            assert!(is_ipv6(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "1:2",
+            ":1::",
+            "1:::2",
+            "1::2::3",
+            "12345::",
+            "1:2:3:4:5:6:7:8:9",
+            "::01.2.3.4",
+            "1:2:3:4:5:6:7::8:9",
+            ":",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "::g",
+        ] {
+            assert!(!is_ipv6(bad.as_bytes()), "{bad}");
         }
     }
 

@@ -200,7 +200,6 @@ struct Context {
 pub struct WebAccess {
     names: Names,
     ecs_version: Py<PyString>,
-    is_ip: Py<PyAny>,
     ctx: Option<Context>,
     /// The last whole-hour-offset stamp's "dd/Mon/yyyy:HH", " +hhmm" and UTC "yyyy-mm-ddTHH:":
     /// lines come in time order, and within that hour minutes and seconds are copied as written.
@@ -209,13 +208,12 @@ pub struct WebAccess {
 
 #[pymethods]
 impl WebAccess {
-    /// `is_ip` answers for addresses with ":" (IPv6 rules are Python's ipaddress's).
+    /// `ecs_version`: canh.events.ECS_VERSION, the events' ecs.version.
     #[new]
-    fn new(py: Python<'_>, ecs_version: Bound<'_, PyString>, is_ip: Bound<'_, PyAny>) -> Self {
+    fn new(py: Python<'_>, ecs_version: Bound<'_, PyString>) -> Self {
         WebAccess {
             names: Names::new(py),
             ecs_version: ecs_version.unbind(),
-            is_ip: is_ip.unbind(),
             ctx: None,
             last_hour: ([0; 14], [0; 6], [0; 14]),
         }
@@ -302,10 +300,7 @@ impl WebAccess {
         };
         let ip = &s[a.ip.0..a.ip.1];
         let is_address = if memchr::memchr(b':', ip).is_some() {
-            self.is_ip
-                .bind(py)
-                .call1((PyString::new(py, std::str::from_utf8(ip).unwrap_or("")),))?
-                .is_truthy()?
+            access_line::is_ipv6(ip)
         } else {
             access_line::is_ipv4(ip)
         };
