@@ -308,6 +308,10 @@ def test_long_texts_with_escapes() -> None:
     # every offset within a word; the same with non-ASCII and astral characters.
     inner = json.dumps({"Path": "C:\\Users\\IEUser\\AppData", "Tab": "a\tb", "Nul": "\x00", "Rule": ""})
     texts = [inner * k + "x" * j for k in (1, 7) for j in range(9)]
-    texts += [t.replace("Users", "Người dùng") for t in texts] + [t + "\U0001f600\x1f" for t in texts]
+    texts += (
+        [t.replace("Users", "Người dùng") for t in texts]  # 2-byte code points
+        + [t.replace("Tab", "Microsoft® Windows®\x80ÿ") for t in texts]  # Latin-1
+        + [t + "\U0001f600\x1f" for t in texts]
+    )
     recs = [{"event": {"id": str(i), "original": t}, "message": t[::-1]} for i, t in enumerate(texts)]
     assert _assert_same(recs) == Counter()

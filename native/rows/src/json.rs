@@ -190,24 +190,32 @@ impl Writer {
                 return;
             }
         }
-        // Escapes to write (event.original of an EVTX record is JSON text, full of quotes): the
-        // text between them goes eight bytes at a time, the lowest flagged byte of a word being
-        // exactly the first to escape; written through a pointer within room for the longest form
-        // of every byte.
+        self.escaped_bytes(s, start);
+    }
+
+    /// ASCII or Latin-1 text (a str of 1-byte code points) from `start`, with its escapes: event.original of
+    /// an EVTX record is JSON text, full of quotes, and names products with (R). The text between
+    /// them goes eight bytes at a time, the lowest flagged byte of a word being exactly the first
+    /// to escape or encode; written through a pointer within room for the longest form of each byte.
+    fn escaped_bytes(&mut self, s: &[u8], start: usize) {
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let n = s.len();
+        let buf = &mut self.buf;
         buf.reserve(6 * n + 2);
         // SAFETY: a word written at `at` may run up to 7 bytes past what is kept, and at most 6
-        // bytes per input byte plus the closing quote are kept: all within the 6n + 2 reserved
-        // past `start` (n >= 1 here; a word is written only when 8 input bytes remain). Reads stay
-        // inside `s`; the length is set over what was kept.
+        // bytes per input byte plus the two quotes are kept: all within the 6n + 2 reserved past
+        // `start` (a word is written only when 8 input bytes remain, so 6 more are still to come
+        // for each of them). Reads stay inside `s`; the length is set over what was kept.
         unsafe {
             let base = buf.as_mut_ptr().add(start);
+            *base = b'"';
             let p = s.as_ptr();
             let (mut i, mut at) = (0, 1);
             while i < n {
                 if i + 8 <= n {
                     let w = std::ptr::read_unaligned(p.add(i) as *const u64);
                     std::ptr::write_unaligned(base.add(at) as *mut u64, w);
-                    let m = needs_escape(w);
+                    let m = needs_escape(w) | (w & HIGH);
                     if m == 0 {
                         i += 8;
                         at += 8;
@@ -218,7 +226,14 @@ impl Writer {
                     at += k;
                 }
                 let c = *p.add(i);
-                let e = ESCAPE[c as usize & 127];
+                if c >= 0x80 {
+                    *base.add(at) = 0xC0 | (c >> 6);
+                    *base.add(at + 1) = 0x80 | (c & 0x3F);
+                    at += 2;
+                    i += 1;
+                    continue;
+                }
+                let e = ESCAPE[c as usize];
                 if e == 0 {
                     *base.add(at) = c;
                     at += 1;
@@ -282,7 +297,11 @@ impl Writer {
         }
         self.ascii = false;
         match ffi::PyUnicode_KIND(o) {
-            1 => self.wide(n, std::slice::from_raw_parts(data as *const u8, n).iter().map(|&c| c as u32)),
+            1 => {
+                let start = self.buf.len();
+                self.escaped_bytes(std::slice::from_raw_parts(data as *const u8, n), start);
+                Ok(())
+            }
             2 => self.wide(n, std::slice::from_raw_parts(data as *const u16, n).iter().map(|&c| c as u32)),
             4 => self.wide(n, std::slice::from_raw_parts(data as *const u32, n).iter().copied()),
             _ => Err("str kind"),
