@@ -119,7 +119,9 @@ def test_rfc3164_stamps_from_the_hour_table_match_the_local_time_computed_whole(
     now = when.replace(tzinfo=UTC) + timedelta(days=later)
     parser = get_parser("syslog")
     for minute, second in ((when.minute, when.second), ((when.minute + 29) % 60, (when.second + 7) % 60)):
-        local = when.replace(minute=minute, second=second, microsecond=0)
+        # A line cannot say which of a DST fold's two hours it means: it is read as the first
+        # (fold=0), as datetime reads a local time.
+        local = when.replace(minute=minute, second=second, microsecond=0, fold=0)
         line = f"{_MONTHS[local.month - 1]} {local.day:2d} {local:%H:%M:%S} h cron[1]: tick"
         ev = parser.parse(line, LineContext(source="/var/log/syslog", position=0, tz=tz, now=now))
         assert ev is not None
