@@ -216,6 +216,9 @@ def parse_ts(value: str | int | float | datetime) -> datetime:
     if isinstance(value, int | float):
         seconds = value / 1000 if abs(value) > 1e11 else value
         return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str):
+        # A list or object where a time belongs: the caller fails that one record, not its batch.
+        raise TypeError(f"not a time: {type(value).__name__}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"

@@ -200,3 +200,13 @@ def test_a_cached_second_does_not_accept_a_malformed_remainder() -> None:
         except ValueError:
             want = None
         assert got == want
+
+
+@pytest.mark.parametrize("odd", [{"@timestamp": ["2026-11-21T00:00:00.000Z"]}, {"event.ingested": {"x": 1}}])
+def test_a_list_or_object_as_a_time_fails_its_record_not_the_batch(odd: dict[str, Any]) -> None:
+    good = {"@timestamp": "2026-11-21T00:00:00.000Z", "event": {"id": "good"}}
+    bad = {"@timestamp": "2026-11-21T00:00:00.000Z", "event": {"id": "bad"}} | odd
+    failed: list[tuple[str, str]] = []
+    values = encode("events", [bad, good], 0, failed)
+    assert len(values) == WIDTH["events"] and values[0] == "good"
+    assert [rid for rid, _ in failed] == ["bad"] and "not a time" in failed[0][1]
