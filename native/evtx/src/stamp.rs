@@ -2,6 +2,7 @@
 
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
+use canh_civil::{days_from_civil, days_in_month};
 
 /// `@timestamp` from an EVTX SystemTime (`_stamp`'s sliced form), or None when the Python
 /// mapping must decide (any other shape goes through its full parser there).
@@ -62,26 +63,6 @@ pub fn epoch_seconds(value: &str) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// 16 hex digits of BLAKE2b with an 8-byte digest (hashlib.blake2b(digest_size=8).hexdigest()).

@@ -2,6 +2,7 @@
 //! weblogs._access_ts computes it for that exact layout. Other spellings (no zone, GMT, localised
 //! months) depend on the source's zone and are left to Python.
 
+use canh_civil::{civil_from_days, days_from_civil, days_in_month};
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
@@ -10,41 +11,6 @@ fn digits(s: &[u8]) -> Option<i64> {
     s.iter().try_fold(0i64, |n, &d| {
         d.is_ascii_digit().then(|| n * 10 + (d - b'0') as i64)
     })
-}
-
-fn leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-fn month_days(y: i64, m: i64) -> i64 {
-    match m {
-        2 if leap(y) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard Hinnant's civil algorithms).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + if m <= 2 { 1 } else { 0 }, m, d)
 }
 
 /// The UTC stamp of `dd/Mon/yyyy:HH:MM:SS +hhmm` (26 bytes), or None for any other text and for
@@ -74,7 +40,7 @@ pub fn utc_stamp(t: &[u8]) -> Option<[u8; 24]> {
     // Python); an offset's minutes past 59 are read by timedelta as more hours: both left to Python.
     if !(2..=9998).contains(&year)
         || day < 1
-        || day > month_days(year, month)
+        || day > days_in_month(year, month)
         || hh > 23
         || mm > 59
         || ss > 59

@@ -2,6 +2,7 @@
 //! milliseconds by integer arithmetic. Only stamps that are a real UTC time are read here; any
 //! other text goes to the Python encoder, whose full parse decides it (a value or an error).
 
+use canh_civil::{days_from_civil, days_in_month};
 /// Epoch milliseconds of a 24-byte canonical stamp that names a real time, else None.
 pub fn canonical_ms(b: &[u8]) -> Option<i64> {
     if b.len() != 24
@@ -38,30 +39,6 @@ pub fn canonical_ms(b: &[u8]) -> Option<i64> {
     Some((((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli)
 }
 
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's era arithmetic).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,9 +46,18 @@ mod tests {
     #[test]
     fn known_stamps() {
         assert_eq!(canonical_ms(b"1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(canonical_ms(b"2026-11-21T00:00:00.000Z"), Some(1_795_219_200_000));
-        assert_eq!(canonical_ms(b"2024-02-29T23:59:59.999Z"), Some(1_709_251_199_999));
-        assert_eq!(canonical_ms(b"0001-01-01T00:00:00.000Z"), Some(-62_135_596_800_000));
+        assert_eq!(
+            canonical_ms(b"2026-11-21T00:00:00.000Z"),
+            Some(1_795_219_200_000)
+        );
+        assert_eq!(
+            canonical_ms(b"2024-02-29T23:59:59.999Z"),
+            Some(1_709_251_199_999)
+        );
+        assert_eq!(
+            canonical_ms(b"0001-01-01T00:00:00.000Z"),
+            Some(-62_135_596_800_000)
+        );
         assert_eq!(canonical_ms(b"2023-02-29T00:00:00.000Z"), None);
         assert_eq!(canonical_ms(b"2026-11-21T00:00:60.000Z"), None);
         assert_eq!(canonical_ms(b"0000-01-01T00:00:00.000Z"), None);
