@@ -63,7 +63,10 @@ pub unsafe fn ascii<'a>(o: *mut ffi::PyObject) -> Option<&'a [u8]> {
         return None;
     }
     let n = ffi::PyUnicode_GET_LENGTH(o) as usize;
-    Some(std::slice::from_raw_parts(ffi::PyUnicode_DATA(o) as *const u8, n))
+    Some(std::slice::from_raw_parts(
+        ffi::PyUnicode_DATA(o) as *const u8,
+        n,
+    ))
 }
 
 /// The head of CPython 3.11's dict keys object (Include/internal/pycore_dict.h, `_dictkeysobject`):
@@ -113,7 +116,11 @@ pub struct Writer {
 
 impl Default for Writer {
     fn default() -> Self {
-        let empty = Slot { str: std::ptr::null_mut(), len: 0, text: [0; SLOT_TEXT] };
+        let empty = Slot {
+            str: std::ptr::null_mut(),
+            len: 0,
+            text: [0; SLOT_TEXT],
+        };
         Writer {
             buf: Vec::with_capacity(4096),
             ascii: true,
@@ -181,7 +188,8 @@ impl Writer {
                     *dst.add(1) = a;
                     *dst.add(1 + n / 2) = b;
                     *dst.add(n) = c;
-                    special |= needs_escape(u64::from_le_bytes([a, b, c, b'a', b'a', b'a', b'a', b'a']));
+                    special |=
+                        needs_escape(u64::from_le_bytes([a, b, c, b'a', b'a', b'a', b'a', b'a']));
                 }
             }
             if special == 0 {
@@ -238,7 +246,14 @@ impl Writer {
                     *base.add(at) = c;
                     at += 1;
                 } else if e == b'u' {
-                    let text = [b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+                    let text = [
+                        b'\\',
+                        b'u',
+                        b'0',
+                        b'0',
+                        HEX[(c >> 4) as usize],
+                        HEX[(c & 15) as usize],
+                    ];
                     std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
                     at += 6;
                 } else {
@@ -276,7 +291,11 @@ impl Writer {
                 buf.reserve(SLOT_TEXT);
                 let at = buf.len();
                 // SAFETY: room for SLOT_TEXT bytes at `at`; only the slot's `len` are kept.
-                std::ptr::copy_nonoverlapping(slot.text.as_ptr(), buf.as_mut_ptr().add(at), SLOT_TEXT);
+                std::ptr::copy_nonoverlapping(
+                    slot.text.as_ptr(),
+                    buf.as_mut_ptr().add(at),
+                    SLOT_TEXT,
+                );
                 buf.set_len(at + slot.len as usize);
                 return Ok(());
             }
@@ -302,8 +321,18 @@ impl Writer {
                 self.escaped_bytes(std::slice::from_raw_parts(data as *const u8, n), start);
                 Ok(())
             }
-            2 => self.wide(n, std::slice::from_raw_parts(data as *const u16, n).iter().map(|&c| c as u32)),
-            4 => self.wide(n, std::slice::from_raw_parts(data as *const u32, n).iter().copied()),
+            2 => self.wide(
+                n,
+                std::slice::from_raw_parts(data as *const u16, n)
+                    .iter()
+                    .map(|&c| c as u32),
+            ),
+            4 => self.wide(
+                n,
+                std::slice::from_raw_parts(data as *const u32, n)
+                    .iter()
+                    .copied(),
+            ),
             _ => Err("str kind"),
         }
     }
@@ -326,7 +355,14 @@ impl Writer {
                         *base.add(at) = c as u8;
                         at += 1;
                     } else if e == b'u' {
-                        let text = [b'\\', b'u', b'0', b'0', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+                        let text = [
+                            b'\\',
+                            b'u',
+                            b'0',
+                            b'0',
+                            HEX[(c >> 4) as usize],
+                            HEX[(c & 15) as usize],
+                        ];
                         std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
                         at += 6;
                     } else {
@@ -373,7 +409,11 @@ impl Writer {
             self.buf.extend_from_slice(b"null");
             Ok(())
         } else if t == addr_of_mut!(ffi::PyBool_Type) {
-            self.buf.extend_from_slice(if o == ffi::Py_True() { b"true" } else { b"false" });
+            self.buf.extend_from_slice(if o == ffi::Py_True() {
+                b"true"
+            } else {
+                b"false"
+            });
             Ok(())
         } else if t == addr_of_mut!(ffi::PyList_Type) {
             let n = ffi::PyList_GET_SIZE(o);
@@ -519,7 +559,11 @@ impl Writer {
         let mut text = String::with_capacity(24);
         let _ = write!(text, "{x}");
         let digits = text.trim_start_matches('-').trim_start_matches(['0', '.']);
-        let significant = digits.trim_end_matches(['0', '.']).bytes().filter(u8::is_ascii_digit).count();
+        let significant = digits
+            .trim_end_matches(['0', '.'])
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .count();
         if significant >= 16 {
             return Err("float of 16+ digits");
         }

@@ -146,12 +146,19 @@ struct Batch<'py> {
     dotted: *mut ffi::PyObject,
     /// The last `event.ingested` read (null: absent; a reference held so the identity stays
     /// its own) and its ms as an int: a batch usually shares one stamp object.
-    ingested: Option<(*mut ffi::PyObject, Option<Bound<'py, PyAny>>, Bound<'py, PyAny>)>,
+    ingested: Option<(
+        *mut ffi::PyObject,
+        Option<Bound<'py, PyAny>>,
+        Bound<'py, PyAny>,
+    )>,
 }
 
 impl<'py> Batch<'py> {
     /// The ingest stamp's ms as an int (borrowed from the batch), or why the record is Python's.
-    unsafe fn ingested_ms(&mut self, ing: *mut ffi::PyObject) -> PyResult<Result<*mut ffi::PyObject, Defer>> {
+    unsafe fn ingested_ms(
+        &mut self,
+        ing: *mut ffi::PyObject,
+    ) -> PyResult<Result<*mut ffi::PyObject, Defer>> {
         if let Some((last, _, ms)) = &self.ingested {
             if *last == ing {
                 return Ok(Ok(ms.as_ptr()));
@@ -175,11 +182,19 @@ impl<'py> Batch<'py> {
             let o = ffi::PyUnicode_New(buf.len() as ffi::Py_ssize_t, 127);
             if !o.is_null() {
                 // SAFETY: a compact ASCII str with room for buf.len() bytes; the text is ASCII.
-                std::ptr::copy_nonoverlapping(buf.as_ptr(), ffi::PyUnicode_DATA(o) as *mut u8, buf.len());
+                std::ptr::copy_nonoverlapping(
+                    buf.as_ptr(),
+                    ffi::PyUnicode_DATA(o) as *mut u8,
+                    buf.len(),
+                );
             }
             o
         } else {
-            ffi::PyUnicode_DecodeUTF8(buf.as_ptr().cast(), buf.len() as ffi::Py_ssize_t, std::ptr::null())
+            ffi::PyUnicode_DecodeUTF8(
+                buf.as_ptr().cast(),
+                buf.len() as ffi::Py_ssize_t,
+                std::ptr::null(),
+            )
         };
         if o.is_null() {
             Err(PyErr::fetch(self.py))
@@ -189,7 +204,11 @@ impl<'py> Batch<'py> {
     }
 
     /// One event's row into `out`, or why it is the Python encoder's.
-    unsafe fn row(&mut self, rec: *mut ffi::PyObject, out: &mut Owned) -> PyResult<Result<(), Defer>> {
+    unsafe fn row(
+        &mut self,
+        rec: *mut ffi::PyObject,
+        out: &mut Owned,
+    ) -> PyResult<Result<(), Defer>> {
         macro_rules! or_defer {
             ($e:expr) => {
                 match $e {
