@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::auth_body::{self, IsIp, SHAPES, V, WORDS};
+use crate::line_text::{plain_ascii, position as line_position, Line};
 use crate::shape::{ascii, Built};
 use crate::syslog_head;
 
@@ -366,38 +367,11 @@ impl SyslogFast {
         if st.batch.is_none() {
             return Ok(None);
         }
-        // SAFETY: the GIL is held; PyUnicode_IS_ASCII/DATA read a ready str's own storage. A str
-        // subclass is left to Python (its event.original is a plain str, not the line itself).
-        let whole: &[u8] = unsafe {
-            let o = line.as_ptr();
-            if ffi::PyUnicode_CheckExact(o) == 0 || ffi::PyUnicode_IS_ASCII(o) == 0 {
-                return Ok(None);
-            }
-            std::slice::from_raw_parts(
-                ffi::PyUnicode_DATA(o) as *const u8,
-                ffi::PyUnicode_GET_LENGTH(o) as usize,
-            )
-        };
-        let mut n = whole.len();
-        while n > 0 && (whole[n - 1] == b'\n' || whole[n - 1] == b'\r') {
-            n -= 1;
-        }
-        let text = &whole[..n];
-        // Printable ASCII only: \s and \d of the Python patterns then mean ' ' and 0-9.
-        if !text.iter().all(|&c| (b' '..=b'~').contains(&c)) {
+        let Some(Line { text, whole }) = plain_ascii(line) else {
             return Ok(None);
-        }
-        // SAFETY: a pointer check of the object's type.
-        let offset = unsafe {
-            if ffi::PyLong_CheckExact(position.as_ptr()) == 0 {
-                return Ok(None);
-            }
-            let v = ffi::PyLong_AsUnsignedLongLong(position.as_ptr());
-            if v == u64::MAX && !ffi::PyErr_Occurred().is_null() {
-                ffi::PyErr_Clear();
-                return Ok(None);
-            }
-            v
+        };
+        let Some(offset) = line_position(position) else {
+            return Ok(None);
         };
         let Some(head) = syslog_head::parse(text) else {
             return Ok(None);
@@ -469,7 +443,7 @@ impl SyslogFast {
             vals.made(ascii(&stamp));
             vals.made(ascii(eid));
             vals.borrowed(batch.ingested.as_ptr());
-            if n == whole.len() {
+            if whole {
                 vals.borrowed(line.as_ptr());
             } else {
                 vals.made(ascii(text));

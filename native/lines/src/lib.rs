@@ -8,6 +8,7 @@ mod access_line;
 mod auth;
 mod auth_body;
 mod clf_stamp;
+mod line_text;
 mod shape;
 mod syslog_head;
 mod web;

@@ -6,6 +6,7 @@
 
 use crate::access_line::{self, Span};
 use crate::clf_stamp::utc_stamp;
+use crate::line_text::{plain_ascii, position as line_position, Line};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -76,14 +77,6 @@ fn list1(py: Python<'_>, item: &Py<PyString>) -> PyResult<Owned> {
         ffi::PyList_SET_ITEM(l.0, 0, item.as_ptr());
         Ok(l)
     }
-}
-
-/// No control character or DEL in `s` (branch-free per 32 bytes, so it vectorises).
-fn plain(s: &[u8]) -> bool {
-    s.chunks(32).all(|c| {
-        !c.iter()
-            .fold(false, |bad, &b| bad | (b < 0x20) | (b == 0x7f))
-    })
 }
 
 /// The dict keys and constant values, interned once.
@@ -265,30 +258,13 @@ impl WebAccess {
             return Ok(None);
         };
         let line_ptr = line.as_ptr();
-        // SAFETY: type checks on live objects; an exact str's data is its bytes when it is ASCII.
-        let full: &[u8] = unsafe {
-            if ffi::PyUnicode_CheckExact(line_ptr) == 0 || ffi::PyUnicode_IS_ASCII(line_ptr) == 0 {
-                return Ok(None);
-            }
-            std::slice::from_raw_parts(
-                ffi::PyUnicode_DATA(line_ptr) as *const u8,
-                ffi::PyUnicode_GET_LENGTH(line_ptr) as usize,
-            )
+        let Some(Line { text: s, whole }) = plain_ascii(line) else {
+            return Ok(None);
         };
-        let mut n = full.len();
-        while n > 0 && (full[n - 1] == b'\n' || full[n - 1] == b'\r') {
-            n -= 1;
-        }
-        let s = &full[..n];
-        // Control characters are whitespace to \S and \s (and a NUL no text of Python's regex).
-        if s.is_empty() || !plain(s) {
+        if s.is_empty() {
             return Ok(None);
         }
-        // SAFETY: type check on a live object.
-        if unsafe { ffi::PyLong_CheckExact(position.as_ptr()) } == 0 {
-            return Ok(None);
-        }
-        let Ok(pos) = position.extract::<u64>() else {
+        let Some(pos) = line_position(position) else {
             return Ok(None);
         };
         let escaped = memchr::memchr(b'\\', s).is_some();
@@ -304,7 +280,7 @@ impl WebAccess {
         } else {
             access_line::is_ipv4(ip)
         };
-        let text = if n == full.len() {
+        let text = if whole {
             // SAFETY: a new reference to the line itself.
             unsafe {
                 ffi::Py_INCREF(line_ptr);
