@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from canh.collectors.registry import LineContext
+from canh.collectors.registry import LineContext, LineParser
 from canh.events import Event, format_ts, local_zone, new_event, set_many
 
 _KV = re.compile(r'([\w-]+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -157,6 +157,11 @@ class KvFirewallParser:
 
     name = "fortinet"
 
+    def __init__(self) -> None:
+        # The syslog parser for lines with a header in front, kept: its hour tables, builders and
+        # native fast path are made once, not for every such line.
+        self._syslog: LineParser | None = None
+
     def parse(self, line: str, ctx: LineContext) -> Event | None:
         text = line.rstrip("\r\n")
         if not text.strip():
@@ -177,9 +182,11 @@ class KvFirewallParser:
                           "log.syslog.severity.code": pri % 8})  # fmt: skip
         if not _KEY_FIRST.match(body):
             # A syslog header in front: the syslog parser reads it and hands the body back here.
-            from canh.collectors.syslog import SyslogParser
+            if self._syslog is None:
+                from canh.collectors.syslog import SyslogParser
 
-            return SyslogParser().parse(text, ctx)
+                self._syslog = SyslogParser()
+            return self._syslog.parse(text, ctx)
         set_many(ev, kv_firewall_fields(body, ctx.tz))
         return ev
 
