@@ -103,6 +103,35 @@ fn slot_of(o: *mut ffi::PyObject) -> usize {
     (a ^ (a >> 9) ^ (a >> 18)) % SLOTS
 }
 
+/// Writes ASCII byte `c` at `base + at` as orjson writes it (itself, a two-character escape or
+/// `\u00XX`) and gives the position after it.
+///
+/// # Safety
+/// `base + at` must have room for 6 bytes.
+#[inline(always)]
+unsafe fn put_ascii(base: *mut u8, at: usize, c: u8) -> usize {
+    let e = ESCAPE[c as usize];
+    if e == 0 {
+        *base.add(at) = c;
+        at + 1
+    } else if e == b'u' {
+        let text = [
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(c >> 4) as usize],
+            HEX[(c & 15) as usize],
+        ];
+        std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
+        at + 6
+    } else {
+        *base.add(at) = b'\\';
+        *base.add(at + 1) = e;
+        at + 2
+    }
+}
+
 /// One document's text, reused from record to record.
 pub struct Writer {
     pub buf: Vec<u8>,
@@ -241,26 +270,7 @@ impl Writer {
                     i += 1;
                     continue;
                 }
-                let e = ESCAPE[c as usize];
-                if e == 0 {
-                    *base.add(at) = c;
-                    at += 1;
-                } else if e == b'u' {
-                    let text = [
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[(c >> 4) as usize],
-                        HEX[(c & 15) as usize],
-                    ];
-                    std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
-                    at += 6;
-                } else {
-                    *base.add(at) = b'\\';
-                    *base.add(at + 1) = e;
-                    at += 2;
-                }
+                at = put_ascii(base, at, c);
                 i += 1;
             }
             *base.add(at) = b'"';
@@ -350,26 +360,7 @@ impl Writer {
             let mut at = 1;
             for c in chars {
                 if c < 0x80 {
-                    let e = ESCAPE[c as usize];
-                    if e == 0 {
-                        *base.add(at) = c as u8;
-                        at += 1;
-                    } else if e == b'u' {
-                        let text = [
-                            b'\\',
-                            b'u',
-                            b'0',
-                            b'0',
-                            HEX[(c >> 4) as usize],
-                            HEX[(c & 15) as usize],
-                        ];
-                        std::ptr::copy_nonoverlapping(text.as_ptr(), base.add(at), 6);
-                        at += 6;
-                    } else {
-                        *base.add(at) = b'\\';
-                        *base.add(at + 1) = e;
-                        at += 2;
-                    }
+                    at = put_ascii(base, at, c as u8);
                 } else if c < 0x800 {
                     *base.add(at) = 0xC0 | (c >> 6) as u8;
                     *base.add(at + 1) = 0x80 | (c & 0x3F) as u8;
@@ -532,7 +523,7 @@ impl Writer {
         }
         if overflow > 0 {
             let u = ffi::PyLong_AsUnsignedLongLong(o);
-            if !(u == u64::MAX && !ffi::PyErr_Occurred().is_null()) {
+            if u != u64::MAX || ffi::PyErr_Occurred().is_null() {
                 push_int(&mut self.buf, u, false);
                 return Ok(());
             }
