@@ -40,6 +40,40 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// The number a run of ASCII decimal digits spells, or None when any byte is not a digit.
+pub fn decimal(digits: &[u8]) -> Option<i64> {
+    digits.iter().try_fold(0i64, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// Epoch seconds of `YYYY-MM-DDTHH:MM:SS` (19 bytes, UTC) when it names a real time as Python's
+/// datetime takes it (year 1-9999, a day of that month, no leap second), else None.
+pub fn iso_seconds(b: &[u8]) -> Option<i64> {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (decimal(&b[0..4])?, decimal(&b[5..7])?, decimal(&b[8..10])?);
+    let (hour, minute, second) = (
+        decimal(&b[11..13])?,
+        decimal(&b[14..16])?,
+        decimal(&b[17..19])?,
+    );
+    if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +88,27 @@ mod tests {
             assert!((1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m));
             assert_eq!(days_from_civil(y, m, d), days);
         }
+    }
+
+    #[test]
+    fn iso_seconds_reads_real_times_only() {
+        assert_eq!(iso_seconds(b"1970-01-01T00:00:00"), Some(0));
+        assert_eq!(iso_seconds(b"2026-11-21T00:00:01"), Some(1_795_219_201));
+        assert_eq!(iso_seconds(b"0001-01-01T00:00:00"), Some(-62_135_596_800));
+        for bad in [
+            &b"0000-01-01T00:00:00"[..],
+            b"2023-02-29T00:00:00",
+            b"2026-11-21T24:00:00",
+            b"2026-11-21T00:60:00",
+            b"2026-11-21T00:00:60",
+            b"2026-13-01T00:00:00",
+            b"2026-11-21 00:00:00",
+            b"2026-11-21T00:00:0x",
+            b"2026-11-21T00:00:00Z",
+        ] {
+            assert_eq!(iso_seconds(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(decimal(b"0042"), Some(42));
+        assert_eq!(decimal(b"4a"), None);
     }
 }

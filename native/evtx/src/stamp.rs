@@ -2,7 +2,7 @@
 
 use blake2::digest::{Update, VariableOutput};
 use blake2::Blake2bVar;
-use canh_civil::{days_from_civil, days_in_month};
+use canh_civil::iso_seconds;
 
 /// `@timestamp` from an EVTX SystemTime (`_stamp`'s sliced form), or None when the Python
 /// mapping must decide (any other shape goes through its full parser there).
@@ -41,28 +41,7 @@ pub fn epoch_seconds(value: &str) -> Option<i64> {
     if !value.is_ascii() || b.len() < 20 || b[b.len() - 1] != b'Z' {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in &b[from..to] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + (c - b'0') as i64;
-        }
-        Some(v)
-    };
-    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    iso_seconds(&b[..19])
 }
 
 /// 16 hex digits of BLAKE2b with an 8-byte digest (hashlib.blake2b(digest_size=8).hexdigest()).

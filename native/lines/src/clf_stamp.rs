@@ -2,16 +2,11 @@
 //! weblogs._access_ts computes it for that exact layout. Other spellings (no zone, GMT, localised
 //! months) depend on the source's zone and are left to Python.
 
-use canh_civil::{civil_from_days, days_from_civil, days_in_month};
+use canh_civil::{civil_from_days, days_from_civil, days_in_month, decimal};
+
 const MONTHS: [&[u8; 3]; 12] = [
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
-
-fn digits(s: &[u8]) -> Option<i64> {
-    s.iter().try_fold(0i64, |n, &d| {
-        d.is_ascii_digit().then(|| n * 10 + (d - b'0') as i64)
-    })
-}
 
 /// The UTC stamp of `dd/Mon/yyyy:HH:MM:SS +hhmm` (26 bytes), or None for any other text and for
 /// dates Python would refuse (it then raises its own error for the line).
@@ -27,15 +22,15 @@ pub fn utc_stamp(t: &[u8]) -> Option<[u8; 24]> {
     {
         return None;
     }
-    let day = digits(&t[0..2])?;
+    let day = decimal(&t[0..2])?;
     let month = MONTHS.iter().position(|m| &t[3..6] == *m)? as i64 + 1;
-    let year = digits(&t[7..11])?;
+    let year = decimal(&t[7..11])?;
     let (hh, mm, ss) = (
-        digits(&t[12..14])?,
-        digits(&t[15..17])?,
-        digits(&t[18..20])?,
+        decimal(&t[12..14])?,
+        decimal(&t[15..17])?,
+        decimal(&t[18..20])?,
     );
-    let (oh, om) = (digits(&t[22..24])?, digits(&t[24..26])?);
+    let (oh, om) = (decimal(&t[22..24])?, decimal(&t[24..26])?);
     // Years at the ends of datetime's range could leave it once moved to UTC (OverflowError in
     // Python); an offset's minutes past 59 are read by timedelta as more hours: both left to Python.
     if !(2..=9998).contains(&year)
