@@ -10,6 +10,7 @@ import pytest
 
 from canh.errors import StoreError
 from canh.events import new_event
+from canh.store.base import ANY
 from canh.store.sqlite import SCHEMA_VERSION, SQLiteStore
 
 
@@ -117,3 +118,21 @@ def test_odd_values_in_indexed_fields_never_fail_the_batch(tmp_path: Path) -> No
         assert store.get_records("events", ["n2"])[0]["user"] == {"name": {"a": 1}}  # the document is whole
     finally:
         store.close()
+
+
+def test_a_deleted_incident_is_zeroed_in_the_file_after_event_batches(tmp_path: Path) -> None:
+    # Event batches turn secure_delete off for themselves only (they delete nothing); a deleted or
+    # replaced dossier must still leave no readable copy in the database file or its WAL.
+    path = tmp_path / "secure.db"
+    store = SQLiteStore(path, batch_size=200)
+    secret = "SECRET-dossier-4f7a91"
+    store.put_doc("incidents", "inc-1", {"title": secret, "pad": "x" * 3000}, expect=ANY)
+    store.write("events", _events(1500))
+    store.put_doc("incidents", "inc-1", {"title": "replaced", "pad": "y" * 3000}, expect=ANY)
+    store.write("events", _events(1500, start=1500))
+    store.delete_doc("incidents", "inc-1", expect=ANY)
+    store.close()  # checkpoints the WAL into the file
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secure.db"))
+    assert SQLiteStore(path).count("events") == 3000
+    assert secret.encode() not in data
+    assert b"y" * 3000 not in data
