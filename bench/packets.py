@@ -98,7 +98,7 @@ def _tcp(sport: int, req: bytes, resp: bytes, v6: bool = False, mss: int = 1448)
     return out
 
 
-def _hello() -> bytes:
+def _hello() -> tuple[bytes, bytes]:
     from scapy.layers.tls.extensions import ServerName, TLS_Ext_ServerName, TLS_Ext_SupportedVersion_CH
     from scapy.layers.tls.handshake import TLSClientHello, TLSServerHello
     from scapy.layers.tls.record import TLS
@@ -502,14 +502,24 @@ def main() -> None:
         f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, {args.packets:,} packets); CPU time, best of {args.repeat}"
     )
 
-    wall, cpu, events, datasets, an, tcp_flows, book, cpus = best_canh(path, args.repeat)
+    # Rounds of Canh, tshark and scapy back to back: the ratios are only meaningful between runs
+    # made under the same load, and this host's speed drifts by a fifth within minutes. Each
+    # round's ratios are printed; the headline is best against best.
+    has_tshark = shutil.which("tshark") is not None
+    rounds = []
+    for _ in range(args.repeat):
+        c_run = run_canh(path)
+        t_run = tshark_run(path) if has_tshark else None
+        s_run = scapy_rate(path, args.scapy_sample)
+        rounds.append((c_run, t_run, s_run))
+    wall, cpu, events, datasets, an, tcp_flows, book = min((r[0] for r in rounds), key=lambda r: r[1])
     pps = an.stats["packets"] / cpu
     print(
         f"canh      : {cpu:6.2f} s CPU ({wall:.2f} s wall) -> {pps:,.0f} packets/s, {events:,} events {datasets}"
     )
     print(
-        f"            runs (CPU s): {', '.join(f'{c:.2f}' for c in cpus)}; this script's bookkeeping of the "
-        f"events, excluded: {book:.2f} s ({an.stats['packets'] / (cpu + book):,.0f} packets/s with it)"
+        f"            runs (CPU s): {', '.join(f'{r[0][1]:.2f}' for r in rounds)}; this script's bookkeeping of "
+        f"the events, excluded: {book:.2f} s ({an.stats['packets'] / (cpu + book):,.0f} packets/s with it)"
     )
     print(f"            stats {an.stats}")
     _, f_cpu, f_events, _, f_an, _, _, _ = best_canh(path, args.repeat, applications=False)
@@ -518,14 +528,15 @@ def main() -> None:
         f"parsing off (applications: false), {f_events:,} flow events"
     )
 
-    if shutil.which("tshark"):
-        runs = [tshark_run(path) for _ in range(args.repeat)]
-        t_wall, t_cpu, out = min(runs, key=lambda r: r[1])
+    s_pps, s_n = max(r[2] for r in rounds)
+    if has_tshark:
+        t_runs = [r[1] for r in rounds if r[1] is not None]
+        t_wall, t_cpu, out = min(t_runs, key=lambda r: r[1])
         t_pps = an.stats["packets"] / t_cpu
         compared, bad = compare_with_tshark(out, tcp_flows)
         print(
             f"tshark    : {t_cpu:6.2f} s CPU ({t_wall:.2f} s wall) -> {t_pps:,.0f} packets/s (conv,tcp; runs "
-            f"{', '.join(f'{r[1]:.2f}' for r in runs)} s CPU)"
+            f"{', '.join(f'{r[1]:.2f}' for r in t_runs)} s CPU)"
         )
         print(
             f"            canh / tshark = {pps / t_pps:.2f}x; TCP conversations compared: {compared:,}, "
@@ -533,12 +544,14 @@ def main() -> None:
         )
     else:
         print("tshark    : not installed (scripts/test-deps.sh installs it)")
-
-    s_pps, s_n = max(scapy_rate(path, args.scapy_sample) for _ in range(args.repeat))
     print(
         f"scapy     : PcapReader dissection {s_pps:,.0f} packets/s CPU (first {s_n:,} packets) "
         f"-> canh / scapy = {pps / s_pps:.0f}x"
     )
+    for i, (c_run, t_run, s_run) in enumerate(rounds, 1):
+        c_pps = c_run[4].stats["packets"] / c_run[1]
+        vs_t = f"{c_run[1] and t_run[1] / c_run[1]:.2f}x tshark, " if t_run is not None else ""
+        print(f"            round {i}: canh {c_pps:,.0f} packets/s = {vs_t}{c_pps / s_run[0]:.0f}x scapy")
     _floor(path, args.repeat, pps, s_pps)
 
     corpus_path = Path(f"/tmp/canh-bench-corpus-{args.corpus_packets}.pcap")
