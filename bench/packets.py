@@ -550,7 +550,7 @@ def main() -> None:
     )
     for i, (c_run, t_run, s_run) in enumerate(rounds, 1):
         c_pps = c_run[4].stats["packets"] / c_run[1]
-        vs_t = f"{c_run[1] and t_run[1] / c_run[1]:.2f}x tshark, " if t_run is not None else ""
+        vs_t = f"{t_run[1] / c_run[1]:.2f}x tshark, " if t_run is not None else ""
         print(f"            round {i}: canh {c_pps:,.0f} packets/s = {vs_t}{c_pps / s_run[0]:.0f}x scapy")
     _floor(path, args.repeat, pps, s_pps)
 
