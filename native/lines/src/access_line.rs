@@ -45,9 +45,10 @@ fn quoted_end(s: &[u8], from: usize, escaped: bool) -> Option<usize> {
     }
 }
 
-/// `\"` to `"`, as weblogs._unescape reads a quoted field (other escapes are kept as written).
-pub fn unescape(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if memchr::memchr(b'\\', v).is_none() {
+/// `\"` to `"`, as weblogs._unescape reads a quoted field (other escapes are kept as written);
+/// `escaped`: the line holds a backslash at all (else the field is returned as it is, unscanned).
+pub fn unescape(v: &[u8], escaped: bool) -> std::borrow::Cow<'_, [u8]> {
+    if !escaped || memchr::memchr(b'\\', v).is_none() {
         return std::borrow::Cow::Borrowed(v);
     }
     let mut out = Vec::with_capacity(v.len());
@@ -388,7 +389,8 @@ mod tests {
         let s = br#"a\"b\\" x"#;
         assert_eq!(quoted_end(s, 0, true), Some(6));
         assert_eq!(quoted_end(b"ab\\", 0, true), None);
-        assert_eq!(&*unescape(br#"a\"b\\c\""#), br#"a"b\\c""#);
+        assert_eq!(&*unescape(br#"a\"b\\c\""#, true), br#"a"b\\c""#);
+        assert_eq!(&*unescape(br#"a\"b"#, false), br#"a\"b"#);
     }
 
     #[test]

@@ -314,14 +314,8 @@ impl WebAccess {
         // "x" or None for "", "-": user, referrer, user agent
         let given = |span: Span| given_text(py, &s[span.0..span.1]);
         // the same for a quoted field, read with its \" as " (weblogs._unescape)
-        let given_quoted = |span: Span| {
-            let v = &s[span.0..span.1];
-            if escaped {
-                given_text(py, &access_line::unescape(v))
-            } else {
-                given_text(py, v)
-            }
-        };
+        let given_quoted =
+            |span: Span| given_text(py, &access_line::unescape(&s[span.0..span.1], escaped));
         let ev = dict(py, 11)?;
         set(py, &ev, &k.timestamp, ascii(py, stamp)?.0)?;
         let ecs = dict(py, 1)?;
@@ -390,11 +384,7 @@ impl WebAccess {
             set(py, &ev, &k.user, d.0)?;
         }
 
-        let req_text = if escaped {
-            access_line::unescape(&s[a.req.0..a.req.1])
-        } else {
-            std::borrow::Cow::Borrowed(&s[a.req.0..a.req.1])
-        };
+        let req_text = access_line::unescape(&s[a.req.0..a.req.1], escaped);
         let req: &[u8] = &req_text;
         let r = access_line::split_request(req);
         let rsub = |span: Option<Span>| span.map(|(x, y)| ascii(py, &req[x..y])).transpose();
