@@ -144,14 +144,17 @@ struct Batch<'py> {
     checked: bool,
     null: *mut ffi::PyObject,
     dotted: *mut ffi::PyObject,
-    /// The last `event.ingested` read (null: absent; a reference held so the identity stays
-    /// its own) and its ms as an int: a batch usually shares one stamp object.
-    ingested: Option<(
-        *mut ffi::PyObject,
-        Option<Bound<'py, PyAny>>,
-        Bound<'py, PyAny>,
-    )>,
+    /// The last `event.ingested` read: a batch usually shares one stamp object.
+    ingested: Option<LastStamp<'py>>,
 }
+
+/// A stamp object's address (null: absent), a reference to it held so that the address stays
+/// its own, and its ms as an int.
+type LastStamp<'py> = (
+    *mut ffi::PyObject,
+    Option<Bound<'py, PyAny>>,
+    Bound<'py, PyAny>,
+);
 
 impl<'py> Batch<'py> {
     /// The ingest stamp's ms as an int (borrowed from the batch), or why the record is Python's.
